@@ -325,6 +325,7 @@ def _read(
     *,
     allowed: tuple[str, ...],
     validate: bool,
+    repair: bool,
     where: str,
     depth: int = 0,
 ) -> Geometry:
@@ -369,6 +370,7 @@ def _read(
                 member,
                 allowed=GEOMETRY_TYPES,
                 validate=validate,
+                repair=repair,
                 where=f"{where}.geometries[{i}]",
                 depth=depth + 1,
             )
@@ -414,7 +416,9 @@ def _read(
     if validate:
         reason = shapely.is_valid_reason(geometry.shape)
         if reason != "Valid Geometry":
-            raise InvalidGeometry(f"{where}: invalid {kind}: {_explain(kind, reason)}")
+            if not repair:
+                raise InvalidGeometry(f"{where}: invalid {kind}: {_explain(kind, reason)}")
+            geometry._shape = shapely.make_valid(geometry.shape)
     return geometry
 
 
@@ -443,6 +447,7 @@ def parse_geojson(
     *,
     allowed: Sequence[str] = GEOMETRY_TYPES,
     validate: bool = True,
+    repair: bool = False,
 ) -> Geometry:
     """Check a GeoJSON geometry object and return it as a :class:`Geometry`.
 
@@ -450,7 +455,12 @@ def parse_geojson(
     narrows the accepted types (geo-queries exclude GeometryCollection).  With
     ``validate=False`` the structure and coordinate ranges are still checked but the
     GEOS validity check (self-intersections and the like) is skipped; use it only for
-    values that were validated when they were stored.
+    values that were validated when they were stored.  With ``repair=True`` a geometry
+    that is well-formed but fails that check (a self-intersecting ring, say) is accepted
+    and evaluated as :func:`shapely.make_valid` repairs it, while ``value`` keeps the
+    GeoJSON as given.  RFC 7946 itself does not demand OGC validity, and some published
+    data (including polygons in the ETSI NGSI-LD test suite) self-intersects slightly
+    when read in the planar lon/lat sense.
 
     Raises :class:`InvalidGeometry` with a message naming the offending member.
     """
@@ -478,4 +488,4 @@ def parse_geojson(
             lon = float(raw[0])
             lat = float(raw[1])
             return Geometry("Point", (lon, lat), (lon, lat, lon, lat), value)
-    return _read(value, allowed=allowed_types, validate=validate, where="geometry")
+    return _read(value, allowed=allowed_types, validate=validate, repair=repair, where="geometry")

@@ -223,7 +223,9 @@ def _parse_coordinates(coordinates: str | list[Any] | tuple[Any, ...]) -> list[A
     return value
 
 
-def _build(georel: Any, geometry: Any, coordinates: Any, geoproperty: Any, where: str) -> GeoQuery:
+def _build(
+    georel: Any, geometry: Any, coordinates: Any, geoproperty: Any, where: str, repair: bool
+) -> GeoQuery:
     missing = [
         name
         for name, value in (
@@ -267,7 +269,7 @@ def _build(georel: Any, geometry: Any, coordinates: Any, geoproperty: Any, where
     coords = _parse_coordinates(coordinates)
     try:
         reference = parse_geojson(
-            {"type": kind, "coordinates": coords}, allowed=QUERY_GEOMETRY_TYPES
+            {"type": kind, "coordinates": coords}, allowed=QUERY_GEOMETRY_TYPES, repair=repair
         )
     except InvalidGeometry as exc:
         detail = str(exc)
@@ -298,24 +300,27 @@ def parse_geoquery(
     geometry: str | None,
     coordinates: str | list[Any] | None,
     geoproperty: str | None = None,
+    *,
+    repair: bool = False,
 ) -> GeoQuery | None:
     """Build a :class:`GeoQuery` from the ``georel``, ``geometry``, ``coordinates`` and
     ``geoproperty`` HTTP query parameters (already URL-decoded).
 
     Returns ``None`` when none of georel, geometry and coordinates is given (a lone
     ``geoproperty`` selects nothing and is ignored).  Raises :class:`InvalidGeoQuery`
-    when only some are given or any is malformed.
+    when only some are given or any is malformed.  ``repair`` is passed on to
+    :func:`~qala.ngsild.geo.geometry.parse_geojson` for the reference geometry.
     """
     if georel is None and geometry is None and coordinates is None:
         return None
-    return _build(georel, geometry, coordinates, geoproperty, "query parameters")
+    return _build(georel, geometry, coordinates, geoproperty, "query parameters", repair)
 
 
 @overload
-def geoquery_from_json(obj: None) -> None: ...
+def geoquery_from_json(obj: None, *, repair: bool = False) -> None: ...
 @overload
-def geoquery_from_json(obj: Mapping[str, Any]) -> GeoQuery: ...
-def geoquery_from_json(obj: Mapping[str, Any] | None) -> GeoQuery | None:
+def geoquery_from_json(obj: Mapping[str, Any], *, repair: bool = False) -> GeoQuery: ...
+def geoquery_from_json(obj: Mapping[str, Any] | None, *, repair: bool = False) -> GeoQuery | None:
     """Build a :class:`GeoQuery` from a ``geoQ`` object (clause 5.2.13), as found in the
     body of POST /entityOperations/query and in subscriptions::
 
@@ -334,4 +339,5 @@ def geoquery_from_json(obj: Mapping[str, Any] | None) -> GeoQuery | None:
         obj.get("coordinates"),
         obj.get("geoproperty"),
         "geoQ",
+        repair,
     )
