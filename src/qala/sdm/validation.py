@@ -259,7 +259,7 @@ def _registry_and_schemas() -> tuple[Registry[Any], dict[str, dict[str, Any]]]:
         alias = _raw_alias(schema["$id"])
         if alias:
             pairs.append((alias, resource))
-    registry: Registry[Any] = Registry(retrieve=_offline).with_resources(pairs)  # type: ignore[call-arg]
+    registry: Registry[Any] = Registry(retrieve=_offline).with_resources(pairs)
     return registry.crawl(), schemas
 
 
