@@ -1,0 +1,142 @@
+"""The Qala server: one ASGI application wiring the store, the hub and every API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from qala import __version__
+from qala.config import Settings, load_settings
+from qala.hub.errors import (
+    BadRequestData,
+    HubError,
+    InvalidRequest,
+    NotFound,
+    OperationNotSupported,
+)
+from qala.hub.service import Hub
+from qala.jsonld.resolver import ContextResolver, load_context_folder
+from qala.ngsild import batch, contexts, discovery, entities
+from qala.ngsild.errors import internal_error_response, problem_response
+from qala.services import Services
+from qala.store import open_store
+
+log = logging.getLogger("qala")
+
+NGSI_LD_PREFIX = "/ngsi-ld/v1"
+
+
+def builtin_contexts() -> dict[str, dict[str, Any]]:
+    from qala.sdm import builtin_contexts as sdm_contexts
+
+    return sdm_contexts()
+
+
+async def start_services(settings: Settings) -> Services:
+    store = open_store(settings)
+    await store.open()
+    resolver = ContextResolver(
+        repository=store,
+        builtin=builtin_contexts(),
+        fetch_timeout=settings.context_fetch_timeout,
+        allow_local=settings.allow_local_endpoints,
+        cache_size=settings.context_cache_size,
+    )
+    if settings.contexts_dir is not None:
+        for url, document in load_context_folder(Path(settings.contexts_dir)).items():
+            resolver.preload(url, document)
+    hub = Hub(store)
+    return Services(settings=settings, store=store, hub=hub, contexts=resolver)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = await start_services(settings)
+        app.state.services = svc
+        try:
+            yield
+        finally:
+            await svc.store.close()
+
+    app = FastAPI(
+        title="Qala",
+        version=__version__,
+        summary="City data hub: ETSI NGSI-LD context broker for smart cities",
+        description=(
+            "Qala publishes and serves live city data through the ETSI NGSI-LD API "
+            "(GS CIM 009 v1.8) with FIWARE Smart Data Models. Each city is a tenant, "
+            "chosen with the NGSILD-Tenant header."
+        ),
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.include_router(entities.router, prefix=NGSI_LD_PREFIX)
+    app.include_router(batch.router, prefix=NGSI_LD_PREFIX)
+    app.include_router(discovery.router, prefix=NGSI_LD_PREFIX)
+    app.include_router(contexts.router, prefix=NGSI_LD_PREFIX)
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["Server"], summary="Version and the store's state")
+    async def health(request: Request) -> Response:
+        svc: Services = request.app.state.services
+        try:
+            store = await svc.store.health()
+            status = "ok"
+        except Exception as exc:  # report, do not fail the probe with a 500
+            log.exception("health check of the store failed")
+            store = {"error": type(exc).__name__}
+            status = "degraded"
+        body = {"status": status, "version": __version__, "store": store}
+        return JSONResponse(body, status_code=200 if status == "ok" else 503)
+
+    return app
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HubError)
+    async def hub_error(request: Request, exc: HubError) -> Response:
+        return problem_response(exc, instance=request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path"))
+            problems.append(f"{where}: {error.get('msg', 'invalid')}")
+        detail = "invalid request parameters: " + "; ".join(problems)
+        return problem_response(BadRequestData(detail), instance=request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            err: HubError = NotFound(f"no resource at {request.url.path}")
+        elif exc.status_code == 405:
+            err = OperationNotSupported(f"{request.method} is not supported on {request.url.path}")
+            response = problem_response(err, instance=request.url.path)
+            response.status_code = 405
+            if exc.headers:
+                response.headers.update(exc.headers)
+            return response
+        else:
+            err = InvalidRequest(str(exc.detail))
+        response = problem_response(err, instance=request.url.path)
+        if exc.status_code not in (404,):
+            response.status_code = exc.status_code
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return internal_error_response()

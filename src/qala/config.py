@@ -1,0 +1,72 @@
+"""Configuration: ``QALA_*`` environment variables, an optional ``qala.toml``, then defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///qala.db"
+
+
+class Settings(BaseSettings):
+    """Every setting of a Qala server. Environment variables are ``QALA_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QALA_", toml_file="qala.toml", extra="ignore", validate_default=True
+    )
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="sqlite:///path/to/file.db (embedded default) or postgresql://user@host/db",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # JSON-LD contexts
+    contexts_dir: Path | None = Field(
+        None,
+        description="Folder of @context documents to preload; its index.json maps each URL "
+        "(or URL prefix ending in '/') to a file (or sub-folder) in the folder.",
+    )
+    context_fetch_timeout: float = Field(5.0, description="Seconds to wait for a remote @context")
+    context_cache_size: int = 256
+
+    # Limits
+    max_body_bytes: int = Field(8 * 1024 * 1024, description="Largest accepted request body")
+    default_limit: int = 20
+    max_limit: int = 1000
+    max_batch_entities: int = 10_000
+    max_query_terms: int = 64
+
+    # Behaviour
+    allow_local_endpoints: bool = Field(
+        False,
+        description="Allow notification endpoints and @context URLs on loopback/private "
+        "addresses (tests and the demo set it; keep it off on public deployments).",
+    )
+    sqlite_synchronous: str = Field(
+        "FULL", description="SQLite synchronous mode: FULL makes every commit durable"
+    )
+    log_level: str = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        from pydantic_settings import TomlConfigSettingsSource
+
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and ``qala.toml``, with explicit overrides on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)

@@ -1,0 +1,67 @@
+"""Changes and the participants that react to them inside the write transaction.
+
+Every write produces :class:`Change` records. *Participants* (temporal history, the
+notification outbox, the audit log, …) turn them into rows that the store writes in the same
+transaction as the entities, so none of them can be bypassed or lost; after the commit they may
+act (wake a notification worker) through :meth:`Participant.after_commit`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from qala.hub.model import Entity
+from qala.store.base import RowBatch, Tenant
+
+ChangeKind = Literal["create", "update", "replace", "delete"]
+
+
+@dataclass(slots=True, frozen=True)
+class Actor:
+    """Who is writing: recorded as owner on create and in the audit log."""
+
+    id: str = "anonymous"
+    role: str = "admin"
+    address: str | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(id="system", role="admin")
+
+
+@dataclass(slots=True)
+class Change:
+    """What one operation did to one entity."""
+
+    kind: ChangeKind
+    entity_id: str
+    before: Entity | None
+    after: Entity | None
+    #: Attributes (expanded IRIs) created or modified, and those deleted, by this change.
+    updated: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+    created: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class WriteContext:
+    """The circumstances of a write, shared by all its changes."""
+
+    operation: str  # e.g. "entity.create", "batch.upsert", "attrs.append"
+    actor: Actor
+    now_us: int
+    #: Request details for the audit log and notifications (e.g. the @context used).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Participant(Protocol):
+    """Something that must happen with every committed change."""
+
+    def rows_for(
+        self, tenant: Tenant, changes: list[Change], ctx: WriteContext
+    ) -> list[RowBatch]: ...
+
+    async def after_commit(
+        self, tenant: Tenant, changes: list[Change], ctx: WriteContext
+    ) -> None: ...

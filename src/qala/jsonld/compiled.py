@@ -1,0 +1,114 @@
+"""A processed @context, turned into fast term <-> IRI maps.
+
+The JSON-LD processor (pyld) processes a context once; afterwards every request that uses the
+same context expands and compacts names through memoised dictionary look-ups. NGSI-LD entities
+have a fixed shape (attribute names, entity types, a few IRI-valued members), so the broker
+needs only term expansion and IRI compaction, not general document expansion: values of
+properties are kept as the user wrote them.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from pyld import jsonld
+
+from qala.jsonld.core import CORE_CONTEXT_URL, DEFAULT_VOCAB
+
+_PROCESSOR = jsonld.JsonLdProcessor()
+# pyld's context processing shares caches between threads; serialise it (it runs once per
+# distinct context, so this is never on a hot path).
+_PROCESS_LOCK = threading.Lock()
+
+ContextValue = str | dict[str, Any] | list[str | dict[str, Any]]
+
+
+class CompiledContext:
+    """A user @context (plus the core context, applied last) ready for fast use."""
+
+    __slots__ = ("_active", "_compact", "_expand", "key", "link_url", "source")
+
+    def __init__(self, key: str, source: list[str | dict[str, Any]], active: dict[str, Any]):
+        self.key = key
+        #: The user's context entries as given (core context URLs removed), for echoing back.
+        self.source = source
+        #: A single URL to name in a ``Link`` header, when the context is one URL.
+        self.link_url: str | None = (
+            source[0] if len(source) == 1 and isinstance(source[0], str) else None
+        )
+        self._active = active
+        self._expand: dict[str, str] = {}
+        self._compact: dict[str, str] = {}
+
+    @property
+    def is_core_only(self) -> bool:
+        return not self.source
+
+    def response_context(self) -> str | list[str | dict[str, Any]]:
+        """The ``@context`` member for an ``application/ld+json`` response."""
+        if not self.source:
+            return CORE_CONTEXT_URL
+        return [*self.source, CORE_CONTEXT_URL]
+
+    def expand(self, term: str) -> str:
+        """Expand an attribute name or entity type to its IRI."""
+        try:
+            return self._expand[term]
+        except KeyError:
+            pass
+        iri = _PROCESSOR._expand_iri(self._active, term, vocab=True)
+        if not isinstance(iri, str) or iri.startswith("@"):
+            # A keyword or an unmappable term: keep it as it is (callers validate names).
+            iri = term
+        if len(self._expand) < 100_000:
+            self._expand[term] = iri
+        return iri
+
+    def compact(self, iri: str) -> str:
+        """Compact an IRI to the shortest term or compact IRI this context allows."""
+        try:
+            return self._compact[iri]
+        except KeyError:
+            pass
+        with _PROCESS_LOCK:
+            term = _PROCESSOR._compact_iri(self._active, iri, vocab=True)
+        if not isinstance(term, str):
+            term = iri
+        if len(self._compact) < 100_000:
+            self._compact[iri] = term
+        return term
+
+    def __repr__(self) -> str:
+        return f"CompiledContext({self.key[:80]!r})"
+
+
+def process(
+    key: str,
+    source: list[str | dict[str, Any]],
+    core_url: str,
+    documents: dict[str, Any],
+) -> CompiledContext:
+    """Process ``source`` followed by the core context; every URL must be in ``documents``.
+
+    Raises ``jsonld.JsonLdError`` for an invalid context and ``KeyError`` for a URL whose
+    document was not supplied.
+    """
+
+    def loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"contextUrl": None, "documentUrl": url, "document": documents[url]}
+
+    options = {"documentLoader": loader}
+    options["contextResolver"] = jsonld.ContextResolver({}, loader)
+    with _PROCESS_LOCK:
+        active = _PROCESSOR._get_initial_context(options)
+        initial = active
+        active = _PROCESSOR.process_context(initial, [*source, core_url], options)
+        # The core context, applied last, sets its default @vocab; a user's own @vocab wins.
+        user_vocab = (
+            _PROCESSOR.process_context(initial, source, options).get("@vocab") if source else None
+        )
+    vocab = user_vocab or active.get("@vocab") or DEFAULT_VOCAB
+    if active.get("@vocab") != vocab:
+        active = {**active, "@vocab": vocab}
+    return CompiledContext(key, source, active)

@@ -1,0 +1,353 @@
+"""NGSI-LD batch operations: ``/entityOperations/{create,upsert,update,merge,delete,query}``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from qala.hub.errors import BadRequestData, HubError
+from qala.hub.model import Entity
+from qala.hub.service import BatchOutcome
+from qala.jsonld.compiled import CompiledContext
+from qala.ngsild import http
+from qala.ngsild.entities import (
+    FormatQuery,
+    LangQuery,
+    OptionsQuery,
+    TenantHeader,
+    actor_of,
+    entity_list_response,
+    geometry_property,
+    tenant_headers,
+)
+from qala.ngsild.errors import problem_body
+from qala.ngsild.filters import geo_filter_json, q_filter, scope_filter
+from qala.ngsild.params import (
+    RETRIEVE_OPTIONS,
+    check_id_pattern,
+    expand_attrs,
+    paging,
+    parse_type_expression,
+    render_options,
+)
+from qala.ngsild.parse import check_entity_id, parse_entity, parse_fragment
+from qala.services import services
+
+router = APIRouter(tags=["Batch operations"])
+
+_ARRAY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/ld+json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        },
+    }
+}
+_IDS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": {"type": "string"}}},
+        },
+    }
+}
+_QUERY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/ld+json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
+def _entity_array(body: Any, max_entities: int) -> list[Any]:
+    if not isinstance(body, list):
+        raise BadRequestData("a batch operation takes a JSON array")
+    if not body:
+        raise BadRequestData("the batch is empty")
+    if len(body) > max_entities:
+        raise BadRequestData(f"a batch may hold at most {max_entities} entities")
+    return body
+
+
+def _parse_each(
+    items: list[Any],
+    ctx: CompiledContext,
+    *,
+    fragment: bool,
+) -> tuple[list[Entity], list[tuple[str, HubError]]]:
+    parsed: list[Entity] = []
+    errors: list[tuple[str, HubError]] = []
+    for item in items:
+        raw_id = item.get("id") if isinstance(item, dict) else None
+        try:
+            if fragment:
+                if not isinstance(item, dict):
+                    raise BadRequestData("each batch item must be a JSON object")
+                entity_id = check_entity_id(item.get("id"))
+                parsed.append(parse_fragment(item, ctx, entity_id))
+            else:
+                parsed.append(parse_entity(item, ctx))
+        except HubError as exc:
+            errors.append((raw_id if isinstance(raw_id, str) else "", exc))
+    return parsed, errors
+
+
+def _batch_result(outcome: BatchOutcome, errors: list[tuple[str, HubError]]) -> dict[str, Any]:
+    return {
+        "success": outcome.success,
+        "errors": [
+            {"entityId": entity_id, "error": problem_body(exc)}
+            for entity_id, exc in [*errors, *outcome.errors]
+        ],
+    }
+
+
+@router.post(
+    "/entityOperations/create",
+    status_code=201,
+    summary="Create entities in a batch",
+    openapi_extra=_ARRAY_BODY,
+    responses={207: {"description": "Some entities were not created"}},
+)
+async def batch_create(request: Request, tenant: TenantHeader = None) -> Response:
+    svc = services(request)
+    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    entities, errors = _parse_each(
+        _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=False
+    )
+    outcome = (
+        await svc.hub.batch_create(tenant, entities, actor_of(request))
+        if entities
+        else BatchOutcome()
+    )
+    headers = tenant_headers(tenant)
+    if errors or outcome.errors:
+        return http.json_response(_batch_result(outcome, errors), status=207, headers=headers)
+    return http.json_response(outcome.success, status=201, headers=headers)
+
+
+@router.post(
+    "/entityOperations/upsert",
+    status_code=201,
+    summary="Create or update entities in a batch (options=replace|update)",
+    openapi_extra=_ARRAY_BODY,
+    responses={
+        204: {"description": "All entities existed and were updated"},
+        207: {"description": "Some entities failed"},
+    },
+)
+async def batch_upsert(
+    request: Request,
+    options: Annotated[str | None, Query(description="replace (default) or update")] = None,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    opts = http.parse_options(options, frozenset({"replace", "update"}))
+    if len(opts) > 1:
+        raise BadRequestData("options=replace and options=update exclude each other")
+    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    entities, errors = _parse_each(
+        _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=False
+    )
+    outcome = (
+        await svc.hub.batch_upsert(
+            tenant, entities, actor_of(request), mode="update" if "update" in opts else "replace"
+        )
+        if entities
+        else BatchOutcome()
+    )
+    headers = tenant_headers(tenant)
+    if errors or outcome.errors:
+        return http.json_response(_batch_result(outcome, errors), status=207, headers=headers)
+    if outcome.created:
+        return http.json_response(outcome.created, status=201, headers=headers)
+    return Response(status_code=204, headers=headers)
+
+
+@router.post(
+    "/entityOperations/update",
+    status_code=204,
+    summary="Update entities in a batch (options=noOverwrite)",
+    openapi_extra=_ARRAY_BODY,
+    responses={207: {"description": "Some entities failed"}},
+)
+async def batch_update(
+    request: Request,
+    options: Annotated[str | None, Query(description="noOverwrite")] = None,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    opts = http.parse_options(options, frozenset({"noOverwrite"}))
+    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    entities, errors = _parse_each(
+        _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=True
+    )
+    outcome = (
+        await svc.hub.batch_update(
+            tenant, entities, actor_of(request), no_overwrite="noOverwrite" in opts
+        )
+        if entities
+        else BatchOutcome()
+    )
+    headers = tenant_headers(tenant)
+    if errors or outcome.errors:
+        return http.json_response(_batch_result(outcome, errors), status=207, headers=headers)
+    return Response(status_code=204, headers=headers)
+
+
+@router.post(
+    "/entityOperations/merge",
+    status_code=204,
+    summary="Merge into entities in a batch",
+    openapi_extra=_ARRAY_BODY,
+    responses={207: {"description": "Some entities failed"}},
+)
+async def batch_merge(request: Request, tenant: TenantHeader = None) -> Response:
+    svc = services(request)
+    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    entities, errors = _parse_each(
+        _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=True
+    )
+    outcome = (
+        await svc.hub.batch_merge(tenant, entities, actor_of(request))
+        if entities
+        else BatchOutcome()
+    )
+    headers = tenant_headers(tenant)
+    if errors or outcome.errors:
+        return http.json_response(_batch_result(outcome, errors), status=207, headers=headers)
+    return Response(status_code=204, headers=headers)
+
+
+@router.post(
+    "/entityOperations/delete",
+    status_code=204,
+    summary="Delete entities in a batch",
+    openapi_extra=_IDS_BODY,
+    responses={207: {"description": "Some entities were not deleted"}},
+)
+async def batch_delete(request: Request, tenant: TenantHeader = None) -> Response:
+    svc = services(request)
+    kind = http.media_type(request)
+    if kind not in (http.JSON, http.JSONLD):
+        raise BadRequestData(f"Content-Type {kind!r} is not supported; use application/json")
+    body = await http.read_json(request, svc.settings.max_body_bytes)
+    items = _entity_array(body, svc.settings.max_batch_entities)
+    ids: list[str] = []
+    errors: list[tuple[str, HubError]] = []
+    for item in items:
+        try:
+            ids.append(check_entity_id(item))
+        except HubError as exc:
+            errors.append((item if isinstance(item, str) else "", exc))
+    outcome = await svc.hub.batch_delete(tenant, ids, actor_of(request)) if ids else BatchOutcome()
+    headers = tenant_headers(tenant)
+    if errors or outcome.errors:
+        return http.json_response(_batch_result(outcome, errors), status=207, headers=headers)
+    return Response(status_code=204, headers=headers)
+
+
+@router.post(
+    "/entityOperations/query",
+    summary="Query entities with a Query object in the body",
+    openapi_extra=_QUERY_BODY,
+)
+async def batch_query(
+    request: Request,
+    limit: Annotated[int | None, Query(ge=0)] = None,
+    offset: Annotated[int | None, Query(ge=0)] = None,
+    count: bool = False,
+    options: OptionsQuery = None,
+    format: FormatQuery = None,
+    lang: LangQuery = None,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    accept = http.accept_type(request, geojson=True)
+    negotiated = http.Negotiated(ctx, accept)
+    if not isinstance(body, dict):
+        raise BadRequestData("the query must be a JSON object of type Query")
+    if body.get("type") != "Query":
+        raise BadRequestData('the query object must have "type": "Query"')
+    query = _query_from_body(body, ctx, svc.settings, limit, offset, count)
+    attrs = body.get("attrs")
+    attrs_text = ",".join(attrs) if isinstance(attrs, list) else None
+    opts = render_options(
+        ctx,
+        options=http.parse_options(options, RETRIEVE_OPTIONS),
+        format=format,
+        attrs=attrs_text,
+        pick=None,
+        omit=None,
+        lang=lang or body.get("lang"),
+    )
+    result = await svc.hub.query(tenant, query)
+    return entity_list_response(
+        request,
+        negotiated,
+        opts,
+        result.entities,
+        result.count,
+        query.limit,
+        query.offset,
+        tenant,
+        geometry_property(ctx, None),
+    )
+
+
+def _query_from_body(
+    body: dict[str, Any],
+    ctx: CompiledContext,
+    settings: Any,
+    limit: int | None,
+    offset: int | None,
+    count: bool,
+) -> Any:
+    from qala.hub.query import EntityQuery, Selector
+
+    lim, off = paging(limit, offset, settings.default_limit, settings.max_limit)
+    query = EntityQuery(limit=lim, offset=off, count=count)
+    selectors = body.get("entities")
+    if selectors is not None:
+        if not isinstance(selectors, list) or not selectors:
+            raise BadRequestData("entities must be a non-empty array of entity selectors")
+        for item in selectors:
+            if not isinstance(item, dict):
+                raise BadRequestData("each entity selector must be an object")
+            selector = Selector()
+            if "type" in item:
+                if not isinstance(item["type"], str):
+                    raise BadRequestData("an entity selector's type must be a string")
+                selector.type_groups = parse_type_expression(item["type"], ctx)
+            if "id" in item:
+                selector.ids = [check_entity_id(item["id"])]
+            if "idPattern" in item:
+                if not isinstance(item["idPattern"], str):
+                    raise BadRequestData("idPattern must be a string")
+                selector.id_pattern = check_id_pattern(item["idPattern"])
+            query.selectors.append(selector)
+    attrs = body.get("attrs")
+    if attrs is not None:
+        if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
+            raise BadRequestData("attrs must be an array of attribute names")
+        query.attrs_any = expand_attrs(",".join(attrs), ctx)
+    q = body.get("q")
+    if q is not None:
+        if not isinstance(q, str):
+            raise BadRequestData("q must be a string")
+        query.filters.append(q_filter(q, ctx, settings.max_query_terms))
+    scope = body.get("scopeQ")
+    if scope is not None:
+        if not isinstance(scope, str):
+            raise BadRequestData("scopeQ must be a string")
+        query.filters.append(scope_filter(scope))
+    if body.get("geoQ") is not None:
+        query.geo = geo_filter_json(body["geoQ"], ctx)
+    return query

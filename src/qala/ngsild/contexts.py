@@ -1,0 +1,149 @@
+"""The ``/jsonldContexts`` resources: contexts the broker hosts, caches or has built in."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from qala.hub.errors import BadRequestData, NotFound, UnsupportedMediaType
+from qala.hub.model import us_to_iso
+from qala.jsonld.resolver import HOSTED_PATH, StoredContext
+from qala.ngsild import http
+from qala.services import services
+
+router = APIRouter(tags=["JSON-LD contexts"])
+_KINDS = {"hosted": "Hosted", "cached": "Cached", "implicitlycreated": "ImplicitlyCreated"}
+_BUILTIN_PREFIX = "builtin-"
+
+
+def _iso(seconds: float | None) -> str | None:
+    return us_to_iso(int(seconds * 1_000_000)) if seconds else None
+
+
+def _info(ctx: StoredContext) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "URL": ctx.url,
+        "localId": ctx.local_id,
+        "kind": ctx.kind,
+        "createdAt": _iso(ctx.created_at),
+        "numberOfHits": ctx.hits,
+    }
+    if ctx.last_usage:
+        info["lastUsage"] = _iso(ctx.last_usage)
+    return info
+
+
+def _builtins(request: Request) -> list[StoredContext]:
+    resolver = services(request).contexts
+    out = []
+    for index, url in enumerate(resolver.builtin_urls()):
+        doc = resolver._documents.get(url)  # built-ins are always in memory
+        if doc is None:
+            continue
+        out.append(StoredContext(f"{_BUILTIN_PREFIX}{index}", url, "Cached", doc, 0.0))
+    return out
+
+
+async def _find(request: Request, context_id: str) -> StoredContext:
+    svc = services(request)
+    if context_id.startswith(_BUILTIN_PREFIX) or ":" in context_id:
+        for builtin in _builtins(request):
+            if context_id in (builtin.local_id, builtin.url):
+                return builtin
+    stored = await svc.store.context_by_id(context_id)
+    if stored is None and ":" in context_id:
+        stored = await svc.store.context_by_url(context_id)
+    if stored is None:
+        raise NotFound(f"@context {context_id!r} is not known to this broker")
+    return stored
+
+
+@router.get("/jsonldContexts", summary="List the @contexts the broker holds")
+async def list_contexts(
+    request: Request,
+    details: Annotated[bool, Query(description="Full descriptions instead of URLs")] = False,
+    kind: Annotated[str | None, Query(description="Hosted, Cached or ImplicitlyCreated")] = None,
+) -> Response:
+    svc = services(request)
+    wanted = None
+    if kind is not None:
+        wanted = _KINDS.get(kind.lower())
+        if wanted is None:
+            raise BadRequestData(f"unknown kind {kind!r}; use Hosted, Cached or ImplicitlyCreated")
+    stored = await svc.store.contexts(wanted)
+    if wanted in (None, "Cached"):
+        stored = _builtins(request) + stored
+    body: Any = [_info(c) for c in stored] if details else [c.url for c in stored]
+    return http.json_response(body)
+
+
+@router.post(
+    "/jsonldContexts",
+    status_code=201,
+    summary="Host a @context document",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/ld+json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
+async def add_context(request: Request) -> Response:
+    svc = services(request)
+    kind = http.media_type(request)
+    if kind not in (http.JSON, http.JSONLD):
+        raise UnsupportedMediaType(f"Content-Type {kind!r} is not supported; use application/json")
+    body = await http.read_json(request, svc.settings.max_body_bytes)
+    if not isinstance(body, dict) or "@context" not in body:
+        raise BadRequestData('the body must be a JSON-LD document: {"@context": …}')
+    if not isinstance(body["@context"], dict | list | str):
+        raise BadRequestData("@context must be an object, an array or a URL")
+    local_id = uuid.uuid4().hex
+    url = f"{str(request.base_url).rstrip('/')}/ngsi-ld/v1/jsonldContexts/{local_id}"
+    # Check that the context is usable before hosting it.
+    await svc.contexts.compile(body["@context"])
+    await svc.store.save_context(StoredContext(local_id, url, "Hosted", body, time.time()))
+    return Response(status_code=201, headers={"Location": url})
+
+
+@router.get("/jsonldContexts/{contextId:path}", summary="Serve a @context document")
+async def get_context(
+    request: Request,
+    contextId: Annotated[str, Path(description="localId or URL of the context")],
+    details: Annotated[bool, Query(description="Describe instead of serving")] = False,
+) -> Response:
+    svc = services(request)
+    stored = await _find(request, contextId)
+    if details:
+        return http.json_response(_info(stored))
+    if not stored.local_id.startswith(_BUILTIN_PREFIX):
+        await svc.store.touch_context(stored.local_id)
+    return http.json_response(stored.body, headers={"Content-Type": http.JSONLD})
+
+
+@router.delete("/jsonldContexts/{contextId:path}", status_code=204, summary="Delete a @context")
+async def delete_context(
+    request: Request,
+    contextId: Annotated[str, Path(description="localId or URL of the context")],
+    reload: Annotated[bool, Query(description="Fetch a cached context again")] = False,
+) -> Response:
+    svc = services(request)
+    stored = await _find(request, contextId)
+    if stored.local_id.startswith(_BUILTIN_PREFIX):
+        raise BadRequestData(f"{stored.url!r} is built in and cannot be deleted")
+    if reload and stored.kind != "Cached":
+        raise BadRequestData("only Cached contexts can be reloaded")
+    await svc.store.delete_context(stored.local_id)
+    svc.contexts.forget_document(stored.url)
+    if HOSTED_PATH.search(stored.url):
+        svc.contexts.forget(stored.local_id)
+    if reload:
+        await svc.contexts.document(stored.url)
+    return Response(status_code=204)

@@ -1,0 +1,140 @@
+"""NGSI-LD discovery: ``/types``, ``/types/{type}``, ``/attributes``, ``/attributes/{attr}``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from qala.hub.errors import NotFound
+from qala.ngsild import http
+from qala.ngsild.entities import TenantHeader, negotiate, tenant_headers
+from qala.ngsild.parse import check_name
+from qala.services import services
+
+router = APIRouter(tags=["Discovery"])
+DetailsQuery = Annotated[bool, Query(description="Return full descriptions, not names")]
+
+
+def _with_context(body: Any, negotiated: http.Negotiated) -> Any:
+    if negotiated.accept == http.JSONLD:
+        if isinstance(body, list):
+            for item in body:
+                item["@context"] = negotiated.ctx.response_context()
+        else:
+            body["@context"] = negotiated.ctx.response_context()
+    return body
+
+
+@router.get("/types", summary="The entity types in use")
+async def list_types(
+    request: Request, details: DetailsQuery = False, tenant: TenantHeader = None
+) -> Response:
+    svc = services(request)
+    negotiated = await negotiate(request, geojson=False)
+    ctx = negotiated.ctx
+    body: Any
+    if not details:
+        types = await svc.hub.types(tenant)
+        body = {
+            "id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4()}",
+            "type": "EntityTypeList",
+            "typeList": [ctx.compact(t) for t in types],
+        }
+    else:
+        infos = await svc.hub.type_details(tenant, None)
+        body = [
+            {
+                "id": info.type,
+                "type": "EntityType",
+                "typeName": ctx.compact(info.type),
+                "attributeNames": sorted(ctx.compact(a) for a in info.attributes),
+            }
+            for info in infos
+        ]
+    body = _with_context(body, negotiated)
+    return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
+
+
+@router.get("/types/{type}", summary="One entity type: count and attributes")
+async def type_info(
+    request: Request,
+    type: Annotated[str, Path(description="Entity type name")],
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    negotiated = await negotiate(request, geojson=False)
+    ctx = negotiated.ctx
+    iri = ctx.expand(check_name(type, "entity type"))
+    infos = await svc.hub.type_details(tenant, [iri])
+    if not infos:
+        raise NotFound(f"no entity has type {type!r}")
+    info = infos[0]
+    body = {
+        "id": info.type,
+        "type": "EntityTypeInfo",
+        "typeName": ctx.compact(info.type),
+        "entityCount": info.count,
+        "attributeDetails": [
+            {
+                "id": attr,
+                "type": "Attribute",
+                "attributeName": ctx.compact(attr),
+                "attributeTypes": sorted(kinds),
+            }
+            for attr, kinds in sorted(info.attributes.items())
+        ],
+    }
+    body = _with_context(body, negotiated)
+    return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
+
+
+def _attribute_body(info: Any, ctx: Any) -> dict[str, Any]:
+    return {
+        "id": info.attr,
+        "type": "Attribute",
+        "attributeName": ctx.compact(info.attr),
+        "attributeCount": info.count,
+        "attributeTypes": sorted(info.attribute_types),
+        "typeNames": sorted(ctx.compact(t) for t in info.types),
+    }
+
+
+@router.get("/attributes", summary="The attributes in use")
+async def list_attributes(
+    request: Request, details: DetailsQuery = False, tenant: TenantHeader = None
+) -> Response:
+    svc = services(request)
+    negotiated = await negotiate(request, geojson=False)
+    ctx = negotiated.ctx
+    infos = await svc.hub.attribute_details(tenant, None)
+    body: Any
+    if not details:
+        body = {
+            "id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}",
+            "type": "AttributeList",
+            "attributeList": [ctx.compact(i.attr) for i in infos],
+        }
+    else:
+        body = [_attribute_body(i, ctx) for i in infos]
+    body = _with_context(body, negotiated)
+    return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
+
+
+@router.get("/attributes/{attrId}", summary="One attribute: count, kinds, entity types")
+async def attribute_info(
+    request: Request,
+    attrId: Annotated[str, Path(description="Attribute name")],
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    negotiated = await negotiate(request, geojson=False)
+    ctx = negotiated.ctx
+    iri = ctx.expand(check_name(attrId, "attribute name"))
+    infos = await svc.hub.attribute_details(tenant, [iri])
+    if not infos:
+        raise NotFound(f"no entity has attribute {attrId!r}")
+    body = _with_context(_attribute_body(infos[0], ctx), negotiated)
+    return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))

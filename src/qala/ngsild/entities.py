@@ -1,0 +1,503 @@
+"""NGSI-LD entity resources: ``/entities`` and ``/entities/{id}[/attrs[/{attr}]]``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from starlette.responses import Response
+
+from qala.hub.changes import Actor
+from qala.hub.errors import BadRequestData, NotFound
+from qala.hub.service import AttributeOutcome
+from qala.jsonld.compiled import CompiledContext
+from qala.ngsild import http
+from qala.ngsild.params import (
+    RETRIEVE_OPTIONS,
+    QueryParams,
+    build_entity_query,
+    render_options,
+)
+from qala.ngsild.parse import (
+    check_entity_id,
+    check_name,
+    parse_entity,
+    parse_fragment,
+    parse_instance,
+)
+from qala.ngsild.render import (
+    DEFAULT_GEOMETRY_PROPERTY,
+    RenderOptions,
+    render_entity,
+    render_geojson_feature,
+)
+from qala.services import services
+
+router = APIRouter(tags=["Entities"])
+
+TenantHeader = Annotated[
+    str | None,
+    Header(alias="NGSILD-Tenant", description="The tenant (a city), e.g. astana"),
+]
+LinkHeader = Annotated[
+    str | None, Header(alias="Link", description="The JSON-LD @context as a Link header")
+]
+EntityIdPath = Annotated[str, Path(description="Entity id (a URI)")]
+AttrIdPath = Annotated[str, Path(description="Attribute name")]
+OptionsQuery = Annotated[
+    str | None,
+    Query(description="Comma-separated: keyValues, concise, normalized, sysAttrs"),
+]
+FormatQuery = Annotated[str | None, Query(description="normalized, concise or keyValues")]
+AttrsQuery = Annotated[str | None, Query(description="Comma-separated attribute names")]
+LangQuery = Annotated[str | None, Query(description="Language for LanguageProperties, or *")]
+
+_ENTITY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/ld+json": {"schema": {"type": "object"}},
+        },
+    }
+}
+_ATTRS_BODY = _ENTITY_BODY
+_MERGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/ld+json": {"schema": {"type": "object"}},
+            "application/merge-patch+json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
+def actor_of(request: Request) -> Actor:
+    actor: Actor | None = getattr(request.state, "actor", None)
+    if actor is None:
+        client = request.client.host if request.client else None
+        return Actor(id="anonymous", role="admin", address=client)
+    return actor
+
+
+def tenant_headers(tenant: str | None) -> dict[str, str]:
+    return {http.TENANT_HEADER: tenant} if tenant else {}
+
+
+def entity_location(entity_id: str) -> str:
+    return f"/ngsi-ld/v1/entities/{entity_id}"
+
+
+def render_body(
+    entity: Any, negotiated: http.Negotiated, opts: RenderOptions, geometry_property: str
+) -> dict[str, Any]:
+    if negotiated.accept == http.GEOJSON:
+        feature = render_geojson_feature(entity, negotiated.ctx, opts, geometry_property)
+        feature["@context"] = negotiated.ctx.response_context()
+        return feature
+    body = render_entity(entity, negotiated.ctx, opts)
+    if negotiated.accept == http.JSONLD:
+        body["@context"] = negotiated.ctx.response_context()
+    return body
+
+
+async def negotiate(request: Request, *, geojson: bool = True) -> http.Negotiated:
+    svc = services(request)
+    accept = http.accept_type(request, geojson=geojson)
+    ctx = await http.request_context(request, svc.contexts)
+    return http.Negotiated(ctx, accept)
+
+
+def geometry_property(ctx: CompiledContext, raw: str | None) -> str:
+    if raw is None:
+        return DEFAULT_GEOMETRY_PROPERTY
+    return ctx.expand(check_name(raw, "geometryProperty"))
+
+
+# -- /entities -----------------------------------------------------------------------------
+
+
+@router.post(
+    "/entities",
+    status_code=201,
+    summary="Create an entity",
+    openapi_extra=_ENTITY_BODY,
+    responses={201: {"description": "Created; Location names the new entity"}},
+)
+async def create_entity(request: Request, tenant: TenantHeader = None) -> Response:
+    svc = services(request)
+    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    entity = parse_entity(body, ctx)
+    await svc.hub.create_entity(tenant, entity, actor_of(request))
+    headers = {"Location": entity_location(entity.id), **tenant_headers(tenant)}
+    return Response(status_code=201, headers=headers)
+
+
+@router.get("/entities", summary="Query entities")
+async def query_entities(
+    request: Request,
+    type: Annotated[str | None, Query(description="Entity type expression")] = None,
+    id: Annotated[str | None, Query(description="Comma-separated entity ids")] = None,
+    idPattern: Annotated[str | None, Query(description="Regular expression on ids")] = None,
+    attrs: AttrsQuery = None,
+    pick: AttrsQuery = None,
+    omit: AttrsQuery = None,
+    q: Annotated[str | None, Query(description="NGSI-LD query language")] = None,
+    georel: Annotated[str | None, Query(description="near;maxDistance==n, within, …")] = None,
+    geometry: Annotated[str | None, Query(description="Point, Polygon, …")] = None,
+    coordinates: Annotated[str | None, Query(description="GeoJSON coordinates")] = None,
+    geoproperty: Annotated[str | None, Query(description="GeoProperty to test")] = None,
+    geometryProperty: Annotated[str | None, Query(description="GeoJSON output geometry")] = None,
+    scopeQ: Annotated[str | None, Query(description="Scope query")] = None,
+    limit: Annotated[int | None, Query(ge=0, description="Page size")] = None,
+    offset: Annotated[int | None, Query(ge=0, description="Page start")] = None,
+    count: Annotated[bool, Query(description="Return NGSILD-Results-Count")] = False,
+    options: OptionsQuery = None,
+    format: FormatQuery = None,
+    lang: LangQuery = None,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    negotiated = await negotiate(request)
+    ctx = negotiated.ctx
+    opts = render_options(
+        ctx,
+        options=http.parse_options(options, RETRIEVE_OPTIONS),
+        format=format,
+        attrs=attrs,
+        pick=pick,
+        omit=omit,
+        lang=lang,
+    )
+    params = QueryParams(
+        type=type,
+        id=id,
+        id_pattern=idPattern,
+        attrs=attrs,
+        q=q,
+        georel=georel,
+        geometry=geometry,
+        coordinates=coordinates,
+        geoproperty=geoproperty,
+        scope_q=scopeQ,
+        limit=limit,
+        offset=offset,
+        count=count,
+    )
+    query = build_entity_query(
+        params,
+        ctx,
+        default_limit=svc.settings.default_limit,
+        max_limit=svc.settings.max_limit,
+        max_terms=svc.settings.max_query_terms,
+    )
+    result = await svc.hub.query(tenant, query)
+    return entity_list_response(
+        request,
+        negotiated,
+        opts,
+        result.entities,
+        result.count,
+        query.limit,
+        query.offset,
+        tenant,
+        geometry_property(ctx, geometryProperty),
+    )
+
+
+def entity_list_response(
+    request: Request,
+    negotiated: http.Negotiated,
+    opts: RenderOptions,
+    entities: list[Any],
+    count: int | None,
+    limit: int,
+    offset: int,
+    tenant: str | None,
+    geo_property: str,
+) -> Response:
+    ctx = negotiated.ctx
+    headers = tenant_headers(tenant)
+    if count is not None:
+        headers["NGSILD-Results-Count"] = str(count)
+    links = page_links(request, limit, offset, len(entities), count)
+    body: Any
+    if negotiated.accept == http.GEOJSON:
+        body = {
+            "type": "FeatureCollection",
+            "features": [render_geojson_feature(e, ctx, opts, geo_property) for e in entities],
+            "@context": ctx.response_context(),
+        }
+    else:
+        body = [render_entity(e, ctx, opts) for e in entities]
+        if negotiated.accept == http.JSONLD:
+            response_context = ctx.response_context()
+            for item in body:
+                item["@context"] = response_context
+    response = http.json_response(body, negotiated=negotiated, headers=headers)
+    if links:
+        existing = response.headers.get("Link")
+        response.headers["Link"] = ", ".join([*([existing] if existing else []), *links])
+    return response
+
+
+def page_links(
+    request: Request, limit: int, offset: int, returned: int, count: int | None
+) -> list[str]:
+    if limit == 0:
+        return []
+    links = []
+    more = (count is not None and offset + returned < count) or (
+        count is None and returned == limit
+    )
+    if more:
+        links.append(f'<{_page_url(request, limit, offset + limit)}>; rel="next"')
+    if offset > 0:
+        links.append(f'<{_page_url(request, limit, max(0, offset - limit))}>; rel="prev"')
+    return links
+
+
+def _page_url(request: Request, limit: int, offset: int) -> str:
+    url = request.url.include_query_params(limit=limit, offset=offset)
+    return f"{url.path}?{url.query}"
+
+
+# -- /entities/{id} ------------------------------------------------------------------------
+
+
+@router.get("/entities/{entityId}", summary="Retrieve an entity")
+async def retrieve_entity(
+    request: Request,
+    entityId: EntityIdPath,
+    attrs: AttrsQuery = None,
+    pick: AttrsQuery = None,
+    omit: AttrsQuery = None,
+    type: Annotated[str | None, Query(description="Only if the entity has this type")] = None,
+    geometryProperty: Annotated[str | None, Query(description="GeoJSON output geometry")] = None,
+    options: OptionsQuery = None,
+    format: FormatQuery = None,
+    lang: LangQuery = None,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    check_entity_id(entityId)
+    negotiated = await negotiate(request)
+    ctx = negotiated.ctx
+    opts = render_options(
+        ctx,
+        options=http.parse_options(options, RETRIEVE_OPTIONS),
+        format=format,
+        attrs=attrs,
+        pick=pick,
+        omit=omit,
+        lang=lang,
+    )
+    entity = await svc.hub.get_entity(tenant, entityId)
+    if type is not None:
+        wanted = {ctx.expand(check_name(t.strip(), "type")) for t in type.split(",") if t.strip()}
+        if not wanted & set(entity.types):
+            raise NotFound(f"entity {entityId!r} has none of the types {type!r}")
+    if opts.pick is not None and not (opts.pick & set(entity.attrs)) and attrs is not None:
+        raise NotFound(f"entity {entityId!r} has none of the attributes {attrs!r}")
+    body = render_body(entity, negotiated, opts, geometry_property(ctx, geometryProperty))
+    return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
+
+
+@router.put(
+    "/entities/{entityId}", status_code=204, summary="Replace an entity", openapi_extra=_ENTITY_BODY
+)
+async def replace_entity(
+    request: Request,
+    entityId: EntityIdPath,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    check_entity_id(entityId)
+    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    entity = parse_entity(body, ctx, entity_id=entityId, require_type=False)
+    await svc.hub.replace_entity(tenant, entity, actor_of(request))
+    return Response(status_code=204, headers=tenant_headers(tenant))
+
+
+@router.patch(
+    "/entities/{entityId}",
+    status_code=204,
+    summary="Merge into an entity (merge-patch; urn:ngsi-ld:null deletes)",
+    openapi_extra=_MERGE_BODY,
+)
+async def merge_entity(
+    request: Request,
+    entityId: EntityIdPath,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    check_entity_id(entityId)
+    body, ctx = await http.body_and_context(
+        request, svc.contexts, svc.settings.max_body_bytes, allow_merge_patch=True
+    )
+    fragment = parse_fragment(body, ctx, entityId)
+    if not fragment.attrs and not fragment.types and fragment.scope is None:
+        raise BadRequestData("the merge body has no attributes")
+    await svc.hub.merge_entity(tenant, fragment, actor_of(request))
+    return Response(status_code=204, headers=tenant_headers(tenant))
+
+
+@router.delete("/entities/{entityId}", status_code=204, summary="Delete an entity")
+async def delete_entity(
+    request: Request,
+    entityId: EntityIdPath,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    check_entity_id(entityId)
+    await svc.hub.delete_entity(tenant, entityId, actor_of(request))
+    return Response(status_code=204, headers=tenant_headers(tenant))
+
+
+# -- /entities/{id}/attrs ------------------------------------------------------------------
+
+
+def outcome_response(
+    outcome: AttributeOutcome, ctx: CompiledContext, tenant: str | None
+) -> Response:
+    if not outcome.not_updated:
+        return Response(status_code=204, headers=tenant_headers(tenant))
+    body = {
+        "updated": [ctx.compact(a) for a in outcome.updated],
+        "notUpdated": [
+            {"attributeName": ctx.compact(a), "reason": reason} for a, reason in outcome.not_updated
+        ],
+    }
+    return http.json_response(body, status=207, headers=tenant_headers(tenant))
+
+
+@router.post(
+    "/entities/{entityId}/attrs",
+    status_code=204,
+    summary="Append attributes (options=noOverwrite keeps existing ones)",
+    openapi_extra=_ATTRS_BODY,
+    responses={207: {"description": "Some attributes were not appended"}},
+)
+async def append_attributes(
+    request: Request,
+    entityId: EntityIdPath,
+    options: Annotated[str | None, Query(description="noOverwrite")] = None,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    check_entity_id(entityId)
+    opts = http.parse_options(options, frozenset({"noOverwrite"}))
+    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    fragment = parse_fragment(body, ctx, entityId)
+    if not fragment.attrs and not fragment.types:
+        raise BadRequestData("the request body has no attributes to append")
+    outcome = await svc.hub.append_attributes(
+        tenant, fragment, actor_of(request), no_overwrite="noOverwrite" in opts
+    )
+    return outcome_response(outcome, ctx, tenant)
+
+
+@router.patch(
+    "/entities/{entityId}/attrs",
+    status_code=204,
+    summary="Update existing attributes",
+    openapi_extra=_ATTRS_BODY,
+    responses={207: {"description": "Some attributes were not updated"}},
+)
+async def update_attributes(
+    request: Request,
+    entityId: EntityIdPath,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    check_entity_id(entityId)
+    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    fragment = parse_fragment(body, ctx, entityId)
+    if not fragment.attrs:
+        raise BadRequestData("the request body has no attributes to update")
+    outcome = await svc.hub.update_attributes(tenant, fragment, actor_of(request))
+    return outcome_response(outcome, ctx, tenant)
+
+
+@router.patch(
+    "/entities/{entityId}/attrs/{attrId}",
+    status_code=204,
+    summary="Partially update one attribute",
+    openapi_extra=_ATTRS_BODY,
+)
+async def update_attribute(
+    request: Request,
+    entityId: EntityIdPath,
+    attrId: AttrIdPath,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    check_entity_id(entityId)
+    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    iri = ctx.expand(check_name(attrId, "attribute name"))
+    if not isinstance(body, dict) or not body:
+        raise BadRequestData("the request body must be a non-empty JSON object")
+    patch = _attribute_patch(body, ctx, attrId, iri)
+    await svc.hub.update_attribute(tenant, entityId, iri, patch, actor_of(request))
+    return Response(status_code=204, headers=tenant_headers(tenant))
+
+
+def _attribute_patch(body: dict[str, Any], ctx: CompiledContext, name: str, iri: str) -> Any:
+    """A partial instance: the members given, validated as far as they go."""
+    clean = {k: v for k, v in body.items() if k != "@context"}
+    instance = parse_instance(clean, ctx, name, iri)
+    if "type" not in clean:
+        # The type was inferred only to validate; a partial update keeps the existing kind.
+        instance.pop("type", None)
+    return instance
+
+
+@router.put(
+    "/entities/{entityId}/attrs/{attrId}",
+    status_code=204,
+    summary="Replace one attribute",
+    openapi_extra=_ATTRS_BODY,
+)
+async def replace_attribute(
+    request: Request,
+    entityId: EntityIdPath,
+    attrId: AttrIdPath,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    check_entity_id(entityId)
+    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    check_name(attrId, "attribute name")
+    if not isinstance(body, dict):
+        raise BadRequestData("the request body must be a JSON object")
+    clean = {k: v for k, v in body.items() if k != "@context"}
+    fragment = parse_fragment({attrId: clean}, ctx, entityId)
+    outcome = await svc.hub.update_attributes(tenant, fragment, actor_of(request))
+    if outcome.not_updated:
+        raise NotFound(f"attribute {attrId!r} was not found in {entityId!r}")
+    return Response(status_code=204, headers=tenant_headers(tenant))
+
+
+@router.delete(
+    "/entities/{entityId}/attrs/{attrId}", status_code=204, summary="Delete an attribute"
+)
+async def delete_attribute(
+    request: Request,
+    entityId: EntityIdPath,
+    attrId: AttrIdPath,
+    datasetId: Annotated[str | None, Query(description="The instance to delete")] = None,
+    deleteAll: Annotated[bool, Query(description="Delete every instance")] = False,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    check_entity_id(entityId)
+    ctx = await http.request_context(request, svc.contexts)
+    iri = ctx.expand(check_name(attrId, "attribute name"))
+    if datasetId is not None:
+        check_entity_id(datasetId, "datasetId")
+    await svc.hub.delete_attribute(
+        tenant, entityId, iri, actor_of(request), dataset_id=datasetId, delete_all=deleteAll
+    )
+    return Response(status_code=204, headers=tenant_headers(tenant))

@@ -1,0 +1,79 @@
+"""Hub errors as NGSI-LD ProblemDetails (RFC 7807 with the ETSI error type URIs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from qala.hub import errors as e
+
+ETSI = "https://uri.etsi.org/ngsi-ld/errors/"
+
+# error class -> (type URI, HTTP status, title)
+_PROBLEMS: dict[type[e.HubError], tuple[str, int, str]] = {
+    e.InvalidRequest: (ETSI + "InvalidRequest", 400, "Invalid request"),
+    e.BadRequestData: (ETSI + "BadRequestData", 400, "Bad request data"),
+    e.NotFound: (ETSI + "ResourceNotFound", 404, "Resource not found"),
+    e.AlreadyExists: (ETSI + "AlreadyExists", 409, "Already exists"),
+    e.OperationNotSupported: (ETSI + "OperationNotSupported", 422, "Operation not supported"),
+    e.TooComplexQuery: (ETSI + "TooComplexQuery", 403, "Too complex query"),
+    e.TooManyResults: (ETSI + "TooManyResults", 403, "Too many results"),
+    e.ContextNotAvailable: (ETSI + "LdContextNotAvailable", 503, "@context not available"),
+    e.UnknownTenant: (ETSI + "NonexistentTenant", 404, "Nonexistent tenant"),
+    e.Conflict: (ETSI + "AlreadyExists", 409, "Conflict"),
+    e.Unauthorized: ("about:blank", 401, "Unauthorized"),
+    e.Forbidden: ("about:blank", 403, "Forbidden"),
+    e.PayloadTooLarge: ("about:blank", 413, "Payload too large"),
+    e.UnsupportedMediaType: ("about:blank", 415, "Unsupported media type"),
+    e.NotAcceptable: ("about:blank", 406, "Not acceptable"),
+    e.ServiceUnavailable: ("about:blank", 503, "Service unavailable"),
+}
+
+INTERNAL_ERROR = (ETSI + "InternalError", 500, "Internal error")
+
+
+def problem_for(exc: e.HubError) -> tuple[str, int, str]:
+    for cls in type(exc).__mro__:
+        if cls in _PROBLEMS:
+            return _PROBLEMS[cls]
+    return INTERNAL_ERROR
+
+
+def problem_body(exc: e.HubError, instance: str | None = None) -> dict[str, Any]:
+    type_uri, status, title = problem_for(exc)
+    body: dict[str, Any] = {
+        "type": type_uri,
+        "title": title,
+        "status": status,
+        "detail": exc.detail,
+    }
+    if instance:
+        body["instance"] = instance
+    for key, value in exc.extra.items():
+        body.setdefault(key, value)
+    return body
+
+
+def problem_response(
+    exc: e.HubError, instance: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    body = problem_body(exc, instance)
+    return Response(
+        orjson.dumps(body),
+        status_code=body["status"],
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def internal_error_response() -> Response:
+    type_uri, status, title = INTERNAL_ERROR
+    body = {
+        "type": type_uri,
+        "title": title,
+        "status": status,
+        "detail": "the server failed to process the request; the failure has been logged",
+    }
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")

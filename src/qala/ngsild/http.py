@@ -1,0 +1,212 @@
+"""HTTP details of the NGSI-LD API: media types, the @context Link header, bodies, responses."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from qala.hub.errors import (
+    BadRequestData,
+    InvalidRequest,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from qala.jsonld.compiled import CompiledContext
+from qala.jsonld.core import CORE_CONTEXT_URL
+from qala.jsonld.resolver import ContextResolver
+
+JSON = "application/json"
+JSONLD = "application/ld+json"
+GEOJSON = "application/geo+json"
+MERGE_PATCH = "application/merge-patch+json"
+CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
+TENANT_HEADER = "NGSILD-Tenant"
+
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
+
+
+def link_header(url: str) -> str:
+    return f'<{url}>; rel="{CONTEXT_REL}"; type="{JSONLD}"'
+
+
+CORE_LINK = link_header(CORE_CONTEXT_URL)
+
+
+def context_link(value: str | None) -> str | None:
+    """The @context URL of a ``Link`` header (rel json-ld#context), if any."""
+    if not value:
+        return None
+    for match in _LINK.finditer(value):
+        params = match.group(2)
+        if CONTEXT_REL in params:
+            return match.group(1).strip()
+    if "rel" not in value:  # a bare <url>
+        match = _LINK.search(value)
+        if match:
+            return match.group(1).strip()
+    raise BadRequestData(
+        'the Link header has no JSON-LD context link (rel="http://www.w3.org/ns/json-ld#context")'
+    )
+
+
+def media_type(request: Request) -> str:
+    raw = request.headers.get("content-type", "")
+    return raw.split(";", 1)[0].strip().lower()
+
+
+@dataclass(slots=True)
+class Negotiated:
+    """What a request asked for: its @context and the response media type."""
+
+    ctx: CompiledContext
+    accept: str  # JSON | JSONLD | GEOJSON
+
+
+def accept_type(request: Request, *, geojson: bool = False) -> str:
+    raw = request.headers.get("accept")
+    if not raw:
+        return JSON
+    best: tuple[float, int, str] | None = None
+    offered = [JSON, JSONLD] + ([GEOJSON] if geojson else [])
+    for order, part in enumerate(raw.split(",")):
+        pieces = [p.strip() for p in part.split(";")]
+        media = pieces[0].lower()
+        q = 1.0
+        for piece in pieces[1:]:
+            if piece.startswith("q="):
+                try:
+                    q = float(piece[2:])
+                except ValueError:
+                    q = 0.0
+        if q <= 0:
+            continue
+        if media in ("*/*", "application/*"):
+            candidate = JSON
+        elif media in offered:
+            candidate = media
+        else:
+            continue
+        key = (q, -order, candidate)
+        if best is None or (key[0], key[1]) > (best[0], best[1]):
+            best = key
+    if best is None:
+        accepted = ", ".join(offered)
+        raise NotAcceptable(f"cannot produce any of {raw!r}; this resource offers {accepted}")
+    return best[2]
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request body as JSON, enforcing the size limit; clear errors for bad bodies."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        try:
+            if int(length) > limit:
+                raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
+        except ValueError:
+            raise InvalidRequest("the Content-Length header is not a number") from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw:
+        raise InvalidRequest("the request body is empty; a JSON payload is required")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+async def body_and_context(
+    request: Request,
+    resolver: ContextResolver,
+    limit: int,
+    *,
+    allow_merge_patch: bool = False,
+) -> tuple[Any, CompiledContext]:
+    """Read a JSON body and resolve its @context (Link header or the body's @context)."""
+    kind = media_type(request)
+    allowed = (JSON, JSONLD, MERGE_PATCH) if allow_merge_patch else (JSON, JSONLD)
+    if kind not in allowed:
+        raise UnsupportedMediaType(
+            f"Content-Type {kind or '(none)'!r} is not supported; use {' or '.join(allowed)}"
+        )
+    body = await read_json(request, limit)
+    link = request.headers.get("link")
+    if kind == JSONLD:
+        if link and context_link(link):
+            raise BadRequestData(
+                "with Content-Type application/ld+json the @context goes in the body, "
+                "not in a Link header"
+            )
+        context_value = _body_context(body)
+        if context_value is None:
+            raise BadRequestData(
+                "a request with Content-Type application/ld+json must carry @context in its body"
+            )
+        ctx = await resolver.compile(context_value)
+    else:
+        if isinstance(body, dict) and "@context" in body:
+            raise BadRequestData(
+                "with Content-Type application/json the @context goes in a Link header; "
+                "send application/ld+json to put it in the body"
+            )
+        ctx = await resolver.compile(context_link(link))
+    return body, ctx
+
+
+def _body_context(body: Any) -> Any:
+    if isinstance(body, dict):
+        return body.get("@context")
+    if isinstance(body, list):
+        # Batch operations: every entity carries its own @context; they must agree.
+        contexts = [item.get("@context") for item in body if isinstance(item, dict)]
+        if contexts and all(c == contexts[0] for c in contexts):
+            return contexts[0]
+        if contexts:
+            raise BadRequestData("the entities of a batch must all use the same @context")
+    return None
+
+
+async def request_context(request: Request, resolver: ContextResolver) -> CompiledContext:
+    """The @context of a request without a body (the Link header, else the core)."""
+    return await resolver.compile(context_link(request.headers.get("link")))
+
+
+def json_response(
+    body: Any,
+    *,
+    status: int = 200,
+    negotiated: Negotiated | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    out_headers = dict(headers or {})
+    media = JSON
+    if negotiated is not None:
+        media = negotiated.accept
+        if media == JSON:
+            out_headers["Link"] = link_header(negotiated.ctx.link_url or CORE_CONTEXT_URL)
+    return Response(orjson.dumps(body), status_code=status, media_type=media, headers=out_headers)
+
+
+def parse_options(raw: str | None, allowed: frozenset[str]) -> set[str]:
+    """``options=a,b``: every option must be one this endpoint knows."""
+    if not raw:
+        return set()
+    options = {o.strip() for o in raw.split(",") if o.strip()}
+    unknown = options - allowed
+    if unknown:
+        raise BadRequestData(
+            f"unknown option(s) {', '.join(sorted(unknown))}; this operation accepts "
+            f"{', '.join(sorted(allowed))}"
+        )
+    return options

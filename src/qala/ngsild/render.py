@@ -1,0 +1,195 @@
+"""The hub's entities -> NGSI-LD response bodies (normalized, concise, keyValues, GeoJSON)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from qala.hub.attributes import is_sub_attribute
+from qala.hub.model import Entity, Instance, instances_of, us_to_iso
+from qala.jsonld.compiled import CompiledContext
+from qala.jsonld.core import NGSI_LD
+
+Format = Literal["normalized", "concise", "keyValues"]
+_SYS = ("createdAt", "modifiedAt")
+_KEY_VALUE_MEMBER = {
+    "Property": "value",
+    "GeoProperty": "value",
+    "Relationship": "object",
+    "ListRelationship": "objectList",
+    "ListProperty": "valueList",
+}
+_CONCISE_MEMBER = {
+    "Relationship": "object",
+    "ListRelationship": "objectList",
+    "LanguageProperty": "languageMap",
+    "JsonProperty": "json",
+    "VocabProperty": "vocab",
+    "ListProperty": "valueList",
+}
+DEFAULT_GEOMETRY_PROPERTY = NGSI_LD + "location"
+
+
+@dataclass(slots=True)
+class RenderOptions:
+    format: Format = "normalized"
+    sys_attrs: bool = False
+    #: Only these attributes (expanded IRIs), if set (``attrs`` / ``pick``).
+    pick: frozenset[str] | None = None
+    #: Never these attributes (``omit``).
+    omit: frozenset[str] | None = None
+    #: Also project entity members: id/type may be omitted or picked in v1.8.
+    pick_members: frozenset[str] | None = None
+    lang: str | None = None
+
+
+def render_entity(entity: Entity, ctx: CompiledContext, opts: RenderOptions) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    members = opts.pick_members
+    if members is None or "id" in members:
+        out["id"] = entity.id
+    if members is None or "type" in members:
+        types = [ctx.compact(t) for t in entity.types]
+        out["type"] = types[0] if len(types) == 1 else types
+    if entity.scope and (members is None or "scope" in members):
+        out["scope"] = entity.scope[0] if len(entity.scope) == 1 else entity.scope
+    if opts.sys_attrs and opts.format != "keyValues":
+        out["createdAt"] = us_to_iso(entity.created_at)
+        out["modifiedAt"] = us_to_iso(entity.modified_at)
+    for iri, value in entity.attrs.items():
+        if opts.pick is not None and iri not in opts.pick:
+            continue
+        if opts.omit is not None and iri in opts.omit:
+            continue
+        out[ctx.compact(iri)] = render_attribute(value, ctx, opts)
+    return out
+
+
+def render_attribute(value: Any, ctx: CompiledContext, opts: RenderOptions) -> Any:
+    instances = instances_of(value)
+    if opts.format == "keyValues":
+        rendered = [_key_value(i, ctx, opts) for i in instances]
+    elif opts.format == "concise":
+        rendered = [_concise(i, ctx, opts) for i in instances]
+    else:
+        rendered = [_normalized(i, ctx, opts) for i in instances]
+    return rendered[0] if len(rendered) == 1 else rendered
+
+
+def _normalized(instance: Instance, ctx: CompiledContext, opts: RenderOptions) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    kind = instance.get("type")
+    for key, member in instance.items():
+        if key in _SYS and not opts.sys_attrs:
+            continue
+        if is_sub_attribute(key) and isinstance(member, dict):
+            out[ctx.compact(key)] = _normalized(member, ctx, opts)
+        elif key == "vocab":
+            out[key] = _compact_vocab(member, ctx)
+        elif key == "objectType":
+            out[key] = ctx.compact(member) if isinstance(member, str) else member
+        else:
+            out[key] = member
+    if kind == "LanguageProperty" and opts.lang is not None:
+        return _language_as_property(out, opts.lang)
+    return out
+
+
+def _concise(instance: Instance, ctx: CompiledContext, opts: RenderOptions) -> Any:
+    kind = instance.get("type")
+    out: dict[str, Any] = {}
+    for key, member in instance.items():
+        if key == "type" or (key in _SYS and not opts.sys_attrs):
+            continue
+        if is_sub_attribute(key) and isinstance(member, dict):
+            out[ctx.compact(key)] = _concise(member, ctx, opts)
+        elif key == "vocab":
+            out[key] = _compact_vocab(member, ctx)
+        elif key == "objectType":
+            out[key] = ctx.compact(member) if isinstance(member, str) else member
+        else:
+            out[key] = member
+    if kind == "LanguageProperty" and opts.lang is not None:
+        converted = _language_as_property(out, opts.lang)
+        if converted.get("type") == "Property":
+            converted.pop("type")
+        else:
+            converted.pop("type", None)
+        return converted
+    if kind in ("Property", "GeoProperty") and list(out) == ["value"]:
+        value = out["value"]
+        if kind == "GeoProperty" or not isinstance(value, dict | list):
+            return value
+    return out
+
+
+def _key_value(instance: Instance, ctx: CompiledContext, opts: RenderOptions) -> Any:
+    kind = instance.get("type", "Property")
+    if kind == "LanguageProperty":
+        language_map = instance.get("languageMap", {})
+        if opts.lang is not None:
+            return _pick_language(language_map, opts.lang)[1]
+        return {"languageMap": language_map}
+    if kind == "VocabProperty":
+        return {"vocab": _compact_vocab(instance.get("vocab"), ctx)}
+    if kind == "JsonProperty":
+        return {"json": instance.get("json")}
+    return instance.get(_KEY_VALUE_MEMBER.get(kind, "value"))
+
+
+def _compact_vocab(value: Any, ctx: CompiledContext) -> Any:
+    if isinstance(value, list):
+        return [ctx.compact(v) if isinstance(v, str) else v for v in value]
+    return ctx.compact(value) if isinstance(value, str) else value
+
+
+def _pick_language(language_map: dict[str, Any], lang: str) -> tuple[str, Any]:
+    """The best text for ``lang`` (a tag, a comma list with q-values, or ``*``)."""
+    if not language_map:
+        return "@none", None
+    wanted = [part.split(";")[0].strip() for part in lang.split(",") if part.strip()]
+    for tag in wanted:
+        if tag == "*":
+            break
+        if tag in language_map:
+            return tag, language_map[tag]
+        prefix = tag.split("-")[0]
+        for key, text in language_map.items():
+            if key.split("-")[0] == prefix:
+                return key, text
+    if "@none" in language_map:
+        return "@none", language_map["@none"]
+    key = next(iter(language_map))
+    return key, language_map[key]
+
+
+def _language_as_property(out: dict[str, Any], lang: str) -> dict[str, Any]:
+    language_map = out.pop("languageMap", {})
+    if lang.strip() == "*":
+        out["type"] = "LanguageProperty"
+        out["languageMap"] = language_map
+        return out
+    tag, text = _pick_language(language_map, lang)
+    converted: dict[str, Any] = {"type": "Property", "value": text, "lang": tag}
+    for key, member in out.items():
+        if key != "type":
+            converted[key] = member
+    return converted
+
+
+def render_geojson_feature(
+    entity: Entity,
+    ctx: CompiledContext,
+    opts: RenderOptions,
+    geometry_property: str = DEFAULT_GEOMETRY_PROPERTY,
+) -> dict[str, Any]:
+    body = render_entity(entity, ctx, opts)
+    geometry = None
+    for instance in entity.instances(geometry_property):
+        if instance.get("type") == "GeoProperty":
+            geometry = instance.get("value")
+            break
+    feature: dict[str, Any] = {"id": body.pop("id", entity.id), "type": "Feature"}
+    feature["geometry"] = geometry
+    feature["properties"] = body
+    return feature

@@ -1,0 +1,137 @@
+"""The store's interface: what the hub asks of SQLite and PostgreSQL alike.
+
+Writes go through :meth:`Store.write` only. The caller hands it the ids of the entities it will
+touch and a *planner*: a pure function that receives their current state and returns a
+:class:`WritePlan` (the new states, plus rows for other tables — history, outbox, audit). The
+store runs the planner inside one transaction, with those entities locked, and persists the
+plan atomically; a planner that raises leaves nothing behind. This is the one write path of the
+hub: everything that must accompany a change is produced by the planner, in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from qala.hub.model import Entity
+from qala.hub.query import AttributeInfo, EntityQuery, QueryResult, TypeInfo
+from qala.jsonld.resolver import StoredContext
+
+GeoRow = tuple[str, float, float, float, float]  # attribute IRI, minx, miny, maxx, maxy
+
+
+@dataclass(slots=True)
+class EntityWrite:
+    kind: Literal["insert", "update", "delete"]
+    entity: Entity
+    types_changed: bool = True
+    #: Bounding boxes of the entity's GeoProperties; None on update means "unchanged".
+    geo: list[GeoRow] | None = None
+
+
+@dataclass(slots=True)
+class RowBatch:
+    """Rows for another table, written in the same transaction (history, outbox, audit…)."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    #: Columns holding JSON documents (cast to jsonb on PostgreSQL).
+    json_columns: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class WritePlan:
+    writes: list[EntityWrite] = field(default_factory=list)
+    batches: list[RowBatch] = field(default_factory=list)
+    #: Whatever the caller wants back (per-entity outcomes, the changes…).
+    result: Any = None
+
+
+@dataclass(slots=True)
+class Tenant:
+    id: int
+    name: str
+    settings: dict[str, Any]
+
+
+Planner = Callable[[Tenant, dict[str, Entity]], WritePlan]
+
+
+class Store(abc.ABC):
+    """A hub store. Every method is safe to call concurrently from the event loop."""
+
+    dialect: str
+
+    @abc.abstractmethod
+    async def open(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def health(self) -> dict[str, Any]: ...
+
+    # -- tenants ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def tenant(self, name: str) -> Tenant | None:
+        """The tenant called ``name``, or None."""
+
+    @abc.abstractmethod
+    async def tenants(self) -> list[Tenant]: ...
+
+    @abc.abstractmethod
+    async def ensure_tenant(self, name: str) -> Tenant: ...
+
+    @abc.abstractmethod
+    async def update_tenant_settings(self, name: str, settings: dict[str, Any]) -> Tenant: ...
+
+    # -- entities ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def write(
+        self, tenant: str, entity_ids: Sequence[str], planner: Planner, *, create_tenant: bool
+    ) -> WritePlan:
+        """Run ``planner`` on the current state of ``entity_ids`` and persist its plan."""
+
+    @abc.abstractmethod
+    async def get_entity(self, tenant_id: int, entity_id: str) -> Entity | None: ...
+
+    @abc.abstractmethod
+    async def query(self, tenant_id: int, query: EntityQuery) -> QueryResult: ...
+
+    @abc.abstractmethod
+    async def types(self, tenant_id: int) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def type_details(self, tenant_id: int, types: list[str] | None) -> list[TypeInfo]: ...
+
+    @abc.abstractmethod
+    async def attribute_details(
+        self, tenant_id: int, attrs: list[str] | None
+    ) -> list[AttributeInfo]: ...
+
+    # -- JSON-LD context store --------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def context_by_url(self, url: str) -> StoredContext | None: ...
+
+    @abc.abstractmethod
+    async def context_by_id(self, local_id: str) -> StoredContext | None: ...
+
+    @abc.abstractmethod
+    async def save_context(self, ctx: StoredContext) -> None: ...
+
+    @abc.abstractmethod
+    async def contexts(self, kind: str | None = None) -> list[StoredContext]: ...
+
+    @abc.abstractmethod
+    async def delete_context(self, local_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def touch_context(self, local_id: str) -> None:
+        """Count a use of a stored context (``numberOfHits``, ``lastUsage``)."""

@@ -1,0 +1,196 @@
+"""SQL for entity queries, shared by both backends; dialect differences stay in :class:`Dialect`.
+
+A query becomes one SELECT over ``entities e``. Conditions that SQL can decide exactly
+(tenant, types, ids, attribute existence, most of the q language) go into the WHERE clause, so
+``LIMIT``/``OFFSET``/``COUNT`` run in the database. Conditions SQL can only approximate (geo
+relations, some regular expressions) contribute a superset filter; the store then streams the
+candidates in entity order and applies the exact Python test, counting and paging itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qala.hub.model import Entity
+from qala.hub.query import EntityQuery, Selector
+
+ENTITY_COLUMNS = "e.pk, e.entity_id, e.types, e.scope, e.created_at, e.modified_at, e.owner, e.data"
+
+
+class Params:
+    """Collects bound parameters and hands out the dialect's placeholders."""
+
+    def __init__(self, numbered: bool) -> None:
+        self.values: list[Any] = []
+        self._numbered = numbered
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}" if self._numbered else "?"
+
+
+@dataclass(slots=True)
+class Dialect:
+    name: str  # "sqlite" | "postgresql"
+
+    @property
+    def numbered(self) -> bool:
+        return self.name == "postgresql"
+
+    def json_path(self, iri: str) -> str:
+        return '$."' + iri + '"'
+
+    def has_attr(self, iri: str, p: Params) -> str:
+        if self.name == "sqlite":
+            return f"json_type(e.data, {p(self.json_path(iri))}) IS NOT NULL"
+        return f"jsonb_exists(e.data, {p(iri)})"
+
+    def id_pattern(self, pattern: str, p: Params) -> tuple[str, bool]:
+        if self.name == "sqlite":  # REGEXP is Python's re.search, registered on each connection
+            return f"e.entity_id REGEXP {p(pattern)}", True
+        # PostgreSQL's POSIX expressions differ from Python's (the documented syntax) and may
+        # reject some: leave idPattern to the exact Python test.
+        return "1=1", False
+
+    def geo_candidates(
+        self, tenant_id: int, attr: str, bbox: tuple[float, float, float, float], p: Params
+    ) -> str:
+        minx, miny, maxx, maxy = bbox
+        if self.name == "sqlite":
+            return (
+                "SELECT DISTINCT g.entity_pk AS pk FROM entity_geo g WHERE g.id IN "
+                "(SELECT id FROM entity_geo_rtree WHERE "
+                f"minx <= {p(maxx)} AND maxx >= {p(minx)} "
+                f"AND miny <= {p(maxy)} AND maxy >= {p(miny)})"
+                f" AND g.attr = {p(attr)} AND g.tenant_id = {p(tenant_id)}"
+            )
+        return (
+            "SELECT DISTINCT g.entity_pk AS pk FROM entity_geo g WHERE "
+            f"box(point(g.minx, g.miny), point(g.maxx, g.maxy)) && "
+            f"box(point({p(minx)}, {p(miny)}), point({p(maxx)}, {p(maxy)}))"
+            f" AND g.attr = {p(attr)} AND g.tenant_id = {p(tenant_id)}"
+        )
+
+
+class SelectorCheck:
+    """The exact selector test, for selectors SQL could only approximate."""
+
+    def __init__(self, selectors: list[Selector]) -> None:
+        self.selectors = selectors
+
+    def matches(self, entity: Entity) -> bool:
+        return any(s.matches(entity) for s in self.selectors)
+
+
+@dataclass(slots=True)
+class EntitySelect:
+    """A query compiled to SQL: FROM + WHERE, and whether SQL alone decides the result."""
+
+    from_sql: str
+    where: list[str]
+    params: Params
+    exact: bool
+    order_by: str = "e.pk"
+    python_checks: list[Any] = field(default_factory=list)
+
+    def select(self, limit: int | None = None, offset: int = 0) -> tuple[str, list[Any]]:
+        sql = f"SELECT {ENTITY_COLUMNS} FROM {self.from_sql} WHERE {' AND '.join(self.where)}"
+        sql += f" ORDER BY {self.order_by}"
+        values = list(self.params.values)
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return sql, values
+
+    def count(self) -> tuple[str, list[Any]]:
+        sql = f"SELECT count(*) FROM {self.from_sql} WHERE {' AND '.join(self.where)}"
+        return sql, list(self.params.values)
+
+
+def _type_condition(tenant_id: int, groups: list[list[str]], p: Params) -> str:
+    ors = []
+    for group in groups:
+        ands = [
+            "EXISTS (SELECT 1 FROM entity_types t2 WHERE t2.entity_pk = e.pk AND "
+            f"t2.tenant_id = {p(tenant_id)} AND t2.type = {p(type_iri)})"
+            for type_iri in group
+        ]
+        ors.append("(" + " AND ".join(ands) + ")")
+    return "(" + " OR ".join(ors) + ")"
+
+
+def _selector_condition(
+    dialect: Dialect, tenant_id: int, selector: Selector, p: Params, with_types: bool
+) -> tuple[str, bool]:
+    parts: list[str] = []
+    exact = True
+    if with_types and selector.type_groups is not None:
+        parts.append(_type_condition(tenant_id, selector.type_groups, p))
+    if selector.ids:
+        parts.append("e.entity_id IN (" + ", ".join(p(i) for i in selector.ids) + ")")
+    if selector.id_pattern is not None:
+        sql, is_exact = dialect.id_pattern(selector.id_pattern, p)
+        parts.append(sql)
+        exact = is_exact
+    return ("(" + " AND ".join(parts) + ")" if parts else "1=1"), exact
+
+
+def build_select(dialect: Dialect, tenant_id: int, query: EntityQuery) -> EntitySelect:
+    p = Params(dialect.numbered)
+    where: list[str] = []
+    exact = True
+    checks: list[Any] = []
+    order_by = "e.pk"
+    selectors = query.selectors
+    single_type: str | None = None
+    if len(selectors) == 1:
+        groups = selectors[0].type_groups
+        if groups is not None and len(groups) == 1 and len(groups[0]) == 1:
+            single_type = groups[0][0]
+
+    if query.geo is not None and query.geo.bbox is not None:
+        candidates = dialect.geo_candidates(tenant_id, query.geo.attr, query.geo.bbox, p)
+        from_sql = f"({candidates}) c JOIN entities e ON e.pk = c.pk"
+        where.append(f"e.tenant_id = {p(tenant_id)}")
+        single_type = None
+    elif single_type is not None:
+        # The common case: one type. Walk the (tenant, type, entity) index in entity order.
+        from_sql = "entity_types t JOIN entities e ON e.pk = t.entity_pk"
+        where.append(f"t.tenant_id = {p(tenant_id)}")
+        where.append(f"t.type = {p(single_type)}")
+        order_by = "t.entity_pk"
+    else:
+        from_sql = "entities e"
+        where.append(f"e.tenant_id = {p(tenant_id)}")
+
+    if selectors:
+        alternatives = []
+        selectors_exact = True
+        for selector in selectors:
+            sql, is_exact = _selector_condition(
+                dialect, tenant_id, selector, p, with_types=single_type is None
+            )
+            alternatives.append(sql)
+            selectors_exact = selectors_exact and is_exact
+        where.append("(" + " OR ".join(alternatives) + ")")
+        if not selectors_exact:
+            exact = False
+            checks.append(SelectorCheck(selectors))
+
+    if query.attrs_any:
+        where.append("(" + " OR ".join(dialect.has_attr(a, p) for a in query.attrs_any) + ")")
+    for flt in query.filters:
+        compiled = flt.sql(dialect.name, p)
+        if compiled is None:
+            exact = False
+            checks.append(flt)
+            continue
+        sql, is_exact = compiled
+        where.append(f"({sql})")
+        if not is_exact:
+            exact = False
+            checks.append(flt)
+    if query.geo is not None:
+        exact = False
+        checks.append(query.geo)
+    return EntitySelect(from_sql, where, p, exact, order_by, checks)
