@@ -24,9 +24,10 @@ Method
   minimised by golden-section search.  The result is the great-circle distance from the
   point to an actual point of the geometry, found to well under a millimetre.
 * Two extended geometries (only needed for ``near`` with a non-Point reference): 0 if
-  they intersect; otherwise GEOS finds the nearest points in an equirectangular frame
-  centred between them, and the pair is then improved by alternately re-solving each
-  side against the other as above.
+  they intersect; otherwise the shortest distance between polylines is reached at a
+  vertex of one of them, so the vertices that GEOS, measuring in an equirectangular
+  frame centred between the two, finds possibly closest are each measured exactly as
+  above (the GEOS nearest pair, polished, is one more candidate).
 
 Every non-zero answer is the true great-circle distance between an actual point of each
 geometry, so it never underestimates the minimum; that is what makes the bounding-box
@@ -171,10 +172,25 @@ def point_distance_m(lon: float, lat: float, target: Geometry) -> float:
     return best
 
 
-def _frame_witness(a: Geometry, b: Geometry, shift: float) -> tuple[Position, Position]:
-    """Nearest points of ``a`` and ``b`` (shifted) found by GEOS in a local
-    equirectangular frame, mapped back to unshifted lon/lat."""
+def _vertices(geometry: Geometry) -> np.ndarray:
+    """Every vertex as an ``(n, 2)`` array (edge starts plus the last edge's end)."""
+    segs = geometry.segments
+    return np.vstack([segs[:, :2], segs[-1:, 2:]])
+
+
+def _extended_distance(a: Geometry, b: Geometry, shift: float) -> float:
+    """Distance between two non-point geometries, ``b`` shifted by ``shift`` degrees.
+
+    Between two polylines that do not meet, the shortest distance is reached at a vertex
+    of one of them.  GEOS measures every vertex against the other geometry in an
+    equirectangular frame centred between the two; the vertices that may be closest are
+    then measured exactly with :func:`_closest_on`.  The GEOS nearest pair itself,
+    improved by re-solving each side against the other, is a further candidate (for
+    edges that are nearest somewhere in their middles).
+    """
     moved = shapely.transform(b.shape, lambda xy: xy + np.array([shift, 0.0]))
+    if shapely.intersects(a.shape, moved):
+        return 0.0
     (xa, ya), (xb, yb) = shapely.shortest_line(a.shape, moved).coords
     lon0 = (xa + xb) * 0.5
     lat0 = (ya + yb) * 0.5
@@ -183,14 +199,40 @@ def _frame_witness(a: Geometry, b: Geometry, shift: float) -> tuple[Position, Po
     factor = np.array([scale, 1.0])
     fa = shapely.transform(a.shape, lambda xy: (xy - origin) * factor)
     fb = shapely.transform(moved, lambda xy: (xy - origin) * factor)
+    shapely.prepare(fa)
+    shapely.prepare(fb)
+
+    verts_a = _vertices(a)
+    verts_b = _vertices(b) + np.array([shift, 0.0])
+    dist_a = shapely.distance(shapely.points((verts_a - origin) * factor), fb)
+    dist_b = shapely.distance(shapely.points((verts_b - origin) * factor), fa)
+    nearest = float(min(dist_a.min(), dist_b.min()))
+    span = min(nearest, 90.0)
+    drift = math.tan(math.radians(min(89.0, abs(lat0) + span))) * math.radians(span)
+    limit = nearest * (1.0 + 3.0 * min(1.0, 2.0 * drift)) + 1e-12
+
+    best = math.inf
+    for dists, verts, other, other_shift in (
+        (dist_a, verts_a, b, shift),
+        (dist_b, verts_b - np.array([shift, 0.0]), a, -shift),
+    ):
+        chosen = np.flatnonzero(dists <= limit)
+        if len(chosen) > _MAX_CANDIDATES:
+            chosen = chosen[np.argsort(dists[chosen], kind="stable")[:_MAX_CANDIDATES]]
+        for i in chosen:
+            lon, lat = float(verts[i, 0]), float(verts[i, 1])
+            best = min(best, _closest_on(lon, lat, other, other_shift)[0])
+
+    # The GEOS pair in the frame, mapped back and polished.
     (xa, ya), (xb, yb) = shapely.shortest_line(fa, fb).coords
-
-    def back(x: float, y: float) -> Position:
-        return (x / scale + lon0, min(90.0, max(-90.0, y + lat0)))
-
-    pa = back(xa, ya)
-    pb_moved = back(xb, yb)
-    return pa, (pb_moved[0] - shift, pb_moved[1])
+    pa = (xa / scale + lon0, min(90.0, max(-90.0, ya + lat0)))
+    pb = (xb / scale + lon0 - shift, min(90.0, max(-90.0, yb + lat0)))
+    best = min(best, haversine_m(pa[0], pa[1], pb[0], pb[1]))
+    for _ in range(2):
+        d_b, pb = _closest_on(pa[0], pa[1], b, shift)
+        d_a, pa = _closest_on(pb[0], pb[1], a, -shift)
+        best = min(best, d_b, d_a)
+    return best
 
 
 def geometry_distance_m(a: Geometry, b: Geometry) -> float:
@@ -200,19 +242,7 @@ def geometry_distance_m(a: Geometry, b: Geometry) -> float:
         return min(point_distance_m(lon, lat, b) for lon, lat in points)
     if b.type in ("Point", "MultiPoint"):
         return geometry_distance_m(b, a)
-    best = math.inf
-    for shift in _lon_shifts(a.bbox, b.bbox):
-        moved = shapely.transform(b.shape, lambda xy, s=shift: xy + np.array([s, 0.0]))
-        if shapely.intersects(a.shape, moved):
-            return 0.0
-        pa, pb = _frame_witness(a, b, shift)
-        dist = haversine_m(pa[0], pa[1], pb[0], pb[1])
-        for _ in range(2):
-            d_b, pb = _closest_on(pa[0], pa[1], b, shift)
-            d_a, pa = _closest_on(pb[0], pb[1], a, -shift)
-            dist = min(dist, d_b, d_a)
-        best = min(best, dist)
-    return best
+    return min(_extended_distance(a, b, shift) for shift in _lon_shifts(a.bbox, b.bbox))
 
 
 def distance_m(
