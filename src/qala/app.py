@@ -57,6 +57,10 @@ async def start_services(settings: Settings) -> Services:
     return Services(settings=settings, store=store, hub=hub, contexts=resolver)
 
 
+async def stop_services(svc: Services) -> None:
+    await svc.store.close()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
 
@@ -67,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await svc.store.close()
+            await stop_services(svc)
 
     app = FastAPI(
         title="Qala",

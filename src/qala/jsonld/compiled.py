@@ -27,9 +27,25 @@ ContextValue = str | dict[str, Any] | list[str | dict[str, Any]]
 class CompiledContext:
     """A user @context (plus the core context, applied last) ready for fast use."""
 
-    __slots__ = ("_active", "_compact", "_expand", "key", "link_url", "source")
+    __slots__ = (
+        "_active",
+        "_compact",
+        "_documents",
+        "_expand",
+        "_scoped",
+        "_scoped_cache",
+        "key",
+        "link_url",
+        "source",
+    )
 
-    def __init__(self, key: str, source: list[str | dict[str, Any]], active: dict[str, Any]):
+    def __init__(
+        self,
+        key: str,
+        source: list[str | dict[str, Any]],
+        active: dict[str, Any],
+        documents: dict[str, Any] | None = None,
+    ):
         self.key = key
         #: The user's context entries as given (core context URLs removed), for echoing back.
         self.source = source
@@ -38,8 +54,54 @@ class CompiledContext:
             source[0] if len(source) == 1 and isinstance(source[0], str) else None
         )
         self._active = active
+        self._documents = documents or {}
         self._expand: dict[str, str] = {}
         self._compact: dict[str, str] = {}
+        # Type-scoped contexts (JSON-LD 1.1): entity type IRI -> the context it brings.
+        self._scoped: dict[str, Any] = {}
+        for mapping in active.get("mappings", {}).values():
+            if mapping and mapping.get("@context") is not None and mapping.get("@id"):
+                self._scoped[mapping["@id"]] = mapping["@context"]
+        self._scoped_cache: dict[tuple[str, ...], CompiledContext] = {}
+
+    @property
+    def has_type_scoped(self) -> bool:
+        """Whether some entity types bring their own (type-scoped) context."""
+        return bool(self._scoped)
+
+    def for_types(self, types: list[str]) -> CompiledContext:
+        """The context that applies to the attributes of an entity of these (expanded) types.
+
+        JSON-LD 1.1 type-scoped contexts apply to the members of a node of that type (here the
+        entity's attributes), in the lexical order of the type terms.
+        """
+        if not self._scoped:
+            return self
+        scoped = sorted(t for t in types if t in self._scoped)
+        if not scoped:
+            return self
+        key = tuple(scoped)
+        hit = self._scoped_cache.get(key)
+        if hit is not None:
+            return hit
+        documents = self._documents
+
+        def loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+            return {"contextUrl": None, "documentUrl": url, "document": documents[url]}
+
+        options = {"documentLoader": loader, "contextResolver": jsonld.ContextResolver({}, loader)}
+        with _PROCESS_LOCK:
+            active = self._active
+            for type_iri in sorted(scoped, key=lambda iri: self.compact_unlocked(iri)):
+                active = _PROCESSOR.process_context(active, self._scoped[type_iri], options)
+        derived = CompiledContext(self.key, self.source, active, documents)
+        derived._scoped = {}  # already applied
+        self._scoped_cache[key] = derived
+        return derived
+
+    def compact_unlocked(self, iri: str) -> str:
+        term = _PROCESSOR._compact_iri(self._active, iri, vocab=True)
+        return term if isinstance(term, str) else iri
 
     @property
     def is_core_only(self) -> bool:
@@ -111,4 +173,4 @@ def process(
     vocab = user_vocab or active.get("@vocab") or DEFAULT_VOCAB
     if active.get("@vocab") != vocab:
         active = {**active, "@vocab": vocab}
-    return CompiledContext(key, source, active)
+    return CompiledContext(key, source, active, documents)

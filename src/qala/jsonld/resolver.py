@@ -210,7 +210,7 @@ class ContextResolver:
         if self.repository is not None:
             await self.repository.save_context(
                 StoredContext(
-                    local_id=_local_id(url),
+                    local_id=context_local_id(url),
                     url=url,
                     kind="Cached",
                     body=doc,
@@ -267,7 +267,7 @@ def _canonical(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def _local_id(url: str) -> str:
+def context_local_id(url: str) -> str:
     import hashlib
 
     return hashlib.sha256(url.encode()).hexdigest()[:24]

@@ -20,6 +20,7 @@ from qala.ngsild.entities import (
     actor_of,
     entity_list_response,
     geometry_property,
+    stored_types,
     tenant_headers,
 )
 from qala.ngsild.errors import problem_body
@@ -75,7 +76,9 @@ def _entity_array(body: Any, max_entities: int) -> list[Any]:
     return body
 
 
-def _parse_each(
+async def _parse_each(
+    request: Request,
+    tenant: str | None,
     items: list[Any],
     ctx: CompiledContext,
     *,
@@ -90,7 +93,10 @@ def _parse_each(
                 if not isinstance(item, dict):
                     raise BadRequestData("each batch item must be a JSON object")
                 entity_id = check_entity_id(item.get("id"))
-                parsed.append(parse_fragment(item, ctx, entity_id))
+                known = (
+                    None if "type" in item else await stored_types(request, tenant, entity_id, ctx)
+                )
+                parsed.append(parse_fragment(item, ctx, entity_id, known))
             else:
                 parsed.append(parse_entity(item, ctx))
         except HubError as exc:
@@ -118,8 +124,8 @@ def _batch_result(outcome: BatchOutcome, errors: list[tuple[str, HubError]]) -> 
 async def batch_create(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    entities, errors = _parse_each(
-        _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=False
+    entities, errors = await _parse_each(
+        request, tenant, _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=False
     )
     outcome = (
         await svc.hub.batch_create(tenant, entities, actor_of(request))
@@ -152,8 +158,8 @@ async def batch_upsert(
     if len(opts) > 1:
         raise BadRequestData("options=replace and options=update exclude each other")
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    entities, errors = _parse_each(
-        _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=False
+    entities, errors = await _parse_each(
+        request, tenant, _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=False
     )
     outcome = (
         await svc.hub.batch_upsert(
@@ -185,8 +191,8 @@ async def batch_update(
     svc = services(request)
     opts = http.parse_options(options, frozenset({"noOverwrite"}))
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    entities, errors = _parse_each(
-        _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=True
+    entities, errors = await _parse_each(
+        request, tenant, _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=True
     )
     outcome = (
         await svc.hub.batch_update(
@@ -211,8 +217,8 @@ async def batch_update(
 async def batch_merge(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    entities, errors = _parse_each(
-        _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=True
+    entities, errors = await _parse_each(
+        request, tenant, _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=True
     )
     outcome = (
         await svc.hub.batch_merge(tenant, entities, actor_of(request))

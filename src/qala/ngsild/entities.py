@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
 from qala.hub.changes import Actor
-from qala.hub.errors import BadRequestData, NotFound
+from qala.hub.errors import BadRequestData, HubError, NotFound
 from qala.hub.service import AttributeOutcome
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
@@ -16,6 +16,7 @@ from qala.ngsild.params import (
     RETRIEVE_OPTIONS,
     QueryParams,
     build_entity_query,
+    names_context,
     render_options,
 )
 from qala.ngsild.parse import (
@@ -110,6 +111,19 @@ async def negotiate(request: Request, *, geojson: bool = True) -> http.Negotiate
     return http.Negotiated(ctx, accept)
 
 
+async def stored_types(
+    request: Request, tenant: str | None, entity_id: str, ctx: CompiledContext
+) -> list[str] | None:
+    """The stored entity's types, when the @context has type-scoped terms that depend on them."""
+    if not ctx.has_type_scoped:
+        return None
+    try:
+        entity = await services(request).hub.get_entity(tenant, entity_id)
+    except HubError:
+        return None
+    return entity.types
+
+
 def geometry_property(ctx: CompiledContext, raw: str | None) -> str:
     if raw is None:
         return DEFAULT_GEOMETRY_PROPERTY
@@ -163,7 +177,7 @@ async def query_entities(
     negotiated = await negotiate(request)
     ctx = negotiated.ctx
     opts = render_options(
-        ctx,
+        names_context(type, ctx),
         options=http.parse_options(options, RETRIEVE_OPTIONS),
         format=format,
         attrs=attrs,
@@ -285,16 +299,17 @@ async def retrieve_entity(
     check_entity_id(entityId)
     negotiated = await negotiate(request)
     ctx = negotiated.ctx
+    parsed_options = http.parse_options(options, RETRIEVE_OPTIONS)
+    entity = await svc.hub.get_entity(tenant, entityId)
     opts = render_options(
-        ctx,
-        options=http.parse_options(options, RETRIEVE_OPTIONS),
+        ctx.for_types(entity.types),
+        options=parsed_options,
         format=format,
         attrs=attrs,
         pick=pick,
         omit=omit,
         lang=lang,
     )
-    entity = await svc.hub.get_entity(tenant, entityId)
     if type is not None:
         wanted = {ctx.expand(check_name(t.strip(), "type")) for t in type.split(",") if t.strip()}
         if not wanted & set(entity.types):
@@ -337,7 +352,8 @@ async def merge_entity(
     body, ctx = await http.body_and_context(
         request, svc.contexts, svc.settings.max_body_bytes, allow_merge_patch=True
     )
-    fragment = parse_fragment(body, ctx, entityId)
+    known = await stored_types(request, tenant, entityId, ctx)
+    fragment = parse_fragment(body, ctx, entityId, known)
     if not fragment.attrs and not fragment.types and fragment.scope is None:
         raise BadRequestData("the merge body has no attributes")
     await svc.hub.merge_entity(tenant, fragment, actor_of(request))
@@ -390,7 +406,8 @@ async def append_attributes(
     check_entity_id(entityId)
     opts = http.parse_options(options, frozenset({"noOverwrite"}))
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    fragment = parse_fragment(body, ctx, entityId)
+    known = await stored_types(request, tenant, entityId, ctx)
+    fragment = parse_fragment(body, ctx, entityId, known)
     if not fragment.attrs and not fragment.types:
         raise BadRequestData("the request body has no attributes to append")
     outcome = await svc.hub.append_attributes(
@@ -414,7 +431,8 @@ async def update_attributes(
     svc = services(request)
     check_entity_id(entityId)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    fragment = parse_fragment(body, ctx, entityId)
+    known = await stored_types(request, tenant, entityId, ctx)
+    fragment = parse_fragment(body, ctx, entityId, known)
     if not fragment.attrs:
         raise BadRequestData("the request body has no attributes to update")
     outcome = await svc.hub.update_attributes(tenant, fragment, actor_of(request))
@@ -436,7 +454,8 @@ async def update_attribute(
     svc = services(request)
     check_entity_id(entityId)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    iri = ctx.expand(check_name(attrId, "attribute name"))
+    known = await stored_types(request, tenant, entityId, ctx)
+    iri = ctx.for_types(known or []).expand(check_name(attrId, "attribute name"))
     if not isinstance(body, dict) or not body:
         raise BadRequestData("the request body must be a non-empty JSON object")
     patch = _attribute_patch(body, ctx, attrId, iri)
@@ -473,7 +492,8 @@ async def replace_attribute(
     if not isinstance(body, dict):
         raise BadRequestData("the request body must be a JSON object")
     clean = {k: v for k, v in body.items() if k != "@context"}
-    fragment = parse_fragment({attrId: clean}, ctx, entityId)
+    known = await stored_types(request, tenant, entityId, ctx)
+    fragment = parse_fragment({attrId: clean}, ctx, entityId, known)
     outcome = await svc.hub.update_attributes(tenant, fragment, actor_of(request))
     if outcome.not_updated:
         raise NotFound(f"attribute {attrId!r} was not found in {entityId!r}")
@@ -494,7 +514,8 @@ async def delete_attribute(
     svc = services(request)
     check_entity_id(entityId)
     ctx = await http.request_context(request, svc.contexts)
-    iri = ctx.expand(check_name(attrId, "attribute name"))
+    known = await stored_types(request, tenant, entityId, ctx)
+    iri = ctx.for_types(known or []).expand(check_name(attrId, "attribute name"))
     if datasetId is not None:
         check_entity_id(datasetId, "datasetId")
     await svc.hub.delete_attribute(

@@ -151,6 +151,17 @@ def parse_type_expression(raw: str, ctx: CompiledContext) -> list[list[str]]:
     return [list(dict.fromkeys(g)) for g in groups]
 
 
+def names_context(type_expression: str | None, ctx: CompiledContext) -> CompiledContext:
+    """The context for attribute names in a query: type-scoped when one type is asked for."""
+    if not type_expression or not ctx.has_type_scoped:
+        return ctx
+    try:
+        groups = parse_type_expression(type_expression, ctx)
+    except BadRequestData:
+        return ctx
+    return ctx.for_types(groups[0]) if len(groups) == 1 else ctx
+
+
 def check_id_pattern(raw: str) -> str:
     try:
         re.compile(raw)
@@ -220,14 +231,15 @@ def build_entity_query(
         selector.id_pattern = check_id_pattern(params.id_pattern)
     if selector.type_groups or selector.ids or selector.id_pattern:
         query.selectors.append(selector)
+    names = names_context(params.type, ctx)
     if params.attrs is not None:
-        query.attrs_any = expand_attrs(params.attrs, ctx)
+        query.attrs_any = expand_attrs(params.attrs, names)
     if params.q is not None:
-        query.filters.append(q_filter(params.q, ctx, max_terms))
+        query.filters.append(q_filter(params.q, names, max_terms))
     if params.scope_q is not None:
         query.filters.append(scope_filter(params.scope_q))
     if params.georel is not None or params.geometry is not None or params.coordinates is not None:
         query.geo = geo_filter(
-            params.georel, params.geometry, params.coordinates, params.geoproperty, ctx
+            params.georel, params.geometry, params.coordinates, params.geoproperty, names
         )
     return query

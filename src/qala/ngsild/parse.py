@@ -110,12 +110,18 @@ def parse_entity(
     if raw_type is None and require_type:
         raise BadRequestData(f"entity {eid!r} has no type")
     entity = Entity(id=eid, types=_types(raw_type, ctx) if raw_type is not None else [])
-    _parse_members(body, ctx, entity)
+    _parse_members(body, ctx, entity, ctx.for_types(entity.types))
     return entity
 
 
-def parse_fragment(body: Any, ctx: CompiledContext, entity_id: str) -> Entity:
-    """Attributes to merge, append or update (PATCH/POST on an existing entity)."""
+def parse_fragment(
+    body: Any, ctx: CompiledContext, entity_id: str, known_types: list[str] | None = None
+) -> Entity:
+    """Attributes to merge, append or update (PATCH/POST on an existing entity).
+
+    ``known_types``: the stored entity's types, whose type-scoped contexts (if the @context
+    has any) apply to the attribute names.
+    """
     if not isinstance(body, dict):
         raise BadRequestData("the request body must be a JSON object of attributes")
     raw_id = body.get("id", body.get("@id"))
@@ -123,18 +129,21 @@ def parse_fragment(body: Any, ctx: CompiledContext, entity_id: str) -> Entity:
         raise BadRequestData(f"the id in the body ({raw_id!r}) differs from the URL's")
     raw_type = body.get("type", body.get("@type"))
     entity = Entity(id=entity_id, types=_types(raw_type, ctx) if raw_type is not None else [])
-    _parse_members(body, ctx, entity)
+    _parse_members(body, ctx, entity, ctx.for_types([*entity.types, *(known_types or [])]))
     return entity
 
 
-def _parse_members(body: dict[str, Any], ctx: CompiledContext, entity: Entity) -> None:
+def _parse_members(
+    body: dict[str, Any], ctx: CompiledContext, entity: Entity, names: CompiledContext
+) -> None:
+    """Attributes of an entity; ``names`` (the type-scoped context) expands their names."""
     for key, value in body.items():
         if key in ("id", "@id", "type", "@type") or key in _ENTITY_IGNORED:
             continue
         if key == "scope":
             entity.scope = _scope(value)
             continue
-        iri = ctx.expand(check_name(key, "attribute name"))
+        iri = names.expand(check_name(key, "attribute name"))
         entity.attrs[iri] = parse_attribute(value, ctx, key, iri)
 
 

@@ -56,12 +56,13 @@ def render_entity(entity: Entity, ctx: CompiledContext, opts: RenderOptions) -> 
     if opts.sys_attrs and opts.format != "keyValues":
         out["createdAt"] = us_to_iso(entity.created_at)
         out["modifiedAt"] = us_to_iso(entity.modified_at)
+    names = ctx.for_types(entity.types)
     for iri, value in entity.attrs.items():
         if opts.pick is not None and iri not in opts.pick:
             continue
         if opts.omit is not None and iri in opts.omit:
             continue
-        out[ctx.compact(iri)] = render_attribute(value, ctx, opts)
+        out[names.compact(iri)] = render_attribute(value, ctx, opts)
     return out
 
 

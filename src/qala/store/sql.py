@@ -9,13 +9,53 @@ candidates in entity order and applies the exact Python test, counting and pagin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from qala.hub.model import Entity
-from qala.hub.query import EntityQuery, Selector
+from qala.hub.query import EntityQuery, QueryResult, Selector
 
 ENTITY_COLUMNS = "e.pk, e.entity_id, e.types, e.scope, e.created_at, e.modified_at, e.owner, e.data"
+
+
+def row_to_entity(row: Sequence[Any]) -> Entity:
+    """An entity from a row of :data:`ENTITY_COLUMNS`."""
+    pk, entity_id, types, scope, created_at, modified_at, owner, data = row
+    return Entity(
+        id=entity_id,
+        types=orjson.loads(types),
+        attrs=orjson.loads(data),
+        scope=orjson.loads(scope) if scope else None,
+        created_at=created_at,
+        modified_at=modified_at,
+        owner=owner,
+        pk=pk,
+    )
+
+
+class PageCollector:
+    """Applies the exact Python checks to SQL candidates (in entity order) and pages them."""
+
+    def __init__(self, checks: list[Any], query: EntityQuery) -> None:
+        self.checks = checks
+        self.query = query
+        self.wanted = query.offset + query.limit
+        self.page: list[Entity] = []
+        self.matched = 0
+
+    def feed(self, entity: Entity) -> bool:
+        """Consider one candidate; True once nothing more is needed."""
+        if all(check.matches(entity) for check in self.checks):
+            if self.query.offset <= self.matched < self.wanted:
+                self.page.append(entity)
+            self.matched += 1
+        return self.matched >= self.wanted and not self.query.count
+
+    def result(self) -> QueryResult:
+        return QueryResult(self.page, self.matched if self.query.count else None)
 
 
 class Params:

@@ -32,7 +32,7 @@ from qala.hub.query import AttributeInfo, EntityQuery, QueryResult, TypeInfo
 from qala.jsonld.resolver import StoredContext
 from qala.store import migrate
 from qala.store.base import Planner, Store, Tenant, WritePlan
-from qala.store.sql import ENTITY_COLUMNS, Dialect, build_select
+from qala.store.sql import ENTITY_COLUMNS, Dialect, PageCollector, build_select, row_to_entity
 from qala.store.urls import DatabaseURL
 
 T = TypeVar("T")
@@ -58,20 +58,6 @@ def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
     conn.execute("PRAGMA mmap_size=268435456")
     conn.create_function("REGEXP", 2, _regexp, deterministic=True)
     return conn
-
-
-def row_to_entity(row: Sequence[Any]) -> Entity:
-    pk, entity_id, types, scope, created_at, modified_at, owner, data = row
-    return Entity(
-        id=entity_id,
-        types=orjson.loads(types),
-        attrs=orjson.loads(data),
-        scope=orjson.loads(scope) if scope else None,
-        created_at=created_at,
-        modified_at=modified_at,
-        owner=owner,
-        pk=pk,
-    )
 
 
 def _dumps(value: Any) -> str:
@@ -446,10 +432,11 @@ class SQLiteStore(Store):
                     entities = [row_to_entity(r) for r in conn.execute(sql, values)]
                 return QueryResult(entities, count)
             sql, values = select.select()
-            cursor = conn.execute(sql, values)
-            return _filter_stream(
-                (row_to_entity(r) for r in _rows(cursor)), select.python_checks, query
-            )
+            collector = PageCollector(select.python_checks, query)
+            for row in _rows(conn.execute(sql, values)):
+                if collector.feed(row_to_entity(row)):
+                    break
+            return collector.result()
 
         return await self._read(run)
 
@@ -588,23 +575,6 @@ def _rows(cursor: sqlite3.Cursor) -> Iterable[Sequence[Any]]:
         if not rows:
             return
         yield from rows
-
-
-def _filter_stream(
-    entities: Iterable[Entity], checks: list[Any], query: EntityQuery
-) -> QueryResult:
-    """Apply exact Python checks to SQL candidates (in entity order) and page the result."""
-    wanted = query.offset + query.limit
-    page: list[Entity] = []
-    matched = 0
-    for entity in entities:
-        if all(check.matches(entity) for check in checks):
-            if query.offset <= matched < wanted:
-                page.append(entity)
-            matched += 1
-            if matched >= wanted and not query.count:
-                break
-    return QueryResult(page, matched if query.count else None)
 
 
 def _in_clause(column: str, values: list[str] | None) -> tuple[str, list[str]]:

@@ -1,0 +1,150 @@
+"""Loading the demo cities into a store, through the hub's one write path."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from qala.config import Settings
+from qala.demo.cities import CITY_KEYS, City, boundary_geojson, cities
+from qala.demo.generate import CONTEXT, demo_plan, generate_city
+from qala.hub.changes import Actor
+from qala.hub.errors import HubError
+from qala.ngsild.parse import parse_entity
+from qala.services import Services
+
+BATCH = 1000
+SEEDER = Actor(id="qala-demo", role="admin")
+
+
+def _as_of(text: str) -> str:
+    """'2026-01-01', '2022-10' or '2019' as the first instant of that period."""
+    parts = (text.split("-") + ["01", "01"])[:3]
+    return f"{parts[0]}-{parts[1]:0>2}-{parts[2]:0>2}T00:00:00Z"
+
+
+def city_entity(city: City) -> dict[str, Any]:
+    """The city itself, with its public facts (used by indicators and the dashboard)."""
+    entity: dict[str, Any] = {
+        "id": f"urn:ngsi-ld:City:{city.key}",
+        "type": "City",
+        "name": {"type": "LanguageProperty", "languageMap": dict(city.name)},
+        "population": {
+            "type": "Property",
+            "value": city.population,
+            "observedAt": _as_of(city.population_as_of),
+            "source": {"type": "Property", "value": city.population_source},
+        },
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [city.lon, city.lat]},
+        },
+        "timeZone": {"type": "Property", "value": city.time_zone},
+        "status": {"type": "Property", "value": city.status},
+    }
+    if city.area_km2 is not None:
+        entity["areaKm2"] = {"type": "Property", "value": city.area_km2, "unitCode": "KMK"}
+    for feature in boundary_geojson()["features"]:
+        if feature["properties"].get("tenant") == city.key:
+            entity["boundary"] = {
+                "type": "GeoProperty",
+                "value": feature["geometry"],
+                "approximate": {"type": "Property", "value": city.boundary_approximate},
+            }
+    return entity
+
+
+def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+async def _load(
+    svc: Services,
+    tenant: str,
+    entities: Iterable[dict[str, Any]],
+    total: int,
+    progress: Progress,
+    label: str,
+) -> int:
+    ctx = await svc.contexts.compile(list(CONTEXT))
+    task = progress.add_task(label, total=total)
+    written = 0
+    for chunk in _chunks(entities, BATCH):
+        parsed = [parse_entity(item, ctx) for item in chunk]
+        outcome = await svc.hub.batch_upsert(tenant, parsed, SEEDER, mode="replace")
+        if outcome.errors:
+            entity_id, error = outcome.errors[0]
+            raise HubError(f"seeding {tenant}: {entity_id}: {error.detail}")
+        written += len(chunk)
+        progress.advance(task, len(chunk))
+    return written
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+async def seed_demo(settings: Settings, *, seed: int, console: Console) -> dict[str, int]:
+    """Create the five city tenants with their facts and generated city data.
+
+    Idempotent: entities are upserted by id, so running it again changes nothing but the
+    modification times.
+    """
+    from qala.app import start_services, stop_services
+
+    started = time.perf_counter()
+    svc = await start_services(settings)
+    counts: dict[str, int] = {}
+    try:
+        with _progress(console) as progress:
+            for key in CITY_KEYS:
+                city = cities()[key]
+                total = sum(demo_plan(key).values()) + 1
+                items = [city_entity(city), *generate_city(key, seed)]
+                counts[key] = await _load(svc, key, items, total, progress, city.name["en"])
+    finally:
+        await stop_services(svc)
+    console.print(
+        f"seeded {sum(counts.values())} entities in {len(counts)} cities "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return counts
+
+
+async def seed_tenant(
+    settings: Settings,
+    tenant: str,
+    *,
+    scale: float,
+    seed: int,
+    console: Console,
+    city_key: str | None = None,
+) -> int:
+    """Fill ``tenant`` with ``scale`` times a city's demo data (for benchmarks)."""
+    from qala.app import start_services, stop_services
+
+    key = city_key or (tenant if tenant in CITY_KEYS else "astana")
+    svc = await start_services(settings)
+    try:
+        with _progress(console) as progress:
+            total = sum(demo_plan(key, scale).values())
+            written = await _load(
+                svc, tenant, generate_city(key, seed, scale=scale), total, progress, tenant
+            )
+    finally:
+        await stop_services(svc)
+    console.print(f"seeded {written} entities into tenant {tenant!r}")
+    return written
