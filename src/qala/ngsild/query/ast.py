@@ -160,9 +160,14 @@ class Literal:
     def __post_init__(self) -> None:
         kind, value = self.kind, self.value
         if kind is Kind.NUMBER:
-            if type(value) not in (int, float) or value != value or value in (
-                float("inf"),
-                float("-inf"),
+            if (
+                type(value) not in (int, float)
+                or value != value
+                or value
+                in (
+                    float("inf"),
+                    float("-inf"),
+                )
             ):
                 raise ValueError(f"a NUMBER literal needs a finite int or float, not {value!r}")
         elif kind is Kind.BOOLEAN:

@@ -69,10 +69,10 @@ from .temporal import date_key, datetime_key, temporal_text, time_key
 
 __all__ = [
     "ALL_MEMBERS",
-    "Matcher",
     "OBJECT_MEMBERS",
     "STRING_MEMBERS",
     "VALUE_MEMBERS",
+    "Matcher",
     "applicable_members",
     "compile_matcher",
 ]
@@ -150,7 +150,9 @@ def _instances(node: Any) -> Iterable[dict[str, Any]]:
     return ()
 
 
-def _resolver(path: AttrPath, expand: Expand) -> Callable[[Mapping[str, Any]], list[dict[str, Any]]]:
+def _resolver(
+    path: AttrPath, expand: Expand
+) -> Callable[[Mapping[str, Any]], list[dict[str, Any]]]:
     """Function returning the instances addressed by the path's attribute names."""
     iris = tuple(expand(name) for name in path.attributes)
     first, rest = iris[0], iris[1:]
@@ -183,9 +185,7 @@ def _navigate(value: Any, keys: tuple[str, ...]) -> list[Any]:
     return found
 
 
-def _candidates(
-    instance: dict[str, Any], members: tuple[str, ...], path: AttrPath
-) -> list[Any]:
+def _candidates(instance: dict[str, Any], members: tuple[str, ...], path: AttrPath) -> list[Any]:
     """Target values of one target element, from the given members."""
     metadata = path.metadata
     if metadata is not None:
@@ -229,7 +229,9 @@ def _compile_exists(term: Exists, expand: Expand) -> Matcher:
 # -- comparisons ----------------------------------------------------------------------
 
 
-def applicable_members(comparison: Comparison) -> list[tuple[tuple[str, ...], list[Literal] | Pattern | Range]]:
+def applicable_members(
+    comparison: Comparison,
+) -> list[tuple[tuple[str, ...], list[Literal] | Pattern | Range]]:
     """Which members take part in the positive form of a comparison, and with which
     values.
 

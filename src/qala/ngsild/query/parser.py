@@ -86,7 +86,7 @@ DEFAULT_LIMITS = QueryLimits()
 
 _WHITESPACE = " \t\r\n"
 # Characters that end an unquoted value.
-_VALUE_END = frozenset(" \t\r\n;|),\"")
+_VALUE_END = frozenset(' \t\r\n;|),"')
 
 _DATETIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
@@ -281,7 +281,9 @@ class _Parser:
                 self.pos += 1
                 trailing.append(self.parse_key())
             if self.peek() != "]":
-                raise self.error(f"unexpected {self.describe_here()} in a trailing path: expected ']'")
+                raise self.error(
+                    f"unexpected {self.describe_here()} in a trailing path: expected ']'"
+                )
             self.pos += 1
         for index, key in enumerate(trailing[:-1]):
             if key == ANY_KEY:
@@ -297,7 +299,9 @@ class _Parser:
         while pos < len(text) and is_trailing_key_char(text[pos]):
             pos += 1
         if pos == start:
-            raise self.error(f"expected a member name in the trailing path, found {self.describe_here()}")
+            raise self.error(
+                f"expected a member name in the trailing path, found {self.describe_here()}"
+            )
         self.pos = pos
         return text[start:pos]
 
@@ -339,7 +343,9 @@ class _Parser:
         self.skip_space()
         if self.text.startswith("..", self.pos):
             if not first.kind.comparable:
-                raise self.error(f"a range needs comparable bounds; {first} is a {first.kind.value}", start)
+                raise self.error(
+                    f"a range needs comparable bounds; {first} is a {first.kind.value}", start
+                )
             self.pos += 2
             self.skip_space()
             second_start = self.pos
@@ -446,7 +452,9 @@ class _Parser:
         try:
             value = json.loads(text[start : pos + 1])
         except ValueError as exc:
-            raise self.error(f"invalid string literal: {exc.args[0].split(':')[0]}", start) from None
+            raise self.error(
+                f"invalid string literal: {exc.args[0].split(':')[0]}", start
+            ) from None
         if "\x00" in value:
             raise self.error("strings cannot contain the NUL character", start)
         try:
@@ -497,7 +505,8 @@ class _Parser:
                 raise self.error(f"expected a regular expression after '{op}'")
         if len(regex) > self.limits.max_pattern_length:
             raise QueryTooComplex(
-                f"the regular expression is longer than {self.limits.max_pattern_length} characters",
+                "the regular expression is longer than "
+                f"{self.limits.max_pattern_length} characters",
                 "max_pattern_length",
                 self.limits.max_pattern_length,
             )

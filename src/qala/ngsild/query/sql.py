@@ -1,0 +1,952 @@
+"""Compilation of a parsed query into a SQL filter on the entity's ``data`` document.
+
+The filter mirrors :mod:`.evaluate` (the reference semantics). On SQLite the document
+is JSON text, read with ``json_type``/``json_extract``/``json_each``; on PostgreSQL it
+is ``jsonb``, read with ``->``, ``jsonb_typeof`` and ``jsonb_array_elements``.
+
+Every value from the query is a bound parameter: ``param(value)`` registers one and
+returns its placeholder, and is called in the order the placeholders appear in the
+SQL text (so ``?`` placeholders work). JSON member names (expanded IRIs, trailing-path
+keys) are written as quoted string literals after validation.
+
+``SqlFilter.exact`` tells whether the SQL selects exactly the entities the evaluator
+matches. It is ``False`` when some term could only be approximated by a superset:
+
+* ``~=``/``!~=`` with a pattern that is not a plain literal (optionally anchored with
+  ``^``): SQL regular expression dialects differ from Python's, so the filter only
+  requires a string target value;
+* on SQLite, integers beyond the 64-bit range (only the type is checked).
+
+The caller re-checks the rows with the evaluator when ``exact`` is ``False``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal as TypingLiteral
+
+from .ast import (
+    ANY_KEY,
+    And,
+    AttrPath,
+    Comparison,
+    Exists,
+    Kind,
+    Literal,
+    Op,
+    Or,
+    Pattern,
+    Query,
+    Range,
+)
+from .evaluate import ALL_MEMBERS, STRING_MEMBERS, VALUE_MEMBERS, applicable_members
+from .parser import parse_query
+from .temporal import TEMPORAL_TYPES
+
+__all__ = ["Dialect", "SqlFilter", "compile_sql"]
+
+Dialect = TypingLiteral["sqlite", "postgresql"]
+Expand = Callable[[str], str]
+Param = Callable[[object], str]
+
+
+@dataclass(frozen=True, slots=True)
+class SqlFilter:
+    """A boolean SQL expression and whether it is exact (see the module docstring)."""
+
+    sql: str
+    exact: bool
+
+
+def compile_sql(
+    query: Query | str,
+    expand: Expand,
+    dialect: Dialect,
+    column: str,
+    param: Param,
+) -> SqlFilter:
+    """Compile ``query`` into a SQL boolean expression over ``column``.
+
+    ``column`` is the SQL expression of the entity's attribute document (TEXT holding
+    JSON on SQLite, ``jsonb`` on PostgreSQL), ``expand`` maps compact attribute names
+    to IRIs and ``param`` registers a bound parameter and returns its placeholder.
+    """
+    if isinstance(query, str):
+        query = parse_query(query)
+    if dialect == "sqlite":
+        backend: _Backend = _SQLite()
+    elif dialect == "postgresql":
+        backend = _PostgreSQL()
+    else:
+        raise ValueError(f"unknown SQL dialect {dialect!r}")
+    compiler = _Compiler(backend, column, expand)
+    sql = compiler.query(query)
+    values = compiler.values
+    text = _MARKER.sub(lambda match: param(values[int(match.group(1))]), sql)
+    return SqlFilter(text, compiler.exact)
+
+
+_MARKER = re.compile("\x00([0-9]+)\x00")
+
+_SQL_OPERATORS = {Op.EQ: "=", Op.GT: ">", Op.GE: ">=", Op.LT: "<", Op.LE: "<="}
+_INT64 = range(-(2**63), 2**63)
+
+
+def _quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _check_key(key: str) -> str:
+    """Refuse JSON member names that cannot be written safely into a JSON path."""
+    if not key or any(char in '"\\' or ord(char) < 0x20 for char in key):
+        raise ValueError(f"cannot address the JSON member {key!r} in SQL")
+    return key
+
+
+# -- locations in the JSON document ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Path:
+    """SQLite: the value at ``path`` (a SQL string expression) in the JSON text ``doc``.
+
+    ``literal`` is the path as Python text when it has no dynamic part.
+    """
+
+    doc: str
+    path: str
+    literal: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """SQLite: one row of ``json_each`` (columns ``type``, ``atom``, ``value``)."""
+
+    alias: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Json:
+    """PostgreSQL: a ``jsonb`` expression (SQL NULL when absent)."""
+
+    expr: str
+
+
+_Loc = _Path | _Row | _Json
+_Pred = Callable[[_Loc], str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Heavy:
+    """A predicate whose SQL is long: applied once to a row source yielding the
+    elements of an array value or the value itself, rather than twice."""
+
+    predicate: _Pred
+
+    def __call__(self, loc: _Loc) -> str:
+        return self.predicate(loc)
+
+
+class _Backend:
+    """The dialect-specific pieces of SQL."""
+
+    true = "TRUE"
+    false = "FALSE"
+
+    def attribute(self, column: str, iri: str) -> _Loc:
+        raise NotImplementedError
+
+    def member(self, loc: _Loc, key: str) -> _Loc:
+        raise NotImplementedError
+
+    def is_object(self, loc: _Loc) -> str:
+        raise NotImplementedError
+
+    def is_array(self, loc: _Loc) -> str:
+        raise NotImplementedError
+
+    def exists(self, loc: _Loc) -> str:
+        raise NotImplementedError
+
+    def instances(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
+        """FROM item iterating the elements of an array of instances, and the element."""
+        raise NotImplementedError
+
+    def elements(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
+        """FROM item iterating the elements of an array value (none if not an array)."""
+        raise NotImplementedError
+
+    def members(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
+        """FROM item iterating the member values of an object (none if not an object)."""
+        raise NotImplementedError
+
+    def elements_or_self(self, loc: _Loc, alias: str) -> tuple[str, _Loc] | None:
+        """FROM item yielding the elements of an array value, or the value itself (a
+        JSON null when absent); ``None`` if unsupported for this location."""
+        raise NotImplementedError
+
+    def number(self, loc: _Loc, op: Op, marker: str) -> str:
+        raise NotImplementedError
+
+    def number_in(self, loc: _Loc, markers: list[str]) -> str:
+        raise NotImplementedError
+
+    def is_number(self, loc: _Loc) -> str:
+        raise NotImplementedError
+
+    def string(self, loc: _Loc, op: Op, marker: str) -> str:
+        raise NotImplementedError
+
+    def string_in(self, loc: _Loc, markers: list[str]) -> str:
+        raise NotImplementedError
+
+    def is_string(self, loc: _Loc) -> str:
+        raise NotImplementedError
+
+    def boolean(self, loc: _Loc, flag: bool) -> str:
+        raise NotImplementedError
+
+    def text_test(self, loc: _Loc, test: Callable[[str], str]) -> str:
+        """``test(text)`` applied to the value when it is a string, else false."""
+        raise NotImplementedError
+
+    def contains(self, text: str, marker: str) -> str:
+        raise NotImplementedError
+
+    def starts_with(self, text: str, length: int, marker: str) -> str:
+        raise NotImplementedError
+
+    def temporal_text(self, loc: _Loc) -> str:
+        """SQL text of a string value, or of the ``@value`` of a temporal typed literal."""
+        raise NotImplementedError
+
+    def number_value(self, value: int | float) -> tuple[object, bool]:
+        """The parameter value for a number, and whether comparisons stay exact."""
+        raise NotImplementedError
+
+    def key_param(self, marker: str) -> str:
+        return marker
+
+    def fence(self) -> str:
+        """Keeps the planner from inlining a derived table (evaluation order)."""
+        return ""
+
+    def greatest(self, left: str, right: str) -> str:
+        raise NotImplementedError
+
+    def datetime_format(self, text: str, zone: str) -> str:
+        raise NotImplementedError
+
+    def datetime_zone_length(self, text: str) -> str:
+        raise NotImplementedError
+
+    def date_format(self, text: str) -> str:
+        raise NotImplementedError
+
+    def time_format(self, text: str, zone: str) -> str:
+        raise NotImplementedError
+
+    def time_zone_length(self, text: str) -> str:
+        return f"CASE WHEN substr({text}, length({text}), 1) = 'Z' THEN 1 ELSE 0 END"
+
+
+_TEMPORAL_TYPE_LIST = ", ".join(_quote(name) for name in sorted(TEMPORAL_TYPES))
+
+
+class _SQLite(_Backend):
+    def attribute(self, column: str, iri: str) -> _Loc:
+        literal = '$."' + _check_key(iri) + '"'
+        return _Path(column, _quote(literal), literal)
+
+    def member(self, loc: _Loc, key: str) -> _Loc:
+        assert isinstance(loc, _Path)
+        step = '."' + _check_key(key) + '"'
+        if loc.literal is not None:
+            literal = loc.literal + step
+            return _Path(loc.doc, _quote(literal), literal)
+        return _Path(loc.doc, f"{loc.path} || {_quote(step)}", None)
+
+    def _type(self, loc: _Loc) -> str:
+        if isinstance(loc, _Row):
+            return f"{loc.alias}.type"
+        assert isinstance(loc, _Path)
+        return f"json_type({loc.doc}, {loc.path})"
+
+    def _atom(self, loc: _Loc) -> str:
+        if isinstance(loc, _Row):
+            return f"{loc.alias}.atom"
+        assert isinstance(loc, _Path)
+        return f"json_extract({loc.doc}, {loc.path})"
+
+    def is_object(self, loc: _Loc) -> str:
+        return f"{self._type(loc)} = 'object'"
+
+    def is_array(self, loc: _Loc) -> str:
+        return f"{self._type(loc)} = 'array'"
+
+    def exists(self, loc: _Loc) -> str:
+        if isinstance(loc, _Row):
+            return self.true
+        return f"{self._type(loc)} IS NOT NULL"
+
+    def instances(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
+        assert isinstance(loc, _Path)
+        # ``fullkey`` is the element's path from the document root; it stays a valid
+        # path even when the iterated value turns out to be an object.
+        return f"json_each({loc.doc}, {loc.path}) AS {alias}", _Path(
+            loc.doc, f"{alias}.fullkey", None
+        )
+
+    def elements(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
+        if isinstance(loc, _Row):
+            source = f"CASE WHEN {loc.alias}.type = 'array' THEN {loc.alias}.value ELSE '[]' END"
+            return f"json_each({source}) AS {alias}", _Row(alias)
+        assert isinstance(loc, _Path)
+        return f"json_each({loc.doc}, {loc.path}) AS {alias}", _Row(alias)
+
+    def members(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
+        assert isinstance(loc, _Path)
+        return f"json_each({loc.doc}, {loc.path}) AS {alias}", _Row(alias)
+
+    def elements_or_self(self, loc: _Loc, alias: str) -> tuple[str, _Loc] | None:
+        if not isinstance(loc, _Path):
+            return None
+        source = (
+            f"CASE WHEN {self.is_array(loc)} THEN json_extract({loc.doc}, {loc.path})"
+            f" ELSE json_array({loc.doc} -> {loc.path}) END"
+        )
+        return f"json_each({source}) AS {alias}", _Row(alias)
+
+    def is_number(self, loc: _Loc) -> str:
+        return f"{self._type(loc)} IN ('integer', 'real')"
+
+    def number(self, loc: _Loc, op: Op, marker: str) -> str:
+        return f"({self.is_number(loc)} AND {self._atom(loc)} {_SQL_OPERATORS[op]} {marker})"
+
+    def number_in(self, loc: _Loc, markers: list[str]) -> str:
+        return f"({self.is_number(loc)} AND {self._atom(loc)} IN ({', '.join(markers)}))"
+
+    def is_string(self, loc: _Loc) -> str:
+        return f"{self._type(loc)} = 'text'"
+
+    def string(self, loc: _Loc, op: Op, marker: str) -> str:
+        return f"({self.is_string(loc)} AND {self._atom(loc)} {_SQL_OPERATORS[op]} {marker})"
+
+    def string_in(self, loc: _Loc, markers: list[str]) -> str:
+        return f"({self.is_string(loc)} AND {self._atom(loc)} IN ({', '.join(markers)}))"
+
+    def boolean(self, loc: _Loc, flag: bool) -> str:
+        return f"{self._type(loc)} = {_quote('true' if flag else 'false')}"
+
+    def text_test(self, loc: _Loc, test: Callable[[str], str]) -> str:
+        return f"({self.is_string(loc)} AND {test(self._atom(loc))})"
+
+    def contains(self, text: str, marker: str) -> str:
+        return f"instr({text}, {marker}) > 0"
+
+    def starts_with(self, text: str, length: int, marker: str) -> str:
+        return f"substr({text}, 1, {int(length)}) = {marker}"
+
+    def temporal_text(self, loc: _Loc) -> str:
+        if isinstance(loc, _Row):
+            row = loc.alias
+            typed = (
+                f"CASE WHEN json_extract({row}.value, '$.\"@type\"') IN ({_TEMPORAL_TYPE_LIST})"
+                f" AND json_type({row}.value, '$.\"@value\"') = 'text'"
+                f" THEN json_extract({row}.value, '$.\"@value\"') END"
+            )
+            return f"CASE {row}.type WHEN 'text' THEN {row}.atom WHEN 'object' THEN {typed} END"
+        assert isinstance(loc, _Path)
+        at_type = self.member(loc, "@type")
+        at_value = self.member(loc, "@value")
+        assert isinstance(at_type, _Path) and isinstance(at_value, _Path)
+        return (
+            f"CASE {self._type(loc)} WHEN 'text' THEN {self._atom(loc)}"
+            f" WHEN 'object' THEN CASE WHEN {self._atom(at_type)} IN ({_TEMPORAL_TYPE_LIST})"
+            f" AND {self._type(at_value)} = 'text' THEN {self._atom(at_value)} END END"
+        )
+
+    def number_value(self, value: int | float) -> tuple[object, bool]:
+        if type(value) is int and value not in _INT64:
+            return float(value), False
+        return value, True
+
+    def greatest(self, left: str, right: str) -> str:
+        return f"max({left}, {right})"
+
+    def datetime_zone_length(self, text: str) -> str:
+        return (
+            f"CASE WHEN {text} GLOB '*Z' THEN 1"
+            f" WHEN {text} GLOB '*[+-][0-9][0-9]:[0-9][0-9]' THEN 6 ELSE 0 END"
+        )
+
+    def datetime_format(self, text: str, zone: str) -> str:
+        digits2 = "[0-9][0-9]"
+        prefix = f"{digits2}{digits2}-{digits2}-{digits2}T{digits2}:{digits2}:{digits2}*"
+        return (
+            f"({text} GLOB '{prefix}' AND length({text}) >= 19 + {zone}"
+            f" AND (length({text}) = 19 + {zone} OR (substr({text}, 20, 1) = '.'"
+            f" AND length({text}) > 20 + {zone}"
+            f" AND substr({text}, 21, length({text}) - 20 - {zone}) NOT GLOB '*[^0-9]*')))"
+        )
+
+    def date_format(self, text: str) -> str:
+        return f"{text} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
+
+    def time_format(self, text: str, zone: str) -> str:
+        return (
+            f"({text} GLOB '[0-9][0-9]:[0-9][0-9]:[0-9][0-9]*'"
+            f" AND (length({text}) = 8 + {zone} OR (substr({text}, 9, 1) = '.'"
+            f" AND length({text}) > 9 + {zone}"
+            f" AND substr({text}, 10, length({text}) - 9 - {zone}) NOT GLOB '*[^0-9]*')))"
+        )
+
+    def time_zone_length(self, text: str) -> str:
+        return f"CASE WHEN {text} GLOB '*Z' THEN 1 ELSE 0 END"
+
+
+_PG_DIGIT = "[0123456789]"
+
+
+class _PostgreSQL(_Backend):
+    def attribute(self, column: str, iri: str) -> _Loc:
+        return _Json(f"({column} -> {_quote(_check_key(iri))})")
+
+    def member(self, loc: _Loc, key: str) -> _Loc:
+        assert isinstance(loc, _Json)
+        return _Json(f"({loc.expr} -> {_quote(_check_key(key))})")
+
+    @staticmethod
+    def _expr(loc: _Loc) -> str:
+        assert isinstance(loc, _Json)
+        return loc.expr
+
+    def is_object(self, loc: _Loc) -> str:
+        return f"jsonb_typeof({self._expr(loc)}) = 'object'"
+
+    def is_array(self, loc: _Loc) -> str:
+        return f"jsonb_typeof({self._expr(loc)}) = 'array'"
+
+    def exists(self, loc: _Loc) -> str:
+        return f"{self._expr(loc)} IS NOT NULL"
+
+    def _array_source(self, loc: _Loc) -> str:
+        expr = self._expr(loc)
+        return f"CASE WHEN jsonb_typeof({expr}) = 'array' THEN {expr} ELSE '[]'::jsonb END"
+
+    def instances(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
+        return f"jsonb_array_elements({self._array_source(loc)}) AS {alias}(v)", _Json(f"{alias}.v")
+
+    def elements(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
+        return self.instances(loc, alias)
+
+    def elements_or_self(self, loc: _Loc, alias: str) -> tuple[str, _Loc] | None:
+        expr = self._expr(loc)
+        source = (
+            f"CASE WHEN jsonb_typeof({expr}) = 'array' THEN {expr}"
+            f" ELSE jsonb_build_array({expr}) END"
+        )
+        return f"jsonb_array_elements({source}) AS {alias}(v)", _Json(f"{alias}.v")
+
+    def members(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
+        expr = self._expr(loc)
+        source = f"CASE WHEN jsonb_typeof({expr}) = 'object' THEN {expr} ELSE '{{}}'::jsonb END"
+        return f"jsonb_each({source}) AS {alias}(k, v)", _Json(f"{alias}.v")
+
+    def is_number(self, loc: _Loc) -> str:
+        return f"jsonb_typeof({self._expr(loc)}) = 'number'"
+
+    def number(self, loc: _Loc, op: Op, marker: str) -> str:
+        expr = self._expr(loc)
+        if op is Op.EQ:
+            return f"{expr} = to_jsonb(CAST({marker} AS numeric))"
+        return (
+            f"CASE WHEN jsonb_typeof({expr}) = 'number' THEN"
+            f" CAST({expr} AS numeric) {_SQL_OPERATORS[op]} CAST({marker} AS numeric)"
+            " ELSE FALSE END"
+        )
+
+    def number_in(self, loc: _Loc, markers: list[str]) -> str:
+        items = ", ".join(f"to_jsonb(CAST({marker} AS numeric))" for marker in markers)
+        return f"{self._expr(loc)} IN ({items})"
+
+    def is_string(self, loc: _Loc) -> str:
+        return f"jsonb_typeof({self._expr(loc)}) = 'string'"
+
+    def string(self, loc: _Loc, op: Op, marker: str) -> str:
+        expr = self._expr(loc)
+        if op is Op.EQ:
+            return f"{expr} = to_jsonb(CAST({marker} AS text))"
+        return self.text_test(
+            loc, lambda text: f'{text} COLLATE "C" {_SQL_OPERATORS[op]} CAST({marker} AS text)'
+        )
+
+    def string_in(self, loc: _Loc, markers: list[str]) -> str:
+        items = ", ".join(f"to_jsonb(CAST({marker} AS text))" for marker in markers)
+        return f"{self._expr(loc)} IN ({items})"
+
+    def boolean(self, loc: _Loc, flag: bool) -> str:
+        return f"{self._expr(loc)} = {_quote('true' if flag else 'false')}::jsonb"
+
+    def text_test(self, loc: _Loc, test: Callable[[str], str]) -> str:
+        expr = self._expr(loc)
+        text = f"({expr} #>> '{{}}')"
+        return f"CASE WHEN jsonb_typeof({expr}) = 'string' THEN {test(text)} ELSE FALSE END"
+
+    def contains(self, text: str, marker: str) -> str:
+        return f"strpos({text}, CAST({marker} AS text)) > 0"
+
+    def starts_with(self, text: str, length: int, marker: str) -> str:
+        return f"left({text}, {int(length)}) = CAST({marker} AS text)"
+
+    def temporal_text(self, loc: _Loc) -> str:
+        expr = self._expr(loc)
+        return (
+            f"CASE jsonb_typeof({expr}) WHEN 'string' THEN {expr} #>> '{{}}'"
+            f" WHEN 'object' THEN CASE WHEN ({expr} ->> '@type') IN ({_TEMPORAL_TYPE_LIST})"
+            f" AND jsonb_typeof({expr} -> '@value') = 'string' THEN {expr} ->> '@value' END END"
+        )
+
+    def number_value(self, value: int | float) -> tuple[object, bool]:
+        return Decimal(repr(value) if type(value) is float else value), True
+
+    def key_param(self, marker: str) -> str:
+        return f"CAST({marker} AS bigint)"
+
+    def fence(self) -> str:
+        return " OFFSET 0"
+
+    def greatest(self, left: str, right: str) -> str:
+        return f"GREATEST({left}, {right})"
+
+    def datetime_zone_length(self, text: str) -> str:
+        return (
+            f"CASE WHEN substr({text}, length({text}), 1) = 'Z' THEN 1"
+            f" WHEN substr({text}, length({text}) - 5, 1) IN ('+', '-') THEN 6 ELSE 0 END"
+        )
+
+    def datetime_format(self, text: str, zone: str) -> str:
+        d = _PG_DIGIT
+        regex = (
+            f"^{d}{{4}}-{d}{{2}}-{d}{{2}}T{d}{{2}}:{d}{{2}}:{d}{{2}}(\\.{d}+)?"
+            f"(Z|[-+]{d}{{2}}:{d}{{2}})?$"
+        )
+        return f"({text} ~ {_quote(regex)})"
+
+    def date_format(self, text: str) -> str:
+        d = _PG_DIGIT
+        return f"({text} ~ {_quote(f'^{d}{{4}}-{d}{{2}}-{d}{{2}}$')})"
+
+    def time_format(self, text: str, zone: str) -> str:
+        d = _PG_DIGIT
+        regex = f"^{d}{{2}}:{d}{{2}}:{d}{{2}}(\\.{d}+)?Z?$"
+        return f"({text} ~ {_quote(regex)})"
+
+
+# -- the compiler ---------------------------------------------------------------------
+
+
+class _Compiler:
+    def __init__(self, backend: _Backend, column: str, expand: Expand) -> None:
+        self.db = backend
+        self.column = column
+        self.expand = expand
+        self.values: list[object] = []
+        self.exact = True
+        self.aliases = 0
+        # Set when a predicate of the comparison being compiled is only a superset.
+        self.approximate = False
+
+    def approximated(self) -> None:
+        self.exact = False
+        self.approximate = True
+
+    def bind(self, value: object) -> str:
+        self.values.append(value)
+        return f"\x00{len(self.values) - 1}\x00"
+
+    def alias(self, prefix: str) -> str:
+        self.aliases += 1
+        return f"q{prefix}{self.aliases}"
+
+    def negate(self, sql: str) -> str:
+        return f"NOT COALESCE({sql}, FALSE)"
+
+    # logical structure
+
+    def query(self, node: Query) -> str:
+        if isinstance(node, And):
+            return "(" + " AND ".join(self.query(term) for term in node.terms) + ")"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(self.query(term) for term in node.terms) + ")"
+        if isinstance(node, Exists):
+            return self.exists_term(node)
+        return self.comparison(node)
+
+    # target elements
+
+    def over_instances(self, path: AttrPath, condition: Callable[[_Loc], str]) -> str:
+        """``condition`` holds for some instance addressed by the path's names."""
+        iris = [self.expand(name) for name in path.attributes]
+        return self._over(self.db.attribute(self.column, iris[0]), iris[1:], condition)
+
+    def _over(self, loc: _Loc, rest: list[str], condition: Callable[[_Loc], str]) -> str:
+        def at_instance(instance: _Loc) -> str:
+            if rest:
+                return self._over(self.db.member(instance, rest[0]), rest[1:], condition)
+            return condition(instance)
+
+        single = at_instance(loc)
+        alias = self.alias("i")
+        source, element = self.db.instances(loc, alias)
+        several = at_instance(element)
+        return (
+            f"({single} OR ({self.db.is_array(loc)} AND EXISTS (SELECT 1 FROM {source}"
+            f" WHERE {self.db.is_object(element)} AND {several})))"
+        )
+
+    def with_candidates(
+        self, instance: _Loc, member: str, path: AttrPath, test: Callable[[_Loc], str]
+    ) -> str:
+        """``test`` holds for some target value of ``instance`` read from ``member``
+        (ignored when the path ends with a metadata name)."""
+        if path.metadata is not None:
+            return test(self.db.member(instance, path.metadata))
+        loc = self.db.member(instance, member)
+        keys = path.trailing or ((ANY_KEY,) if member == "languageMap" else ())
+        for key in keys:
+            if key == ANY_KEY:
+                alias = self.alias("m")
+                source, element = self.db.members(loc, alias)
+                return (
+                    f"({self.db.is_object(loc)} AND EXISTS (SELECT 1 FROM {source}"
+                    f" WHERE {test(element)}))"
+                )
+            loc = self.db.member(loc, key)
+        return test(loc)
+
+    def any_candidate(
+        self, instance: _Loc, members: tuple[str, ...], path: AttrPath, test: Callable[[_Loc], str]
+    ) -> str:
+        if path.metadata is not None:
+            members = members[:1]
+        parts = [self.with_candidates(instance, member, path, test) for member in members]
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def value_test(self, loc: _Loc, predicate: _Pred) -> str:
+        """``predicate`` holds for the value, or for an element of the array value."""
+        alias = self.alias("e")
+        if isinstance(predicate, _Heavy):
+            rows = self.db.elements_or_self(loc, alias)
+            if rows is not None:
+                source, element = rows
+                return f"EXISTS (SELECT 1 FROM {source} WHERE {predicate(element)})"
+        source, element = self.db.elements(loc, alias)
+        return (
+            f"({predicate(loc)} OR ({self.db.is_array(loc)} AND EXISTS (SELECT 1 FROM {source}"
+            f" WHERE {predicate(element)})))"
+        )
+
+    # terms
+
+    def exists_term(self, term: Exists) -> str:
+        path = term.path
+        if path.metadata is None and not path.trailing:
+            sql = self.over_instances(path, self.db.is_object)
+        else:
+            sql = self.over_instances(
+                path,
+                lambda instance: self.any_candidate(instance, ALL_MEMBERS, path, self.db.exists),
+            )
+        return self.negate(sql) if term.negated else sql
+
+    def comparison(self, term: Comparison) -> str:
+        path, op = term.path, term.op
+        self.approximate = False
+        groups: list[tuple[tuple[str, ...], _Pred | None]] = [
+            (members, self.element_predicate(values, op))
+            for members, values in applicable_members(term)
+        ]
+        if any(predicate is None for _, predicate in groups):
+            self.approximated()
+        # A superset predicate keeps a positive comparison a superset, but would make
+        # its negation a subset: negations then fall back to their precondition.
+        approximate = self.approximate
+
+        def positive(instance: _Loc) -> str:
+            parts = []
+            for members, predicate in groups:
+                if predicate is None:
+                    continue
+                parts.append(
+                    self.any_candidate(
+                        instance, members, path, lambda loc, p=predicate: self.value_test(loc, p)
+                    )
+                )
+            return "(" + " OR ".join(parts) + ")" if parts else self.db.false
+
+        def has_string(instance: _Loc) -> str:
+            return self.any_candidate(
+                instance,
+                VALUE_MEMBERS + STRING_MEMBERS,
+                path,
+                lambda loc: self.value_test(loc, self.db.is_string),
+            )
+
+        if op is Op.NE:
+
+            def condition(instance: _Loc) -> str:
+                has_value = self.any_candidate(instance, ALL_MEMBERS, path, self.db.exists)
+                if approximate:
+                    return has_value
+                return f"({has_value} AND {self.negate(positive(instance))})"
+
+        elif op is Op.NOT_MATCH:
+
+            def condition(instance: _Loc) -> str:
+                if approximate:
+                    return has_string(instance)
+                return f"({has_string(instance)} AND {self.negate(positive(instance))})"
+
+        elif approximate and op.is_pattern:
+            condition = has_string
+        else:
+            condition = positive
+        return self.over_instances(path, condition)
+
+    # element predicates
+
+    def element_predicate(self, values: list[Literal] | Pattern | Range, op: Op) -> _Pred | None:
+        """SQL predicate on one scalar element for the positive form of ``op``; ``None``
+        when it cannot be expressed exactly."""
+        if isinstance(values, Pattern):
+            return self.pattern_predicate(values)
+        if isinstance(values, Range):
+            if values.low.kind.temporal:
+                low_key, high_key = values.low.temporal_key, values.high.temporal_key
+                return self.temporal_predicate(
+                    values.low.kind,
+                    lambda key: (
+                        f"{key} >= {self.db.key_param(self.bind(low_key))}"
+                        f" AND {key} <= {self.db.key_param(self.bind(high_key))}"
+                    ),
+                )
+            low = self.literal_predicate(values.low, Op.GE)
+            high = self.literal_predicate(values.high, Op.LE)
+            return lambda loc: f"({low(loc)} AND {high(loc)})"
+        positive = Op.EQ if op is Op.NE else op
+        if len(values) == 1:
+            return self.literal_predicate(values[0], positive)
+        return self.list_predicate(values)
+
+    def literal_predicate(self, literal: Literal, op: Op) -> _Pred:
+        kind = literal.kind
+        if kind is Kind.NUMBER:
+            number, exact = self.db.number_value(_number(literal))
+            if not exact:
+                self.approximated()
+                return self.db.is_number
+            return lambda loc: self.db.number(loc, op, self.bind(number))
+        if kind.stringlike:
+            return lambda loc: self.db.string(loc, op, self.bind(literal.value))
+        if kind is Kind.BOOLEAN:
+            flag = bool(literal.value)
+            return lambda loc: self.db.boolean(loc, flag)
+        symbol = _SQL_OPERATORS[op]
+        key = literal.temporal_key
+        return self.temporal_predicate(
+            kind, lambda expr: f"{expr} {symbol} {self.db.key_param(self.bind(key))}"
+        )
+
+    def list_predicate(self, items: list[Literal]) -> _Pred:
+        numbers = [item for item in items if item.kind is Kind.NUMBER]
+        strings = [item for item in items if item.kind.stringlike]
+        others = [item for item in items if item.kind is Kind.BOOLEAN or item.kind.temporal]
+        parts: list[_Pred] = []
+        if numbers:
+            converted = [self.db.number_value(_number(item)) for item in numbers]
+            if all(exact for _, exact in converted):
+                parts.append(
+                    lambda loc: self.db.number_in(loc, [self.bind(v) for v, _ in converted])
+                )
+            else:
+                self.approximated()
+                parts.append(self.db.is_number)
+        if strings:
+            parts.append(
+                lambda loc: self.db.string_in(loc, [self.bind(item.value) for item in strings])
+            )
+        temporal: dict[Kind, list[int]] = {}
+        for item in others:
+            if item.kind is Kind.BOOLEAN:
+                parts.append(lambda loc, flag=bool(item.value): self.db.boolean(loc, flag))
+            else:
+                temporal.setdefault(item.kind, []).append(item.temporal_key)
+        for kind, keys in temporal.items():
+            parts.append(
+                self.temporal_predicate(
+                    kind,
+                    lambda expr, keys=keys: (
+                        f"{expr} IN ("
+                        + ", ".join(self.db.key_param(self.bind(key)) for key in keys)
+                        + ")"
+                    ),
+                )
+            )
+        if len(parts) == 1:
+            return parts[0]
+
+        def any_part(loc: _Loc) -> str:
+            return "(" + " OR ".join(part(loc) for part in parts) + ")"
+
+        return _Heavy(any_part) if temporal else any_part
+
+    def pattern_predicate(self, pattern: Pattern) -> _Pred | None:
+        literal = _literal_pattern(pattern.regex)
+        if literal is None:
+            return None
+        anchored, text = literal
+        if anchored:
+            return lambda loc: self.db.text_test(
+                loc, lambda expr: self.db.starts_with(expr, len(text), self.bind(text))
+            )
+        return lambda loc: self.db.text_test(
+            loc, lambda expr: self.db.contains(expr, self.bind(text))
+        )
+
+    # temporal values
+
+    def temporal_predicate(self, kind: Kind, test: Callable[[str], str]) -> _Pred:
+        """Predicate: the element is a temporal value of ``kind`` whose key passes
+        ``test(key_sql)``."""
+
+        def predicate(loc: _Loc) -> str:
+            return self.temporal_exists(self.db.temporal_text(loc), kind, test)
+
+        return _Heavy(predicate)
+
+    def temporal_exists(self, text_sql: str, kind: Kind, test: Callable[[str], str]) -> str:
+        db = self.db
+        a, b, c = self.alias("t"), self.alias("t"), self.alias("t")
+        raw = f"{c}.s"
+        if kind is Kind.DATETIME:
+            zone = db.datetime_zone_length(raw)
+            valid = db.datetime_format(raw, zone)
+        elif kind is Kind.TIME:
+            zone = db.time_zone_length(raw)
+            valid = db.time_format(raw, zone)
+        else:
+            zone = "0"
+            valid = db.date_format(raw)
+        s = f"{a}.s"
+        level_a = (
+            f"SELECT {c}.s AS s, {valid} AS ok, {zone} AS z"
+            f" FROM (SELECT {text_sql} AS s{db.fence()}) AS {c}{db.fence()}"
+        )
+
+        def field(start: int, length: int = 2) -> str:
+            return f"CASE WHEN {a}.ok THEN CAST(substr({s}, {start}, {length}) AS BIGINT) END"
+
+        def fraction(start: int, fixed: int) -> str:
+            size = db.greatest(f"length({s}) - {fixed} - {a}.z", "0")
+            digits = f"substr({s}, {start}, {size}) || '000000'"
+            return f"CASE WHEN {a}.ok THEN CAST(substr({digits}, 1, 6) AS BIGINT) END"
+
+        if kind is Kind.TIME:
+            fields = {
+                "h": field(1),
+                "mi": field(4),
+                "se": field(7),
+                "fr": fraction(10, 9),
+            }
+        else:
+            fields = {"y": field(1, 4), "mo": field(6), "d": field(9)}
+            if kind is Kind.DATETIME:
+                fields.update(
+                    h=field(12),
+                    mi=field(15),
+                    se=field(18),
+                    fr=fraction(21, 20),
+                    zh=f"CASE WHEN {a}.z = 6 THEN CAST(substr({s}, length({s}) - 4, 2) AS BIGINT)"
+                    " ELSE 0 END",
+                    zm=f"CASE WHEN {a}.z = 6 THEN CAST(substr({s}, length({s}) - 1, 2) AS BIGINT)"
+                    " ELSE 0 END",
+                    zs=f"CASE WHEN {a}.z = 6 AND substr({s}, length({s}) - 5, 1) = '-'"
+                    " THEN -1 ELSE 1 END",
+                )
+        level_b = (
+            "SELECT "
+            + ", ".join(f"{expr} AS {name}" for name, expr in fields.items())
+            + f" FROM ({level_a}) AS {a}{db.fence()}"
+        )
+        checks: list[str] = []
+        if kind is Kind.TIME:
+            checks.append(f"{b}.h IS NOT NULL")
+            seconds = f"({b}.h * 3600 + {b}.mi * 60 + {b}.se)"
+            key = f"({seconds} * 1000000 + {b}.fr)"
+        else:
+            checks.append(f"{b}.y IS NOT NULL")
+            leap = (
+                f"CASE WHEN ({b}.y % 4 = 0 AND {b}.y % 100 <> 0) OR {b}.y % 400 = 0"
+                " THEN 1 ELSE 0 END"
+            )
+            month_days = (
+                f"CASE WHEN {b}.mo = 2 THEN 28 + {leap} ELSE 30 + ({b}.mo + {b}.mo / 8) % 2 END"
+            )
+            checks.append(f"{b}.mo BETWEEN 1 AND 12 AND {b}.d BETWEEN 1 AND {month_days}")
+            shifted = f"({b}.y + 400 - CASE WHEN {b}.mo <= 2 THEN 1 ELSE 0 END)"
+            year_of_era = f"({shifted} % 400)"
+            days = (
+                f"(({shifted} / 400) * 146097 + {year_of_era} * 365 + {year_of_era} / 4"
+                f" - {year_of_era} / 100 + (153 * (({b}.mo + 9) % 12) + 2) / 5 + {b}.d - 1"
+                " - 865565)"
+            )
+            if kind is Kind.DATE:
+                key = days
+            else:
+                checks.append(f"{b}.zh <= 23 AND {b}.zm <= 59")
+                seconds = (
+                    f"({days} * 86400 + {b}.h * 3600 + {b}.mi * 60 + {b}.se"
+                    f" - {b}.zs * ({b}.zh * 3600 + {b}.zm * 60))"
+                )
+                key = f"({seconds} * 1000000 + {b}.fr)"
+        if kind is not Kind.DATE:
+            checks.append(f"{b}.h <= 23 AND {b}.mi <= 59 AND {b}.se <= 59")
+        checks.append(test(key))
+        return f"EXISTS (SELECT 1 FROM ({level_b}) AS {b} WHERE {' AND '.join(checks)})"
+
+
+def _number(literal: Literal) -> int | float:
+    value = literal.value
+    assert type(value) in (int, float)
+    return value  # type: ignore[return-value]
+
+
+_REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
+_ESCAPABLE = frozenset("!\"#%&',-/:;<=>@_`~ ") | _REGEX_SPECIAL
+
+
+def _literal_pattern(regex: str) -> tuple[bool, str] | None:
+    """``(anchored, text)`` when ``regex`` only matches the literal ``text`` (at the
+    start if anchored with ``^``), else ``None``."""
+    anchored = regex.startswith("^")
+    body = regex[1:] if anchored else regex
+    out: list[str] = []
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char == "\\":
+            if index + 1 < len(body) and body[index + 1] in _ESCAPABLE:
+                out.append(body[index + 1])
+                index += 2
+                continue
+            return None
+        if char in _REGEX_SPECIAL:
+            return None
+        out.append(char)
+        index += 1
+    return anchored, "".join(out)
