@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from qala import __version__
+from qala.capabilities import Capability, load_capabilities
 from qala.config import Settings, load_settings
 from qala.hub.errors import (
     BadRequestData,
@@ -24,14 +25,11 @@ from qala.hub.errors import (
 )
 from qala.hub.service import Hub
 from qala.jsonld.resolver import ContextResolver, load_context_folder
-from qala.ngsild import batch, contexts, discovery, entities
 from qala.ngsild.errors import internal_error_response, problem_response
 from qala.services import Services
 from qala.store import open_store
 
 log = logging.getLogger("qala")
-
-NGSI_LD_PREFIX = "/ngsi-ld/v1"
 
 
 def builtin_contexts() -> dict[str, dict[str, Any]]:
@@ -40,7 +38,9 @@ def builtin_contexts() -> dict[str, dict[str, Any]]:
     return sdm_contexts()
 
 
-async def start_services(settings: Settings) -> Services:
+async def start_services(
+    settings: Settings, capabilities: list[Capability] | None = None
+) -> Services:
     store = open_store(settings)
     await store.open()
     resolver = ContextResolver(
@@ -54,19 +54,37 @@ async def start_services(settings: Settings) -> Services:
         for url, document in load_context_folder(Path(settings.contexts_dir)).items():
             resolver.preload(url, document)
     hub = Hub(store)
-    return Services(settings=settings, store=store, hub=hub, contexts=resolver)
+    svc = Services(settings=settings, store=store, hub=hub, contexts=resolver)
+    svc.extras["capabilities"] = started = []
+    try:
+        for cap in load_capabilities() if capabilities is None else capabilities:
+            if cap.start is not None:
+                await cap.start(svc)
+            started.append(cap)
+    except BaseException:
+        await stop_services(svc)
+        raise
+    return svc
 
 
 async def stop_services(svc: Services) -> None:
+    """Stop the capabilities in reverse order, then close the store."""
+    for cap in reversed(svc.extras.get("capabilities", [])):
+        if cap.stop is not None:
+            try:
+                await cap.stop(svc)
+            except Exception:
+                log.exception("stopping %s failed", cap.name)
     await svc.store.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    capabilities = load_capabilities()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = await start_services(settings)
+        svc = await start_services(settings, capabilities)
         app.state.services = svc
         try:
             yield
@@ -86,10 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
-    app.include_router(entities.router, prefix=NGSI_LD_PREFIX)
-    app.include_router(batch.router, prefix=NGSI_LD_PREFIX)
-    app.include_router(discovery.router, prefix=NGSI_LD_PREFIX)
-    app.include_router(contexts.router, prefix=NGSI_LD_PREFIX)
+    for cap in capabilities:
+        for router, prefix in cap.routers:
+            app.include_router(router, prefix=prefix)
     install_error_handlers(app)
 
     @app.get("/health", tags=["Server"], summary="Version and the store's state")

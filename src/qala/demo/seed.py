@@ -24,7 +24,7 @@ SEEDER = Actor(id="qala-demo", role="admin")
 
 def _as_of(text: str) -> str:
     """'2026-01-01', '2022-10' or '2019' as the first instant of that period."""
-    parts = (text.split("-") + ["01", "01"])[:3]
+    parts = [*text.split("-"), "01", "01"][:3]
     return f"{parts[0]}-{parts[1]:0>2}-{parts[2]:0>2}T00:00:00Z"
 
 

@@ -61,7 +61,7 @@ class BatchOutcome:
 UpsertMode = Literal["replace", "update"]
 
 
-class _Plan:
+class Plan:
     """Accumulates the entity writes and changes of one transaction."""
 
     def __init__(self, current: dict[str, Entity]) -> None:
@@ -157,13 +157,13 @@ class Hub:
 
     # -- the write path ---------------------------------------------------------------------
 
-    async def _write(
+    async def write(
         self,
         tenant: str | None,
         entity_ids: Sequence[str],
         operation: str,
         actor: Actor,
-        apply: Callable[[_Plan, WriteContext, Tenant], Any],
+        apply: Callable[[Plan, WriteContext, Tenant], Any],
         *,
         create_tenant: bool = True,
     ) -> Any:
@@ -172,7 +172,7 @@ class Hub:
         committed: dict[str, Any] = {}
 
         def planner(ten: Tenant, current: dict[str, Entity]) -> WritePlan:
-            plan = _Plan(current)
+            plan = Plan(current)
             result = apply(plan, ctx, ten)
             batches: list[RowBatch] = []
             if plan.changes:
@@ -199,7 +199,7 @@ class Hub:
     # -- entity operations ------------------------------------------------------------------
 
     async def create_entity(self, tenant: str | None, entity: Entity, actor: Actor) -> Entity:
-        def apply(plan: _Plan, ctx: WriteContext, ten: Tenant) -> Entity:
+        def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> Entity:
             if plan.get(entity.id) is not None:
                 raise AlreadyExists(f"entity {entity.id!r} already exists")
             created = self._new_entity(entity, ctx, actor)
@@ -217,7 +217,7 @@ class Hub:
             )
             return created
 
-        result: Entity = await self._write(tenant, [entity.id], "entity.create", actor, apply)
+        result: Entity = await self.write(tenant, [entity.id], "entity.create", actor, apply)
         return result
 
     @staticmethod
@@ -238,13 +238,13 @@ class Hub:
         return created
 
     async def replace_entity(self, tenant: str | None, entity: Entity, actor: Actor) -> None:
-        def apply(plan: _Plan, ctx: WriteContext, ten: Tenant) -> None:
+        def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> None:
             before = plan.get(entity.id)
             if before is None:
                 raise NotFound(f"entity {entity.id!r} was not found")
             plan.put(self._replace(before, entity, ctx, ten))
 
-        await self._write(tenant, [entity.id], "entity.replace", actor, apply, create_tenant=False)
+        await self.write(tenant, [entity.id], "entity.replace", actor, apply, create_tenant=False)
 
     def _replace(self, before: Entity, entity: Entity, ctx: WriteContext, ten: Tenant) -> Change:
         after = self._new_entity(entity, ctx, Actor(id=before.owner or "system"))
@@ -267,13 +267,13 @@ class Hub:
     async def merge_entity(self, tenant: str | None, fragment: Entity, actor: Actor) -> None:
         """PATCH /entities/{id}: merge attributes, delete those set to the null marker."""
 
-        def apply(plan: _Plan, ctx: WriteContext, ten: Tenant) -> None:
+        def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> None:
             before = plan.get(fragment.id)
             if before is None:
                 raise NotFound(f"entity {fragment.id!r} was not found")
             plan.put(self._merge(before, fragment, ctx, ten))
 
-        await self._write(tenant, [fragment.id], "entity.merge", actor, apply, create_tenant=False)
+        await self.write(tenant, [fragment.id], "entity.merge", actor, apply, create_tenant=False)
 
     def _merge(self, before: Entity, fragment: Entity, ctx: WriteContext, ten: Tenant) -> Change:
         now_iso = us_to_iso(ctx.now_us)
@@ -321,7 +321,7 @@ class Hub:
         """POST /entities/{id}/attrs: add attributes, replacing existing ones unless
         ``no_overwrite``."""
 
-        def apply(plan: _Plan, ctx: WriteContext, ten: Tenant) -> AttributeOutcome:
+        def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> AttributeOutcome:
             before = plan.get(fragment.id)
             if before is None:
                 raise NotFound(f"entity {fragment.id!r} was not found")
@@ -330,7 +330,7 @@ class Hub:
                 plan.put(change)
             return outcome
 
-        result: AttributeOutcome = await self._write(
+        result: AttributeOutcome = await self.write(
             tenant, [fragment.id], "attrs.append", actor, apply, create_tenant=False
         )
         return result
@@ -340,7 +340,7 @@ class Hub:
     ) -> AttributeOutcome:
         """PATCH /entities/{id}/attrs: replace existing attributes only."""
 
-        def apply(plan: _Plan, ctx: WriteContext, ten: Tenant) -> AttributeOutcome:
+        def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> AttributeOutcome:
             before = plan.get(fragment.id)
             if before is None:
                 raise NotFound(f"entity {fragment.id!r} was not found")
@@ -349,7 +349,7 @@ class Hub:
                 plan.put(change)
             return outcome
 
-        result: AttributeOutcome = await self._write(
+        result: AttributeOutcome = await self.write(
             tenant, [fragment.id], "attrs.update", actor, apply, create_tenant=False
         )
         return result
@@ -425,7 +425,7 @@ class Hub:
     ) -> None:
         """PATCH /entities/{id}/attrs/{attr}: merge members into one attribute instance."""
 
-        def apply(plan: _Plan, ctx: WriteContext, ten: Tenant) -> None:
+        def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> None:
             before = plan.get(entity_id)
             if before is None:
                 raise NotFound(f"entity {entity_id!r} was not found")
@@ -450,7 +450,7 @@ class Hub:
             self._validate(ten, after)
             plan.put(Change("update", entity_id, before, after, {attr}, set(), set()))
 
-        await self._write(tenant, [entity_id], "attrs.patch", actor, apply, create_tenant=False)
+        await self.write(tenant, [entity_id], "attrs.patch", actor, apply, create_tenant=False)
 
     async def delete_attribute(
         self,
@@ -462,7 +462,7 @@ class Hub:
         dataset_id: str | None = None,
         delete_all: bool = False,
     ) -> None:
-        def apply(plan: _Plan, ctx: WriteContext, ten: Tenant) -> None:
+        def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> None:
             before = plan.get(entity_id)
             if before is None:
                 raise NotFound(f"entity {entity_id!r} was not found")
@@ -485,16 +485,16 @@ class Hub:
             self._validate(ten, after)
             plan.put(Change("update", entity_id, before, after, set(), {attr}, set()))
 
-        await self._write(tenant, [entity_id], "attrs.delete", actor, apply, create_tenant=False)
+        await self.write(tenant, [entity_id], "attrs.delete", actor, apply, create_tenant=False)
 
     async def delete_entity(self, tenant: str | None, entity_id: str, actor: Actor) -> None:
-        def apply(plan: _Plan, ctx: WriteContext, ten: Tenant) -> None:
+        def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> None:
             before = plan.get(entity_id)
             if before is None:
                 raise NotFound(f"entity {entity_id!r} was not found")
             plan.put(Change("delete", entity_id, before, None, set(), set(before.attrs), set()))
 
-        await self._write(tenant, [entity_id], "entity.delete", actor, apply, create_tenant=False)
+        await self.write(tenant, [entity_id], "entity.delete", actor, apply, create_tenant=False)
 
     # -- batch operations -------------------------------------------------------------------
 
@@ -504,11 +504,11 @@ class Hub:
         ids: Sequence[str],
         operation: str,
         actor: Actor,
-        each: Callable[[_Plan, WriteContext, Tenant, int], str | None],
+        each: Callable[[Plan, WriteContext, Tenant, int], str | None],
         *,
         create_tenant: bool,
     ) -> BatchOutcome:
-        def apply(plan: _Plan, ctx: WriteContext, ten: Tenant) -> BatchOutcome:
+        def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> BatchOutcome:
             outcome = BatchOutcome()
             for index, entity_id in enumerate(ids):
                 try:
@@ -522,7 +522,7 @@ class Hub:
             return outcome
 
         try:
-            result: BatchOutcome = await self._write(
+            result: BatchOutcome = await self.write(
                 tenant, ids, operation, actor, apply, create_tenant=create_tenant
             )
         except UnknownTenant as exc:
@@ -532,7 +532,7 @@ class Hub:
     async def batch_create(
         self, tenant: str | None, entities: Sequence[Entity], actor: Actor
     ) -> BatchOutcome:
-        def each(plan: _Plan, ctx: WriteContext, ten: Tenant, index: int) -> str:
+        def each(plan: Plan, ctx: WriteContext, ten: Tenant, index: int) -> str:
             entity = entities[index]
             if plan.get(entity.id) is not None:
                 raise AlreadyExists(f"entity {entity.id!r} already exists")
@@ -563,7 +563,7 @@ class Hub:
         *,
         mode: UpsertMode = "replace",
     ) -> BatchOutcome:
-        def each(plan: _Plan, ctx: WriteContext, ten: Tenant, index: int) -> str | None:
+        def each(plan: Plan, ctx: WriteContext, ten: Tenant, index: int) -> str | None:
             entity = entities[index]
             before = plan.get(entity.id)
             if before is None:
@@ -601,7 +601,7 @@ class Hub:
         *,
         no_overwrite: bool = False,
     ) -> BatchOutcome:
-        def each(plan: _Plan, ctx: WriteContext, ten: Tenant, index: int) -> None:
+        def each(plan: Plan, ctx: WriteContext, ten: Tenant, index: int) -> None:
             entity = entities[index]
             before = plan.get(entity.id)
             if before is None:
@@ -617,7 +617,7 @@ class Hub:
     async def batch_merge(
         self, tenant: str | None, fragments: Sequence[Entity], actor: Actor
     ) -> BatchOutcome:
-        def each(plan: _Plan, ctx: WriteContext, ten: Tenant, index: int) -> None:
+        def each(plan: Plan, ctx: WriteContext, ten: Tenant, index: int) -> None:
             fragment = fragments[index]
             before = plan.get(fragment.id)
             if before is None:
@@ -631,7 +631,7 @@ class Hub:
     async def batch_delete(
         self, tenant: str | None, entity_ids: Sequence[str], actor: Actor
     ) -> BatchOutcome:
-        def each(plan: _Plan, ctx: WriteContext, ten: Tenant, index: int) -> None:
+        def each(plan: Plan, ctx: WriteContext, ten: Tenant, index: int) -> None:
             entity_id = entity_ids[index]
             before = plan.get(entity_id)
             if before is None:

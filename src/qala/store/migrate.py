@@ -29,7 +29,7 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(_config(connection), revision)
 
 
-def upgrade(url: DatabaseURL, revision: str = "head") -> None:
+def upgrade(url: DatabaseURL, revision: str = "heads") -> None:
     """Bring the database at ``url`` to ``revision``. Blocking: call it from a worker thread."""
     if url.is_sqlite:
         engine = create_engine(url.sqlalchemy)

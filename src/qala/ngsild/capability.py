@@ -1,0 +1,20 @@
+"""The NGSI-LD API (``/ngsi-ld/v1``): entities, batch operations, discovery, @contexts."""
+
+from __future__ import annotations
+
+from qala.capabilities import Capability
+from qala.ngsild import batch, contexts, discovery, entities
+
+PREFIX = "/ngsi-ld/v1"
+
+
+def capability() -> Capability:
+    return Capability(
+        name="ngsi-ld",
+        routers=[
+            (entities.router, PREFIX),
+            (batch.router, PREFIX),
+            (discovery.router, PREFIX),
+            (contexts.router, PREFIX),
+        ],
+    )

@@ -1,0 +1,127 @@
+"""Shared fixtures: a Qala server on SQLite and on PostgreSQL, driven over HTTP.
+
+Every test that takes ``client`` (or ``settings``) runs once per backend. PostgreSQL tests use
+the server at ``QALA_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``):
+a fresh database is created for the session and emptied before each test. When the server is
+unreachable they are skipped with the reason — except under ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from fastapi.testclient import TestClient
+
+from qala.app import create_app
+from qala.config import Settings
+from qala.store import migrate
+from qala.store.urls import DatabaseURL
+
+PG_ADMIN_URL = os.environ.get("QALA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def require_service(reason: str | None) -> None:
+    """Skip (on a developer's machine) or fail (in CI) when a service is missing."""
+    if reason is None:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: service-backed tests must run)")
+    pytest.skip(reason)
+
+
+def _with_database(url: str, database: str) -> str:
+    head, _, _ = url.rpartition("/")
+    return f"{head}/{database}"
+
+
+async def _pg(sql: str, url: str = PG_ADMIN_URL) -> None:
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A migrated PostgreSQL database for this test session."""
+    name = f"qala_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        require_service(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+    url = _with_database(PG_ADMIN_URL, name)
+    migrate.upgrade(DatabaseURL(url))
+    yield url
+    asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate(url: str) -> None:
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        tables = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+        ]
+        if tables:
+            await conn.execute(
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+            )
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "qala.db"
+    migrate.upgrade(DatabaseURL(f"sqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "qala.db"
+        shutil.copy(template, target)
+        return f"sqlite:///{target}"
+    url: str = request.getfixturevalue("pg_url")
+    asyncio.run(_truncate(url))
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, allow_local_endpoints=True)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """An HTTP client for a fresh Qala server (NGSI-LD API under /ngsi-ld/v1)."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
