@@ -335,7 +335,7 @@ class _Parser:
         if op.is_ordering:
             if not first.kind.comparable:
                 raise self.error(
-                    f"{op} compares numbers, quoted strings, dates, times and date-times; "
+                    f"'{op}' compares numbers, quoted strings, dates, times and date-times; "
                     f"{first} is a {first.kind.value}",
                     start,
                 )
