@@ -43,10 +43,16 @@ class RowBatch:
     json_columns: tuple[str, ...] = ()
 
 
+Statement = tuple[str, Sequence[Any]]
+"""SQL with ``$1, $2, …`` placeholders (both backends) and its arguments."""
+
+
 @dataclass(slots=True)
 class WritePlan:
     writes: list[EntityWrite] = field(default_factory=list)
     batches: list[RowBatch] = field(default_factory=list)
+    #: Further statements (UPDATE/DELETE on a capability's tables), run after the rows.
+    statements: list[Statement] = field(default_factory=list)
     #: Whatever the caller wants back (per-entity outcomes, the changes…).
     result: Any = None
 
@@ -114,6 +120,21 @@ class Store(abc.ABC):
     async def attribute_details(
         self, tenant_id: int, attrs: list[str] | None
     ) -> list[AttributeInfo]: ...
+
+    # -- generic access for capabilities' own tables ----------------------------------------
+    # SQL uses $1, $2, … placeholders on both backends (SQLite reads them as ?1, ?2, …).
+
+    @abc.abstractmethod
+    async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query."""
+
+    @abc.abstractmethod
+    async def execute(self, statements: Sequence[Statement]) -> list[int]:
+        """Run statements in one transaction; the number of rows each affected."""
+
+    @abc.abstractmethod
+    async def insert_rows(self, batches: Sequence[RowBatch]) -> None:
+        """Insert rows (one transaction), e.g. bulk history loads."""
 
     # -- JSON-LD context store --------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from qala.hub.model import Entity, now_us
 from qala.hub.query import AttributeInfo, EntityQuery, QueryResult, TypeInfo
 from qala.jsonld.resolver import StoredContext
 from qala.store import migrate
-from qala.store.base import Planner, Store, Tenant, WritePlan
+from qala.store.base import Planner, RowBatch, Statement, Store, Tenant, WritePlan
 from qala.store.sql import ENTITY_COLUMNS, Dialect, PageCollector, build_select, row_to_entity
 from qala.store.urls import DatabaseURL
 
@@ -273,11 +273,28 @@ class PostgresStore(Store):
                 records=geo_rows,
                 columns=("tenant_id", "entity_pk", "attr", "minx", "miny", "maxx", "maxy"),
             )
-        for batch in plan.batches:
-            if batch.rows:
-                await conn.copy_records_to_table(
-                    batch.table, records=batch.rows, columns=batch.columns
-                )
+        await _insert_batches(conn, plan.batches)
+        for sql, args in plan.statements:
+            await conn.execute(sql, *args)
+
+    # -- generic access ---------------------------------------------------------------------
+
+    async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        rows = await self.pool.fetch(sql, *args)
+        return [tuple(r) for r in rows]
+
+    async def execute(self, statements: Sequence[Statement]) -> list[int]:
+        counts = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            for sql, args in statements:
+                status = await conn.execute(sql, *args)
+                tail = status.rsplit(" ", 1)[-1]
+                counts.append(int(tail) if tail.isdigit() else 0)
+        return counts
+
+    async def insert_rows(self, batches: Sequence[RowBatch]) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await _insert_batches(conn, batches)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -412,6 +429,12 @@ class PostgresStore(Store):
             now_us(),
             local_id,
         )
+
+
+async def _insert_batches(conn: asyncpg.Connection, batches: Sequence[RowBatch]) -> None:
+    for batch in batches:
+        if batch.rows:
+            await conn.copy_records_to_table(batch.table, records=batch.rows, columns=batch.columns)
 
 
 def _context_row(row: Any) -> StoredContext:

@@ -31,7 +31,7 @@ from qala.hub.model import Entity, now_us
 from qala.hub.query import AttributeInfo, EntityQuery, QueryResult, TypeInfo
 from qala.jsonld.resolver import StoredContext
 from qala.store import migrate
-from qala.store.base import Planner, Store, Tenant, WritePlan
+from qala.store.base import Planner, RowBatch, Statement, Store, Tenant, WritePlan
 from qala.store.sql import ENTITY_COLUMNS, Dialect, PageCollector, build_select, row_to_entity
 from qala.store.urls import DatabaseURL
 
@@ -401,11 +401,26 @@ class SQLiteStore(Store):
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 geo_rows,
             )
-        for batch in plan.batches:
-            if batch.rows:
-                cols = ", ".join(batch.columns)
-                marks = ", ".join("?" * len(batch.columns))
-                conn.executemany(f"INSERT INTO {batch.table}({cols}) VALUES ({marks})", batch.rows)
+        _insert_batches(conn, plan.batches)
+        for sql, args in plan.statements:
+            conn.execute(numbered(sql), tuple(args))
+
+    # -- generic access ---------------------------------------------------------------------
+
+    async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        text = numbered(sql)
+        return await self._read(lambda conn: conn.execute(text, args).fetchall())
+
+    async def execute(self, statements: Sequence[Statement]) -> list[int]:
+        prepared = [(numbered(sql), tuple(args)) for sql, args in statements]
+
+        def job(conn: sqlite3.Connection) -> list[int]:
+            return [conn.execute(sql, args).rowcount for sql, args in prepared]
+
+        return await self._write(job)
+
+    async def insert_rows(self, batches: Sequence[RowBatch]) -> None:
+        await self._write(lambda conn: _insert_batches(conn, batches))
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -575,6 +590,22 @@ def _rows(cursor: sqlite3.Cursor) -> Iterable[Sequence[Any]]:
         if not rows:
             return
         yield from rows
+
+
+_DOLLAR = re.compile(r"\$(\d+)")
+
+
+def numbered(sql: str) -> str:
+    """``$1`` placeholders (the capabilities' SQL) as SQLite's ``?1``."""
+    return _DOLLAR.sub(r"?\1", sql)
+
+
+def _insert_batches(conn: sqlite3.Connection, batches: Sequence[RowBatch]) -> None:
+    for batch in batches:
+        if batch.rows:
+            cols = ", ".join(batch.columns)
+            marks = ", ".join("?" * len(batch.columns))
+            conn.executemany(f"INSERT INTO {batch.table}({cols}) VALUES ({marks})", batch.rows)
 
 
 def _in_clause(column: str, values: list[str] | None) -> tuple[str, list[str]]:
