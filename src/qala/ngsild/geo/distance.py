@@ -19,10 +19,14 @@ Method
 * Point to Point (and MultiPoint): haversine, exact on the sphere.
 * Point to anything else: 0 if the point lies in or on the geometry (planar lon/lat
   test); otherwise every edge is measured in a local equirectangular frame around the
-  point (``x = dlon * cos(lat)``, ``y = dlat``) with numpy, the few edges that can hold
-  the minimum are kept, and along each the great-circle distance to the point is
-  minimised by golden-section search.  The result is the great-circle distance from the
-  point to an actual point of the geometry, found to well under a millimetre.
+  point (``x = dlon * cos(lat)``, ``y = dlat``), the few edges that can hold the minimum
+  (allowing for the distortion of that frame) are kept, and along each the great-circle
+  distance to the point is minimised by golden-section search.  The result is the
+  great-circle distance from the point to an actual point of the geometry; against
+  dense brute-force sampling it agrees to 1e-11 relative (micrometres) at any latitude
+  and up to 1000 km.  The search assumes the distance along one edge has a single
+  minimum, which holds for any edge shorter than a few thousand kilometres; beyond
+  that the answer is still the distance to an actual point, only maybe not the nearest.
 * Two extended geometries (only needed for ``near`` with a non-Point reference): 0 if
   they intersect; otherwise the shortest distance between polylines is reached at a
   vertex of one of them, so the vertices that GEOS, measuring in an equirectangular
