@@ -260,3 +260,103 @@ CITY: dict[int, dict[str, Any]] = {
     },
     7: {},
 }
+
+
+#: (query, ids of CITY it matches, the rule it illustrates).
+EXPECTATIONS: list[tuple[str, set[int], str]] = [
+    # comparisons on Property values
+    ("pm25>50", {2}, "number greater than"),
+    ("pm25>30;pm10>100", {1}, "AND"),
+    ('status=="ok"|status=="warning"', {1, 2, 3}, "OR"),
+    ("pm25>=55", {2}, "greater or equal"),
+    ("pm25<12", set(), "strictly less"),
+    ("pm25<=12", {3}, "less or equal"),
+    ("pm25==31.5", {1}, "float equality"),
+    ("pm25==55.0", {2}, "int equals float"),
+    ("pm25==12,55", {2, 3}, "value list"),
+    ("pm25==12..40", {1, 3}, "range, bounds included"),
+    ("pm25!=12..40", {2}, "outside a range"),
+    ("pm25!=55", {1, 3}, "unequal; a missing attribute never matches"),
+    ('pm25=="55"', set(), "a string never equals a number"),
+    ('pm25!="55"', {1, 2, 3}, "different types are unequal"),
+    ('status>"ok"', {2}, "strings in code point order"),
+    ('status=="a".."f"', {4}, "string range"),
+    # existence
+    ("pm25", {1, 2, 3}, "existence"),
+    ("!pm25", {4, 5, 6, 7}, "non-existence"),
+    # trailing paths into compound values
+    ('address[addressLocality]=="Almaty"', {2, 3}, "member of a JSON object value"),
+    ("address[postalCode]", {1, 2, 3}, "existence of a member"),
+    ("address[zip]", set(), "a missing member is no target"),
+    ("!address[zip]", {1, 2, 3, 4, 5, 6, 7}, "non-existence of a member"),
+    ('address[addressLocality]!="Almaty"', {1}, "unequal member"),
+    ('raw[sensor.id]=="S-1"', {5}, "JsonProperty: trailing path into json"),
+    ("raw[sensor.value]>5", {5}, "nested member"),
+    # metadata members
+    ('pm25.unitCode=="GQ"', {1, 2, 3}, "unitCode"),
+    ("pm25.observedAt>2026-03-01T06:00:00Z", {1, 2}, "observedAt compared as instants"),
+    ("pm25.observedAt>=2026-03-01T06:30:00Z", {1, 2}, "time zone offsets"),
+    ("pm25.observedAt>2026-03-01T06:30:00Z", {1}, "strictly after"),
+    ("pm25.observedAt==2026-02-28T23:59:59.5Z", {3}, "fractions of seconds"),
+    ("pm25.observedAt==2026-03-01T06:30:00.000000Z", {2}, "equal instants, other spelling"),
+    ("pm25.observedAt<2026-03-01", set(), "a date is not a date-time"),
+    ('pm25.observedAt=="2026-03-01T10:00:00.000Z"', {1}, "quoted: compared as a string"),
+    ("speed.datasetId==urn:ngsi-ld:Dataset:radar", {4}, "datasetId"),
+    ("speed.datasetId", {4}, "only the radar instance has a datasetId"),
+    # sub-attributes
+    ("availableSpotNumber.reliability>=0.9", {5}, "sub-property"),
+    ("availableSpotNumber.source==urn:ngsi-ld:Camera:7", {5}, "sub-relationship"),
+    ("availableSpotNumber.observedAt<2026-03-01T10:00:00Z", {5}, "observedAt of a property"),
+    ("availableSpotNumber.nothing", set(), "missing sub-attribute"),
+    # relationships
+    ("refDevice==urn:ngsi-ld:Device:1", {1}, "object, unquoted URI"),
+    ('refDevice=="urn:ngsi-ld:Device:1"', {1}, "object, quoted"),
+    ("refDevice!=urn:ngsi-ld:Device:1", {2}, "object unequal"),
+    ('refDevice>"a"', set(), "relationships only take == and !="),
+    ('refDevice~="Device"', set(), "relationships only take == and !="),
+    ("doors==urn:ngsi-ld:Door:2", {4}, "ListRelationship objectList"),
+    # other attribute types
+    ('name=="Station"', {1}, "LanguageProperty: any language"),
+    ('name=="Downtown"', {2}, "LanguageProperty: an element of a language's array"),
+    ('name[ru]=="Центр"', {2}, "LanguageProperty: one language"),
+    ('name[en]=="Станция"', set(), "LanguageProperty: another language does not count"),
+    ('name[*]=="Бекет"', {1}, "LanguageProperty: [*] is any language"),
+    ('name!="Station"', {2}, "LanguageProperty unequal: no language matches"),
+    ('name~="^Ст"', {1}, "LanguageProperty pattern"),
+    ('route=="B2"', {4}, "ListProperty valueList"),
+    ('route!="B2"', set(), "unequal: the array must not include the value"),
+    ("category==https://example.org/bus", {4}, "VocabProperty vocab"),
+    # arrays and multi-attributes
+    ('tags=="underground"', {5}, "an element of an array value"),
+    ("tags==3", {5}, "elements of mixed types"),
+    ("tags>2", {5}, "any element greater"),
+    ('tags!="parking"', {6}, "an empty array includes nothing"),
+    ("speed==50", {4}, "any instance of a multi-attribute (radar dataset)"),
+    ("speed==48", {4}, "any instance (default instance)"),
+    ("speed!=50", {4, 6}, "another instance differs; a string differs from a number"),
+    ("speed>49;speed<49", {4}, "each term may match another instance"),
+    # temporal values
+    ("opened>2019-05-01T07:00:00Z", {5}, "typed DateTime literal"),
+    ("opened==2019-05-01T07:00:00Z", {6}, "DateTime string with an offset"),
+    ('opened=="2019-05-01T08:00:00Z"', set(), "a typed literal is not a string"),
+    ("openingDay>=2019-01-01", {5}, "dates"),
+    ("openingDay==2019-05-01T00:00:00Z", set(), "a date is not a date-time"),
+    ("closingTime>21:00:00", {5}, "times"),
+    # booleans
+    ("isFree==false", {5}, "boolean"),
+    ("isFree!=true", {5}, "boolean unequal"),
+    ("isFree==0", set(), "a boolean is not a number"),
+    # regular expressions
+    ('status~="^w"', {2}, "pattern, anchored"),
+    ('status~="rr"', {4}, "pattern anywhere in the string (search)"),
+    ('status~="o.$"', {1, 3, 4}, "pattern with metacharacters"),
+    ('status!~="o"', {2}, "not matching"),
+    ('pm25~="5"', set(), "patterns never match numbers"),
+    ('pm25!~="5"', set(), "nor does their negation"),
+    # precedence
+    ('status=="ok";pm25>20|status=="error"', {1, 4}, "; binds tighter than |"),
+    ('status=="ok";(pm25>20|status=="error")', {1}, "parentheses group"),
+    # IRIs that need escaping in SQL
+    ('quote=="it\'s"', {5}, "IRI with a quote"),
+    ("dotted==1", {5}, "IRI with dots and brackets"),
+]
