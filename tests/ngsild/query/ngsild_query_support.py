@@ -100,6 +100,9 @@ class PostgresRunner:
                     user=os.environ.get("QALA_TEST_PG_USER", "postgres"),
                     database=os.environ.get("QALA_TEST_PG_DATABASE", "test"),
                     timeout=5,
+                    # As recommended for these filters: JIT compilation of the large
+                    # expressions costs far more than it saves.
+                    server_settings={"jit": "off"},
                 )
             )
         except BaseException:

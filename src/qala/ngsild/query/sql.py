@@ -268,7 +268,7 @@ class _SQLite(_Backend):
         if loc.literal is not None:
             literal = loc.literal + step
             return _Path(loc.doc, _quote(literal), literal)
-        return _Path(loc.doc, f"{loc.path} || {_quote(step)}", None)
+        return _Path(loc.doc, f"({loc.path} || {_quote(step)})", None)
 
     def _type(self, loc: _Loc) -> str:
         if isinstance(loc, _Row):
