@@ -44,9 +44,11 @@ def stamp(instance: Instance, previous: Instance | None, now_iso: str) -> Instan
     """
     instance["createdAt"] = previous.get("createdAt", now_iso) if previous else now_iso
     instance["modifiedAt"] = now_iso
-    for key, sub in sub_attributes(instance):
-        old = previous.get(key) if previous else None
-        stamp(sub, old if isinstance(old, dict) else None, now_iso)
+    for key, sub in instance.items():
+        # Sub-attributes are the only members with expanded (colon-bearing) names.
+        if sub.__class__ is dict and ":" in key:
+            old = previous.get(key) if previous else None
+            stamp(sub, old if old.__class__ is dict else None, now_iso)
     return instance
 
 
@@ -147,13 +149,28 @@ def geometry_bbox(geometry: dict[str, Any]) -> tuple[float, float, float, float]
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def geo_rows(entity: Entity) -> list[tuple[str, float, float, float, float]]:
+def geo_values(entity: Entity) -> list[tuple[str, Any]]:
+    """The GeoJSON values of every GeoProperty instance, as (attribute IRI, geometry)."""
+    found: list[tuple[str, Any]] = []
+    for iri, value in entity.attrs.items():
+        if value.__class__ is dict:
+            if value.get("type") == "GeoProperty":
+                found.append((iri, value.get("value")))
+        else:
+            for instance in value:
+                if instance.get("type") == "GeoProperty":
+                    found.append((iri, instance.get("value")))
+    return found
+
+
+def geo_rows(
+    entity: Entity, values: list[tuple[str, Any]] | None = None
+) -> list[tuple[str, float, float, float, float]]:
     """One bounding box per GeoProperty instance, for the spatial index."""
     rows = []
-    for iri, value in entity.attrs.items():
-        for instance in instances_of(value):
-            if instance.get("type") == "GeoProperty" and isinstance(instance.get("value"), dict):
-                box = geometry_bbox(instance["value"])
-                if box is not None:
-                    rows.append((iri, *box))
+    for iri, geometry in geo_values(entity) if values is None else values:
+        if isinstance(geometry, dict):
+            box = geometry_bbox(geometry)
+            if box is not None:
+                rows.append((iri, *box))
     return rows

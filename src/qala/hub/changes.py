@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from qala.hub.model import Entity
+from qala.hub.model import Entity, us_to_iso
 from qala.store.base import RowBatch, Tenant
 
 ChangeKind = Literal["create", "update", "replace", "delete"]
@@ -53,6 +53,12 @@ class WriteContext:
     now_us: int
     #: Request details for the audit log and notifications (e.g. the @context used).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ``now_us`` as an NGSI-LD DateTime (createdAt/modifiedAt of what this write touches).
+    now_iso: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.now_iso:
+            self.now_iso = us_to_iso(self.now_us)
 
 
 class Participant(Protocol):

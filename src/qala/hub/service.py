@@ -29,11 +29,10 @@ from qala.hub.model import (
     Instance,
     instances_of,
     now_us,
-    us_to_iso,
     valid_tenant_name,
 )
 from qala.hub.query import AttributeInfo, EntityQuery, QueryResult, TypeInfo
-from qala.store.base import EntityWrite, RowBatch, Store, Tenant, WritePlan
+from qala.store.base import EntityWrite, RowBatch, Statement, Store, Tenant, WritePlan
 
 log = logging.getLogger("qala.hub")
 
@@ -68,6 +67,10 @@ class Plan:
         self.state: dict[str, Entity | None] = dict(current)
         self.original: dict[str, Entity] = dict(current)
         self.changes: list[Change] = []
+        #: Rows and statements for capabilities' own tables (e.g. temporal writes that add
+        #: history without changing the entity), written in the same transaction.
+        self.batches: list[RowBatch] = []
+        self.statements: list[Statement] = []
 
     def get(self, entity_id: str) -> Entity | None:
         return self.state.get(entity_id)
@@ -90,8 +93,12 @@ class Plan:
             if entity is before:
                 continue
             entity.pk = before.pk
-            geo_after = attrs_ops.geo_rows(entity)
-            geo = geo_after if geo_after != attrs_ops.geo_rows(before) else None
+            geo_after = attrs_ops.geo_values(entity)
+            geo = (
+                attrs_ops.geo_rows(entity, geo_after)
+                if geo_after != attrs_ops.geo_values(before)
+                else None
+            )
             writes.append(EntityWrite("update", entity, entity.types != before.types, geo))
         return writes
 
@@ -174,17 +181,26 @@ class Hub:
         def planner(ten: Tenant, current: dict[str, Entity]) -> WritePlan:
             plan = Plan(current)
             result = apply(plan, ctx, ten)
-            batches: list[RowBatch] = []
-            if plan.changes:
+            batches: list[RowBatch] = list(plan.batches)
+            # Participants see every write that changed something: entity changes, or rows
+            # a capability wrote directly (then ``changes`` is empty; see ctx.operation).
+            touched = bool(plan.changes or plan.batches or plan.statements)
+            if touched:
                 for participant in self.participants:
                     batches.extend(participant.rows_for(ten, plan.changes, ctx))
             committed["tenant"] = ten
             committed["changes"] = plan.changes
-            return WritePlan(writes=plan.entity_writes(), batches=batches, result=result)
+            committed["touched"] = touched
+            return WritePlan(
+                writes=plan.entity_writes(),
+                batches=batches,
+                statements=list(plan.statements),
+                result=result,
+            )
 
         write_plan = await self.store.write(name, entity_ids, planner, create_tenant=create_tenant)
         changes: list[Change] = committed.get("changes", [])
-        if changes:
+        if committed.get("touched"):
             for participant in self.participants:
                 try:
                     await participant.after_commit(committed["tenant"], changes, ctx)
@@ -222,20 +238,26 @@ class Hub:
 
     @staticmethod
     def _new_entity(entity: Entity, ctx: WriteContext, actor: Actor) -> Entity:
-        now_iso = us_to_iso(ctx.now_us)
-        created = Entity(
+        """The stored form of a new entity. The hub takes ownership of ``entity``'s attribute
+        instances (freshly parsed by the caller) and stamps them in place."""
+        now_iso = ctx.now_iso
+        stamp = attrs_ops.stamp
+        for value in entity.attrs.values():
+            if value.__class__ is dict:
+                stamp(value, None, now_iso)
+            else:
+                for instance in value:
+                    stamp(instance, None, now_iso)
+        types = entity.types if len(entity.types) < 2 else list(dict.fromkeys(entity.types))
+        return Entity(
             id=entity.id,
-            types=list(dict.fromkeys(entity.types)),
-            attrs={},
+            types=types,
+            attrs=dict(entity.attrs),
             scope=entity.scope,
             created_at=ctx.now_us,
             modified_at=ctx.now_us,
             owner=entity.owner or actor.id,
         )
-        for iri, value in entity.attrs.items():
-            stamped = [attrs_ops.stamp(dict(i), None, now_iso) for i in instances_of(value)]
-            created.attrs[iri] = stamped[0] if not isinstance(value, list) else stamped
-        return created
 
     async def replace_entity(self, tenant: str | None, entity: Entity, actor: Actor) -> None:
         def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> None:
@@ -276,7 +298,7 @@ class Hub:
         await self.write(tenant, [fragment.id], "entity.merge", actor, apply, create_tenant=False)
 
     def _merge(self, before: Entity, fragment: Entity, ctx: WriteContext, ten: Tenant) -> Change:
-        now_iso = us_to_iso(ctx.now_us)
+        now_iso = ctx.now_iso
         after = before.copy()
         after.modified_at = ctx.now_us
         if fragment.types:
@@ -363,7 +385,7 @@ class Hub:
         no_overwrite: bool,
         existing_only: bool,
     ) -> tuple[Change | None, AttributeOutcome]:
-        now_iso = us_to_iso(ctx.now_us)
+        now_iso = ctx.now_iso
         outcome = AttributeOutcome()
         after = before.copy()
         after.modified_at = ctx.now_us
@@ -445,7 +467,7 @@ class Hub:
                 self._validate(ten, after)
                 plan.put(Change("update", entity_id, before, after, set(), {attr}, set()))
                 return
-            new = attrs_ops.merge_instance(current, patch, us_to_iso(ctx.now_us))
+            new = attrs_ops.merge_instance(current, patch, ctx.now_iso)
             after.attrs[attr] = attrs_ops.put_instance(after.attrs.get(attr), new)
             self._validate(ten, after)
             plan.put(Change("update", entity_id, before, after, {attr}, set(), set()))

@@ -40,10 +40,14 @@ _VALUE_MEMBER = {
     "ListProperty": "valueList",
 }
 _ALL_VALUE_MEMBERS = frozenset(_VALUE_MEMBER.values())
+#: For each kind, the value members it must not have.
+_FOREIGN_MEMBERS = {kind: _ALL_VALUE_MEMBERS - {m} for kind, m in _VALUE_MEMBER.items()}
 _IGNORED_MEMBERS = frozenset(
     {"createdAt", "modifiedAt", "deletedAt", "instanceId", "lang", "@context"}
 )
 _ENTITY_IGNORED = frozenset({"createdAt", "modifiedAt", "deletedAt", "@context"})
+_PLAIN_PROPERTY_MEMBERS = frozenset({"type", "value", "observedAt", "unitCode", "datasetId"})
+_ENTITY_SKIPPED = frozenset({"id", "@id", "type", "@type"}) | _ENTITY_IGNORED
 MAX_ID_LENGTH = 2048
 MAX_NESTING = 8
 
@@ -62,7 +66,21 @@ def check_entity_id(value: object, what: str = "entity id") -> str:
     return value
 
 
+# Names and date-times repeat across a batch: remember the ones already checked.
+_VALID_NAMES: set[str] = set()
+_VALID_DATETIMES: set[str] = set()
+_MEMO_LIMIT = 8192
+
+
+def _remember(memo: set[str], value: str) -> None:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo.add(value)
+
+
 def check_name(value: object, what: str) -> str:
+    if value.__class__ is str and value in _VALID_NAMES:
+        return value  # type: ignore[return-value]
     if not isinstance(value, str) or not value:
         raise BadRequestData(f"{what} must be a non-empty string")
     if len(value) > 512 or _FORBIDDEN_NAME.search(value):
@@ -70,6 +88,7 @@ def check_name(value: object, what: str) -> str:
             f"{what} {value!r} is not valid: names may not contain spaces, control characters "
             "or any of < > \" ' = ; ( )"
         )
+    _remember(_VALID_NAMES, value)
     return value
 
 
@@ -138,7 +157,7 @@ def _parse_members(
 ) -> None:
     """Attributes of an entity; ``names`` (the type-scoped context) expands their names."""
     for key, value in body.items():
-        if key in ("id", "@id", "type", "@type") or key in _ENTITY_IGNORED:
+        if key in _ENTITY_SKIPPED:
             continue
         if key == "scope":
             entity.scope = _scope(value)
@@ -199,6 +218,17 @@ def parse_instance(
     value: Any, ctx: CompiledContext, name: str, iri: str, depth: int = 0
 ) -> Instance:
     """One attribute instance, normalized or concise, validated, with expanded sub-attributes."""
+    if (
+        value.__class__ is dict
+        and value.get("type") == "Property"
+        and value.keys() <= _PLAIN_PROPERTY_MEMBERS
+        and iri not in CORE_GEO_PROPERTIES
+        and value.get("value") is not None
+    ):
+        # The common case, checked quickly: a Property without sub-attributes.
+        instance = dict(value)
+        _check_metadata(instance, name)
+        return instance
     if depth > MAX_NESTING:
         raise BadRequestData(f"attribute {name!r} nests sub-attributes too deeply")
     if value is None:
@@ -246,11 +276,9 @@ def _check_instance(instance: Instance, ctx: CompiledContext, name: str, iri: st
     member = _VALUE_MEMBER[kind]
     if member not in instance:
         raise BadRequestData(f"attribute {name!r} of type {kind} needs a {member!r} member")
-    for other in _ALL_VALUE_MEMBERS - {member}:
-        if other in instance:
-            raise BadRequestData(
-                f"attribute {name!r} of type {kind} cannot have a {other!r} member"
-            )
+    if not _FOREIGN_MEMBERS[kind].isdisjoint(instance):
+        other = sorted(_FOREIGN_MEMBERS[kind].intersection(instance))[0]
+        raise BadRequestData(f"attribute {name!r} of type {kind} cannot have a {other!r} member")
     value = instance[member]
     if value is None:
         raise BadRequestData(
@@ -308,11 +336,12 @@ def _check_language_map(value: Any, name: str) -> None:
 
 def _check_metadata(instance: Instance, name: str) -> None:
     observed = instance.get("observedAt")
-    if observed is not None:
+    if observed is not None and not (observed.__class__ is str and observed in _VALID_DATETIMES):
         try:
             parse_datetime(observed)
         except ValueError as exc:
             raise BadRequestData(f"attribute {name!r}: observedAt {exc}") from None
+        _remember(_VALID_DATETIMES, observed)
     dataset = instance.get("datasetId")
     if dataset is not None and not is_uri(dataset):
         raise BadRequestData(f"attribute {name!r}: datasetId {dataset!r} is not a URI")
