@@ -47,6 +47,25 @@ class Settings(BaseSettings):
         description="Allow notification endpoints and @context URLs on loopback/private "
         "addresses (tests and the demo set it; keep it off on public deployments).",
     )
+    # Notifications (subscriptions)
+    notification_timeout: float = Field(
+        10.0, description="Seconds to wait for a notification endpoint to answer"
+    )
+    notification_retry_base: float = Field(
+        1.0, description="First retry delay after a failed notification; doubles each time"
+    )
+    notification_retry_max: float = Field(300.0, description="Longest retry delay (seconds)")
+    notification_concurrency: int = Field(
+        32, description="Notifications sent at once (each subscription sends in order)"
+    )
+    notification_poll_interval: float = Field(
+        0.5,
+        description="Seconds between checks for due notifications, retries, periodic "
+        "subscriptions and subscription changes made by other server processes",
+    )
+    notification_max_entities: int = Field(
+        100, description="Most entities in one notification (larger changes are split)"
+    )
     sqlite_synchronous: str = Field(
         "FULL", description="SQLite synchronous mode: FULL makes every commit durable"
     )
