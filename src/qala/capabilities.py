@@ -17,7 +17,11 @@ from fastapi import APIRouter
 from qala.services import Services
 
 #: Modules providing ``capability()``, in start order.
-CAPABILITIES: tuple[str, ...] = ("qala.ngsild.capability",)
+CAPABILITIES: tuple[str, ...] = (
+    "qala.ngsild.capability",
+    "qala.sdm.validator",
+    "qala.admin.capability",
+)
 
 
 @dataclass(slots=True)
