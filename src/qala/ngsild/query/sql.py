@@ -295,22 +295,25 @@ class _SQLite(_Backend):
 
     def instances(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
         assert isinstance(loc, _Path)
-        # ``fullkey`` is the element's path from the document root; it stays a valid
-        # path even when the iterated value turns out to be an object.
-        return f"json_each({loc.doc}, {loc.path}) AS {alias}", _Path(
+        # ``fullkey`` is the element's path from the document root.
+        return f"json_each({self._only(loc, 'array')}) AS {alias}", _Path(
             loc.doc, f"{alias}.fullkey", None
         )
+
+    def _only(self, loc: _Path, json_type: str) -> str:
+        """json_each arguments iterating ``loc`` only when it is of ``json_type``."""
+        return f"{loc.doc}, CASE WHEN {self._type(loc)} = '{json_type}' THEN {loc.path} END"
 
     def elements(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
         if isinstance(loc, _Row):
             source = f"CASE WHEN {loc.alias}.type = 'array' THEN {loc.alias}.value ELSE '[]' END"
             return f"json_each({source}) AS {alias}", _Row(alias)
         assert isinstance(loc, _Path)
-        return f"json_each({loc.doc}, {loc.path}) AS {alias}", _Row(alias)
+        return f"json_each({self._only(loc, 'array')}) AS {alias}", _Row(alias)
 
     def members(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
         assert isinstance(loc, _Path)
-        return f"json_each({loc.doc}, {loc.path}) AS {alias}", _Row(alias)
+        return f"json_each({self._only(loc, 'object')}) AS {alias}", _Row(alias)
 
     def elements_or_self(self, loc: _Loc, alias: str) -> tuple[str, _Loc] | None:
         if not isinstance(loc, _Path):
@@ -605,8 +608,8 @@ class _Compiler:
         source, element = self.db.instances(loc, alias)
         several = at_instance(element)
         return (
-            f"({single} OR ({self.db.is_array(loc)} AND EXISTS (SELECT 1 FROM {source}"
-            f" WHERE {self.db.is_object(element)} AND {several})))"
+            f"({single} OR EXISTS (SELECT 1 FROM {source}"
+            f" WHERE {self.db.is_object(element)} AND {several}))"
         )
 
     def with_candidates(
@@ -622,10 +625,7 @@ class _Compiler:
             if key == ANY_KEY:
                 alias = self.alias("m")
                 source, element = self.db.members(loc, alias)
-                return (
-                    f"({self.db.is_object(loc)} AND EXISTS (SELECT 1 FROM {source}"
-                    f" WHERE {test(element)}))"
-                )
+                return f"EXISTS (SELECT 1 FROM {source} WHERE {test(element)})"
             loc = self.db.member(loc, key)
         return test(loc)
 
@@ -646,10 +646,7 @@ class _Compiler:
                 source, element = rows
                 return f"EXISTS (SELECT 1 FROM {source} WHERE {predicate(element)})"
         source, element = self.db.elements(loc, alias)
-        return (
-            f"({predicate(loc)} OR ({self.db.is_array(loc)} AND EXISTS (SELECT 1 FROM {source}"
-            f" WHERE {predicate(element)})))"
-        )
+        return f"({predicate(loc)} OR EXISTS (SELECT 1 FROM {source} WHERE {predicate(element)}))"
 
     # terms
 
@@ -830,66 +827,86 @@ class _Compiler:
         return _Heavy(predicate)
 
     def temporal_exists(self, text_sql: str, kind: Kind, test: Callable[[str], str]) -> str:
-        db = self.db
-        a, b, c = self.alias("t"), self.alias("t"), self.alias("t")
-        raw = f"{c}.s"
-        if kind is Kind.DATETIME:
-            zone = db.datetime_zone_length(raw)
-            valid = db.datetime_format(raw, zone)
-        elif kind is Kind.TIME:
-            zone = db.time_zone_length(raw)
-            valid = db.time_format(raw, zone)
-        else:
-            zone = "0"
-            valid = db.date_format(raw)
-        s = f"{a}.s"
-        level_a = (
-            f"SELECT {c}.s AS s, {valid} AS ok, {zone} AS z"
-            f" FROM (SELECT {text_sql} AS s{db.fence()}) AS {c}{db.fence()}"
-        )
+        """EXISTS test on the temporal key of ``text_sql`` (see :mod:`.temporal`).
 
-        def field(start: int, length: int = 2) -> str:
-            return f"CASE WHEN {a}.ok THEN CAST(substr({s}, {start}, {length}) AS BIGINT) END"
+        The text is validated (format, then calendar) and the key computed with integer
+        arithmetic only, identically on both databases. On PostgreSQL, casts must not
+        see malformed text (they would raise), so every field is guarded by the format
+        check and derived tables are fenced; SQLite's casts never fail, and its parser
+        stack is small, so there the derived tables are fewer.
+        """
+        db = self.db
+        guarded = isinstance(db, _PostgreSQL)
+        a, b = self.alias("t"), self.alias("t")
+        s = f"{a}.s"
+        if kind is Kind.DATETIME:
+            zone_of: Callable[[str], str] = db.datetime_zone_length
+            valid_of: Callable[[str, str], str] = db.datetime_format
+        elif kind is Kind.TIME:
+            zone_of, valid_of = db.time_zone_length, db.time_format
+        else:
+            zone_of, valid_of = (lambda text: "0"), (lambda text, zone: db.date_format(text))
+        if guarded:
+            c = self.alias("t")
+            raw = f"{c}.s"
+            source = (
+                f"(SELECT {raw} AS s, {valid_of(raw, zone_of(raw))} AS ok, {zone_of(raw)} AS z"
+                f" FROM (SELECT {text_sql} AS s{db.fence()}) AS {c}{db.fence()}) AS {a}"
+            )
+            zone = f"{a}.z"
+
+            def guard(expr: str) -> str:
+                return f"CASE WHEN {a}.ok THEN {expr} END"
+
+        else:
+            source = f"(SELECT {text_sql} AS s) AS {a}"
+            zone = zone_of(s)
+
+            def guard(expr: str) -> str:
+                return expr
+
+        def number(start: int | str, length: int = 2) -> str:
+            return f"CAST(substr({s}, {start}, {length}) AS BIGINT)"
 
         def fraction(start: int, fixed: int) -> str:
-            size = db.greatest(f"length({s}) - {fixed} - {a}.z", "0")
-            digits = f"substr({s}, {start}, {size}) || '000000'"
-            return f"CASE WHEN {a}.ok THEN CAST(substr({digits}, 1, 6) AS BIGINT) END"
+            size = db.greatest(f"length({s}) - {fixed} - {zone}", "0")
+            return f"CAST(substr(substr({s}, {start}, {size}) || '000000', 1, 6) AS BIGINT)"
 
+        fields: dict[str, str] = {}
+        if not guarded:
+            fields["ok"] = valid_of(s, zone)
         if kind is Kind.TIME:
-            fields = {
-                "h": field(1),
-                "mi": field(4),
-                "se": field(7),
-                "fr": fraction(10, 9),
-            }
+            fields.update(h=number(1), mi=number(4), se=number(7), fr=fraction(10, 9))
         else:
-            fields = {"y": field(1, 4), "mo": field(6), "d": field(9)}
-            if kind is Kind.DATETIME:
-                fields.update(
-                    h=field(12),
-                    mi=field(15),
-                    se=field(18),
-                    fr=fraction(21, 20),
-                    zh=f"CASE WHEN {a}.z = 6 THEN CAST(substr({s}, length({s}) - 4, 2) AS BIGINT)"
-                    " ELSE 0 END",
-                    zm=f"CASE WHEN {a}.z = 6 THEN CAST(substr({s}, length({s}) - 1, 2) AS BIGINT)"
-                    " ELSE 0 END",
-                    zs=f"CASE WHEN {a}.z = 6 AND substr({s}, length({s}) - 5, 1) = '-'"
-                    " THEN -1 ELSE 1 END",
-                )
-        level_b = (
-            "SELECT "
-            + ", ".join(f"{expr} AS {name}" for name, expr in fields.items())
-            + f" FROM ({level_a}) AS {a}{db.fence()}"
-        )
-        checks: list[str] = []
+            fields.update(
+                y=number(1, 4),
+                mo=number(6),
+                d=number(9),
+                y2=f"{number(1, 4)} + 400 - CASE WHEN {number(6)} <= 2 THEN 1 ELSE 0 END",
+                mp=f"({number(6)} + 9) % 12",
+            )
+        if kind is Kind.DATETIME:
+            offset = (
+                f"CASE WHEN {zone} = 6 THEN (CASE WHEN substr({s}, length({s}) - 5, 1) = '-'"
+                f" THEN -1 ELSE 1 END) * ({number(f'length({s}) - 4')} * 3600"
+                f" + {number(f'length({s}) - 1')} * 60) ELSE 0 END"
+            )
+            fields.update(
+                h=number(12),
+                mi=number(15),
+                se=number(18),
+                fr=fraction(21, 20),
+                zh=f"CASE WHEN {zone} = 6 THEN {number(f'length({s}) - 4')} ELSE 0 END",
+                zm=f"CASE WHEN {zone} = 6 THEN {number(f'length({s}) - 1')} ELSE 0 END",
+                off=offset,
+            )
+        columns = ", ".join(f"{guard(expr)} AS {name}" for name, expr in fields.items())
+        checks = [
+            f"{b}.ok" if not guarded else f"{b}.{'h' if kind is Kind.TIME else 'y'} IS NOT NULL"
+        ]
         if kind is Kind.TIME:
-            checks.append(f"{b}.h IS NOT NULL")
-            seconds = f"({b}.h * 3600 + {b}.mi * 60 + {b}.se)"
-            key = f"({seconds} * 1000000 + {b}.fr)"
+            key = f"({b}.h * 3600 + {b}.mi * 60 + {b}.se) * 1000000 + {b}.fr"
         else:
-            checks.append(f"{b}.y IS NOT NULL")
             leap = (
                 f"CASE WHEN ({b}.y % 4 = 0 AND {b}.y % 100 <> 0) OR {b}.y % 400 = 0"
                 " THEN 1 ELSE 0 END"
@@ -898,26 +915,23 @@ class _Compiler:
                 f"CASE WHEN {b}.mo = 2 THEN 28 + {leap} ELSE 30 + ({b}.mo + {b}.mo / 8) % 2 END"
             )
             checks.append(f"{b}.mo BETWEEN 1 AND 12 AND {b}.d BETWEEN 1 AND {month_days}")
-            shifted = f"({b}.y + 400 - CASE WHEN {b}.mo <= 2 THEN 1 ELSE 0 END)"
-            year_of_era = f"({shifted} % 400)"
             days = (
-                f"(({shifted} / 400) * 146097 + {year_of_era} * 365 + {year_of_era} / 4"
-                f" - {year_of_era} / 100 + (153 * (({b}.mo + 9) % 12) + 2) / 5 + {b}.d - 1"
-                " - 865565)"
+                f"({b}.y2 / 400 * 146097 + {b}.y2 % 400 * 365 + {b}.y2 % 400 / 4"
+                f" - {b}.y2 % 400 / 100 + (153 * {b}.mp + 2) / 5 + {b}.d - 865566)"
             )
             if kind is Kind.DATE:
                 key = days
             else:
                 checks.append(f"{b}.zh <= 23 AND {b}.zm <= 59")
-                seconds = (
-                    f"({days} * 86400 + {b}.h * 3600 + {b}.mi * 60 + {b}.se"
-                    f" - {b}.zs * ({b}.zh * 3600 + {b}.zm * 60))"
+                key = (
+                    f"({days} * 86400 + {b}.h * 3600 + {b}.mi * 60 + {b}.se - {b}.off)"
+                    f" * 1000000 + {b}.fr"
                 )
-                key = f"({seconds} * 1000000 + {b}.fr)"
         if kind is not Kind.DATE:
             checks.append(f"{b}.h <= 23 AND {b}.mi <= 59 AND {b}.se <= 59")
-        checks.append(test(key))
-        return f"EXISTS (SELECT 1 FROM ({level_b}) AS {b} WHERE {' AND '.join(checks)})"
+        checks.append(test(f"({key})"))
+        derived = f"(SELECT {columns} FROM {source}{db.fence()}) AS {b}"
+        return f"EXISTS (SELECT 1 FROM {derived} WHERE {' AND '.join(checks)})"
 
 
 def _number(literal: Literal) -> int | float:
