@@ -21,6 +21,7 @@ CAPABILITIES: tuple[str, ...] = (
     "qala.ngsild.capability",
     "qala.sdm.validator",
     "qala.admin.capability",
+    "qala.subscriptions.capability",
 )
 
 

@@ -55,6 +55,8 @@ def upgrade() -> None:
         sa.Column("subscription_id", sa.Text, nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("payload", sa.Text, nullable=False),
+        # Ids are never reused (notification ids and ordering derive from them).
+        sqlite_autoincrement=True,
     )
     op.create_index(
         "subscription_outbox_sub", "subscription_outbox", ["tenant_id", "subscription_id", "id"]

@@ -1,0 +1,30 @@
+"""The subscriptions capability: ``/ngsi-ld/v1/subscriptions`` and the notification worker."""
+
+from __future__ import annotations
+
+from qala.capabilities import Capability
+from qala.services import Services
+from qala.subscriptions.engine import SubscriptionEngine
+from qala.subscriptions.routes import router
+
+PREFIX = "/ngsi-ld/v1"
+
+
+async def start(svc: Services) -> None:
+    engine = SubscriptionEngine(svc)
+    await engine.start()
+    svc.extras["subscriptions"] = engine
+    svc.hub.participants.append(engine.participant)
+
+
+async def stop(svc: Services) -> None:
+    engine: SubscriptionEngine | None = svc.extras.pop("subscriptions", None)
+    if engine is None:
+        return
+    if engine.participant in svc.hub.participants:
+        svc.hub.participants.remove(engine.participant)
+    await engine.stop()
+
+
+def capability() -> Capability:
+    return Capability(name="subscriptions", routers=[(router, PREFIX)], start=start, stop=stop)

@@ -1,0 +1,292 @@
+"""The ``/subscriptions`` resources of the NGSI-LD API (ETSI GS CIM 009 clause 5.8)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from qala.hub.errors import AlreadyExists, BadRequestData, Conflict, NotFound
+from qala.hub.model import iso_to_us, now_us, us_to_iso
+from qala.jsonld.compiled import CompiledContext
+from qala.netguard import RefusedAddress, check_url
+from qala.ngsild import http
+from qala.ngsild.entities import TenantHeader, negotiate, page_links, tenant_headers
+from qala.ngsild.params import paging
+from qala.ngsild.parse import check_entity_id
+from qala.services import Services, services
+from qala.subscriptions.engine import SubscriptionEngine
+from qala.subscriptions.model import (
+    DEFAULT_TRIGGERS,
+    CompiledSubscription,
+    merge,
+    translate_names,
+    validate,
+)
+from qala.subscriptions.repository import Columns, StoredSubscription
+
+router = APIRouter(tags=["Subscriptions"])
+
+SubscriptionIdPath = Annotated[str, Path(description="Subscription id (a URI)")]
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/ld+json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
+def engine_of(request: Request) -> SubscriptionEngine:
+    engine: SubscriptionEngine = services(request).extras["subscriptions"]
+    return engine
+
+
+def location(sub_id: str) -> str:
+    return f"/ngsi-ld/v1/subscriptions/{sub_id}"
+
+
+def columns(doc: dict[str, Any]) -> Columns:
+    interval = doc.get("timeInterval")
+    throttling = doc.get("throttling")
+    return Columns(
+        is_active=1 if doc.get("isActive", True) else 0,
+        expires_at=iso_to_us(doc["expiresAt"]) if "expiresAt" in doc else None,
+        time_interval_us=int(interval * 1_000_000) if interval else None,
+        throttling_us=int(throttling * 1_000_000) if throttling else None,
+    )
+
+
+async def check_endpoint(svc: Services, sub: CompiledSubscription) -> None:
+    assert sub.endpoint is not None
+    try:
+        await check_url(
+            sub.uri, allow_local=svc.settings.allow_local_endpoints, default_port=sub.endpoint.port
+        )
+    except RefusedAddress as exc:
+        raise BadRequestData(f"invalid subscription: notification.endpoint.uri: {exc}") from None
+
+
+def _copy(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value))
+
+
+@router.post(
+    "/subscriptions",
+    status_code=201,
+    summary="Create a subscription",
+    openapi_extra=_BODY,
+    responses={201: {"description": "Created; Location names the new subscription"}},
+)
+async def create_subscription(request: Request, tenant: TenantHeader = None) -> Response:
+    svc = services(request)
+    engine = engine_of(request)
+    name = svc.hub.check_tenant_name(tenant)
+    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    doc = validate(body, ctx, max_terms=svc.settings.max_query_terms, creating=True)
+    sub_id = doc.get("id") or f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
+    doc["id"] = sub_id
+    doc["@context"] = ctx.source or None
+    compiled = await engine.compile(0, name, doc)
+    await check_endpoint(svc, compiled)
+    ten = await svc.store.ensure_tenant(name)
+    now = now_us()
+    cols = columns(doc)
+    first_period = now if cols.time_interval_us else None
+    if not await engine.repo.insert(ten.id, sub_id, doc, cols, now, first_period):
+        raise AlreadyExists(f"subscription {sub_id!r} already exists")
+    await engine.refresh_tenant(ten.id)
+    if first_period is not None:
+        engine.kick()
+    headers = {"Location": location(sub_id), **tenant_headers(tenant)}
+    return Response(status_code=201, headers=headers)
+
+
+@router.get("/subscriptions", summary="List subscriptions")
+async def list_subscriptions(
+    request: Request,
+    limit: Annotated[int | None, Query(ge=0, description="Page size")] = None,
+    offset: Annotated[int | None, Query(ge=0, description="Page start")] = None,
+    count: Annotated[bool, Query(description="Return NGSILD-Results-Count")] = False,
+    options: Annotated[str | None, Query(description="sysAttrs")] = None,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    engine = engine_of(request)
+    negotiated = await negotiate(request, geojson=False)
+    sys_attrs = "sysAttrs" in http.parse_options(options, frozenset({"sysAttrs"}))
+    lim, off = paging(limit, offset, svc.settings.default_limit, svc.settings.max_limit)
+    ten = await svc.hub.tenant(tenant)
+    stored = await engine.repo.page(ten.id, lim, off) if lim > 0 else []
+    total = await engine.repo.count(ten.id) if count else None
+    body = []
+    for item in stored:
+        rendered = await representation(svc, item, negotiated.ctx, sys_attrs)
+        if negotiated.accept == http.JSONLD:
+            rendered["@context"] = negotiated.ctx.response_context()
+        body.append(rendered)
+    headers = tenant_headers(tenant)
+    if total is not None:
+        headers["NGSILD-Results-Count"] = str(total)
+    response = http.json_response(body, negotiated=negotiated, headers=headers)
+    links = page_links(request, lim, off, len(stored), total)
+    if links:
+        existing = response.headers.get("Link")
+        response.headers["Link"] = ", ".join([*([existing] if existing else []), *links])
+    return response
+
+
+@router.get("/subscriptions/{subscriptionId}", summary="Retrieve a subscription")
+async def retrieve_subscription(
+    request: Request,
+    subscriptionId: SubscriptionIdPath,
+    options: Annotated[str | None, Query(description="sysAttrs")] = None,
+    tenant: TenantHeader = None,
+) -> Response:
+    svc = services(request)
+    check_entity_id(subscriptionId, "subscription id")
+    negotiated = await negotiate(request, geojson=False)
+    sys_attrs = "sysAttrs" in http.parse_options(options, frozenset({"sysAttrs"}))
+    stored = await _stored(request, tenant, subscriptionId)
+    body = await representation(svc, stored, negotiated.ctx, sys_attrs)
+    if negotiated.accept == http.JSONLD:
+        body["@context"] = negotiated.ctx.response_context()
+    return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
+
+
+@router.patch(
+    "/subscriptions/{subscriptionId}",
+    status_code=204,
+    summary="Update a subscription (members given replace the stored ones)",
+    openapi_extra=_BODY,
+)
+async def update_subscription(
+    request: Request, subscriptionId: SubscriptionIdPath, tenant: TenantHeader = None
+) -> Response:
+    svc = services(request)
+    engine = engine_of(request)
+    check_entity_id(subscriptionId, "subscription id")
+    body, patch_ctx = await http.body_and_context(
+        request, svc.contexts, svc.settings.max_body_bytes
+    )
+    if not isinstance(body, dict):
+        raise BadRequestData("the subscription fragment must be a JSON object")
+    fragment = {k: _copy(v) for k, v in body.items() if k not in ("@context", "id", "type")}
+    if body.get("id", subscriptionId) != subscriptionId:
+        raise BadRequestData(f"the id in the body ({body['id']!r}) differs from the URL's")
+    if body.get("type", "Subscription") != "Subscription":
+        raise BadRequestData(f"type must be 'Subscription', not {body['type']!r}")
+    if not fragment:
+        raise BadRequestData("the subscription fragment has no members to update")
+    stored = await _stored(request, tenant, subscriptionId)
+    stored_ctx = await svc.contexts.compile(stored.body.get("@context") or None)
+    translate_names(fragment, patch_ctx, stored_ctx)
+    base = {k: v for k, v in stored.body.items() if k != "@context"}
+    doc = validate(
+        merge(base, fragment),
+        stored_ctx,
+        max_terms=svc.settings.max_query_terms,
+        creating="expiresAt" in fragment,
+    )
+    doc["id"] = subscriptionId
+    doc["@context"] = stored.body.get("@context")
+    name = engine.tenant_names.get(stored.tenant_id, "")
+    compiled = await engine.compile(stored.tenant_id, name, doc)
+    await check_endpoint(svc, compiled)
+    now = max(now_us(), stored.modified_at + 1)
+    cols = columns(doc)
+    reschedule = bool(cols.time_interval_us) and (
+        "timeInterval" in fragment or "isActive" in fragment
+    )
+    updated = await engine.repo.update(
+        stored.tenant_id,
+        subscriptionId,
+        doc,
+        cols,
+        now,
+        now if cols.time_interval_us else None,
+        stored.modified_at,
+        reschedule=reschedule,
+    )
+    if not updated:
+        raise Conflict(f"subscription {subscriptionId!r} was changed meanwhile; try again")
+    await engine.refresh_tenant(stored.tenant_id)
+    engine.kick()  # resumed or re-pointed: pending notifications may be due now
+    return Response(status_code=204, headers=tenant_headers(tenant))
+
+
+@router.delete("/subscriptions/{subscriptionId}", status_code=204, summary="Delete a subscription")
+async def delete_subscription(
+    request: Request, subscriptionId: SubscriptionIdPath, tenant: TenantHeader = None
+) -> Response:
+    svc = services(request)
+    engine = engine_of(request)
+    check_entity_id(subscriptionId, "subscription id")
+    ten = await svc.hub.tenant(tenant)
+    if not await engine.repo.delete(ten.id, subscriptionId):
+        raise NotFound(f"subscription {subscriptionId!r} was not found")
+    await engine.refresh_tenant(ten.id)
+    return Response(status_code=204, headers=tenant_headers(tenant))
+
+
+async def _stored(request: Request, tenant: str | None, sub_id: str) -> StoredSubscription:
+    svc = services(request)
+    ten = await svc.hub.tenant(tenant)
+    stored = await engine_of(request).repo.get(ten.id, sub_id)
+    if stored is None:
+        raise NotFound(f"subscription {sub_id!r} was not found")
+    return stored
+
+
+async def representation(
+    svc: Services, stored: StoredSubscription, ctx: CompiledContext, sys_attrs: bool
+) -> dict[str, Any]:
+    """The subscription as GET shows it, its names compacted with the request's @context."""
+    doc = {k: _copy(v) for k, v in stored.body.items() if k != "@context"}
+    stored_ctx = await svc.contexts.compile(stored.body.get("@context") or None)
+    translate_names(doc, stored_ctx, ctx)
+    out: dict[str, Any] = {"id": stored.id, "type": "Subscription"}
+    for key, value in doc.items():
+        if key not in ("id", "type", "notification"):
+            out[key] = value
+    out.setdefault("isActive", True)
+    if "timeInterval" not in doc:
+        out.setdefault("notificationTrigger", list(DEFAULT_TRIGGERS))
+    state = stored.state
+    now = now_us()
+    if not out["isActive"]:
+        status = "paused"
+    elif "expiresAt" in doc and iso_to_us(doc["expiresAt"]) <= now:
+        status = "expired"
+    elif state.consecutive_failures:
+        status = "failed"
+    else:
+        status = "active"
+    out["status"] = status
+    notification = dict(doc.get("notification") or {})
+    notification.setdefault("format", "normalized")
+    endpoint = notification.get("endpoint")
+    if isinstance(endpoint, dict):
+        endpoint.setdefault("accept", "application/json")
+    notification["status"] = "failed" if state.consecutive_failures else "ok"
+    notification["timesSent"] = state.times_sent
+    notification["timesFailed"] = state.times_failed
+    for member, value in (
+        ("lastNotification", state.last_notification),
+        ("lastSuccess", state.last_success),
+        ("lastFailure", state.last_failure),
+    ):
+        if value is not None:
+            notification[member] = us_to_iso(value)
+    if state.last_failure_reason and state.consecutive_failures:
+        notification["lastFailureReason"] = state.last_failure_reason
+    out["notification"] = notification
+    if sys_attrs:
+        out["createdAt"] = us_to_iso(stored.created_at)
+        out["modifiedAt"] = us_to_iso(stored.modified_at)
+    return out
