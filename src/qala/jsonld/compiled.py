@@ -34,6 +34,8 @@ class CompiledContext:
         "_expand",
         "_scoped",
         "_scoped_cache",
+        "given",
+        "includes_core",
         "key",
         "link_url",
         "source",
@@ -45,10 +47,17 @@ class CompiledContext:
         source: list[str | dict[str, Any]],
         active: dict[str, Any],
         documents: dict[str, Any] | None = None,
+        *,
+        given: Any = None,
+        includes_core: bool = False,
     ):
         self.key = key
         #: The user's context entries as given (core context URLs removed), for echoing back.
         self.source = source
+        #: The @context value exactly as the request gave it (None: no user context).
+        self.given = given
+        #: Whether ``given`` brings the core context itself (listed, or imported by a document).
+        self.includes_core = includes_core
         #: A single URL to name in a ``Link`` header, when the context is one URL.
         self.link_url: str | None = (
             source[0] if len(source) == 1 and isinstance(source[0], str) else None
@@ -94,7 +103,14 @@ class CompiledContext:
             active = self._active
             for type_iri in sorted(scoped, key=lambda iri: self.compact_unlocked(iri)):
                 active = _PROCESSOR.process_context(active, self._scoped[type_iri], options)
-        derived = CompiledContext(self.key, self.source, active, documents)
+        derived = CompiledContext(
+            self.key,
+            self.source,
+            active,
+            documents,
+            given=self.given,
+            includes_core=self.includes_core,
+        )
         derived._scoped = {}  # already applied
         self._scoped_cache[key] = derived
         return derived
@@ -107,8 +123,15 @@ class CompiledContext:
     def is_core_only(self) -> bool:
         return not self.source
 
-    def response_context(self) -> str | list[str | dict[str, Any]]:
-        """The ``@context`` member for an ``application/ld+json`` response."""
+    def response_context(self) -> Any:
+        """The ``@context`` member for an ``application/ld+json`` response.
+
+        The request's own @context, as it was given, when it brings the core context itself
+        (e.g. a compound context document that lists the core); otherwise the request's
+        entries followed by the core context, which every NGSI-LD document implies.
+        """
+        if self.given is not None and self.includes_core:
+            return self.given
         if not self.source:
             return CORE_CONTEXT_URL
         return [*self.source, CORE_CONTEXT_URL]
@@ -150,6 +173,9 @@ def process(
     source: list[str | dict[str, Any]],
     core_url: str,
     documents: dict[str, Any],
+    *,
+    given: Any = None,
+    includes_core: bool = False,
 ) -> CompiledContext:
     """Process ``source`` followed by the core context; every URL must be in ``documents``.
 
@@ -173,4 +199,4 @@ def process(
     vocab = user_vocab or active.get("@vocab") or DEFAULT_VOCAB
     if active.get("@vocab") != vocab:
         active = {**active, "@vocab": vocab}
-    return CompiledContext(key, source, active, documents)
+    return CompiledContext(key, source, active, documents, given=given, includes_core=includes_core)

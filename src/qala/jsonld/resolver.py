@@ -10,6 +10,7 @@ restart does not fetch it again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from collections import OrderedDict
@@ -155,11 +156,14 @@ class ContextResolver:
                 raise BadRequestData(
                     f"invalid @context: entries must be URLs or objects, not {type(entry).__name__}"
                 )
-        await self._gather_documents(source)
+        seen = await self._gather_documents(source)
+        includes_core = core_url != CORE_CONTEXT_URL or any(
+            e in CORE_CONTEXT_URLS for e in entries if isinstance(e, str)
+        )
+        includes_core = includes_core or not seen.isdisjoint(CORE_CONTEXT_URLS)
+        process = functools.partial(compiled.process, given=value, includes_core=includes_core)
         try:
-            ctx = await anyio.to_thread.run_sync(
-                compiled.process, key, source, core_url, self._documents
-            )
+            ctx = await anyio.to_thread.run_sync(process, key, source, core_url, self._documents)
         except KeyError as exc:  # a URL we could not gather (should not happen)
             raise ContextNotAvailable(f"@context {exc.args[0]!r} is not available") from exc
         except jsonld.JsonLdError as exc:
@@ -185,7 +189,8 @@ class ContextResolver:
 
     # -- internals --------------------------------------------------------------------------
 
-    async def _gather_documents(self, source: list[str | dict[str, Any]]) -> None:
+    async def _gather_documents(self, source: list[str | dict[str, Any]]) -> set[str]:
+        """Load every document ``source`` refers to, transitively; the URLs seen."""
         pending = list(_context_urls(source))
         seen: set[str] = set()
         while pending:
@@ -197,6 +202,7 @@ class ContextResolver:
                 raise BadRequestData("invalid @context: more than 32 nested context URLs")
             doc = await self.document(url)
             pending.extend(_context_urls(doc.get("@context")))
+        return seen
 
     async def _load(self, url: str) -> dict[str, Any]:
         if self.repository is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
@@ -32,9 +33,10 @@ from qala.ngsild.render import (
     render_entity,
     render_geojson_feature,
 )
+from qala.ngsild.routing import FastRoute
 from qala.services import services
 
-router = APIRouter(tags=["Entities"])
+router = APIRouter(tags=["Entities"], route_class=FastRoute)
 
 TenantHeader = Annotated[
     str | None,
@@ -88,7 +90,11 @@ def tenant_headers(tenant: str | None) -> dict[str, str]:
 
 
 def entity_location(entity_id: str) -> str:
-    return f"/ngsi-ld/v1/entities/{entity_id}"
+    """The path of an entity, for ``Location`` (IRI characters percent-encoded as UTF-8)."""
+    return "/ngsi-ld/v1/entities/" + quote(entity_id, safe=_URI_SAFE)
+
+
+_URI_SAFE = ":/?#[]@!$&'()*+,;=-._~%"
 
 
 def render_body(

@@ -15,6 +15,7 @@ from qala.hub.query import GeoFilter, Param
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import geo
 from qala.ngsild import query as qlang
+from qala.ngsild.parse import check_name
 
 
 class QFilter:
@@ -22,14 +23,14 @@ class QFilter:
 
     def __init__(self, text: str, ctx: CompiledContext, max_terms: int) -> None:
         try:
-            self.ast = qlang.parse(text, max_terms=max_terms)
+            self.ast = qlang.parse_query(text, limits=qlang.QueryLimits(max_terms=max_terms))
         except qlang.QueryTooComplex as exc:
             raise TooComplexQuery(f"q is too complex: {exc}") from None
         except qlang.QuerySyntaxError as exc:
             raise BadRequestData(f"invalid q: {exc}") from None
         self.text = text
-        self._expand = ctx.expand
-        self._match = qlang.compile_matcher(self.ast, ctx.expand)
+        self._expand = _checked_expand(ctx)
+        self._match = qlang.compile_matcher(self.ast, self._expand)
 
     def matches(self, entity: Entity) -> bool:
         return self._match(entity.attrs)
@@ -38,8 +39,27 @@ class QFilter:
         return self._match(attrs)
 
     def sql(self, dialect: str, param: Param) -> tuple[str, bool] | None:
-        compiled = qlang.compile_sql(self.ast, self._expand, dialect, "e.data", param)  # type: ignore[arg-type]
+        if dialect not in ("sqlite", "postgresql"):
+            return None
+        try:
+            compiled = qlang.compile_sql(self.ast, self._expand, dialect, "e.data", param)  # type: ignore[arg-type]
+        except ValueError:
+            # A member name SQL cannot address safely: the store filters in Python instead.
+            return None
         return compiled.sql, compiled.exact
+
+
+def _checked_expand(ctx: CompiledContext) -> Any:
+    """``ctx.expand`` for the attribute names of a query, which must be valid names."""
+
+    def expand(name: str) -> str:
+        try:
+            check_name(name, "attribute name in q")
+        except BadRequestData as exc:
+            raise BadRequestData(f"invalid q: {exc.detail}") from None
+        return ctx.expand(name)
+
+    return expand
 
 
 def q_filter(text: str, ctx: CompiledContext, max_terms: int) -> QFilter:

@@ -7,6 +7,7 @@ date-times, geometries. The hub receives only well-formed entities with expanded
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from qala.hub.errors import BadRequestData
@@ -52,8 +53,48 @@ MAX_ID_LENGTH = 2048
 MAX_NESTING = 8
 
 
+# Code points that render as nothing (or as blank) or reorder text: an identifier holding one
+# looks like a different identifier in logs and user interfaces. RFC 3987 lets some of them into
+# IRIs; NGSI-LD identifiers refuse them. Default_Ignorable_Code_Point ranges (Unicode 15), the
+# Braille blank and the noncharacters; control, format, private-use, surrogate, unassigned and
+# separator characters are refused by category.
+_INVISIBLE_RANGES = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x2800, 0x2800),
+    (0x3164, 0x3164),
+    (0xFDD0, 0xFDEF),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zs", "Zl", "Zp"})
+
+
+def _visible_iri_char(char: str) -> bool:
+    code = ord(char)
+    if code & 0xFFFE == 0xFFFE:  # U+xxFFFE and U+xxFFFF: noncharacters in every plane
+        return False
+    if any(low <= code <= high for low, high in _INVISIBLE_RANGES):
+        return False
+    return unicodedata.category(char) not in _REFUSED_CATEGORIES
+
+
 def is_uri(value: object) -> bool:
-    return isinstance(value, str) and len(value) <= MAX_ID_LENGTH and bool(_URI.match(value))
+    if not isinstance(value, str) or len(value) > MAX_ID_LENGTH or not _URI.match(value):
+        return False
+    return value.isascii() or all(_visible_iri_char(c) for c in value if not c.isascii())
 
 
 def check_entity_id(value: object, what: str = "entity id") -> str:
