@@ -19,6 +19,7 @@ from qala.services import Services
 #: Modules providing ``capability()``, in start order.
 CAPABILITIES: tuple[str, ...] = (
     "qala.ngsild.capability",
+    "qala.temporal.capability",
     "qala.sdm.validator",
     "qala.admin.capability",
     "qala.subscriptions.capability",

@@ -41,6 +41,21 @@ class Settings(BaseSettings):
     max_batch_entities: int = 10_000
     max_query_terms: int = 64
 
+    # Temporal history
+    temporal_max_instances: int = Field(
+        1000,
+        description="Most instances per attribute in one temporal response; more gives 206 "
+        "Partial Content with a Content-Range to continue from",
+    )
+    temporal_retention_days: int = Field(
+        400,
+        description="Days of raw history kept per tenant (tenant setting temporalRetentionDays "
+        "overrides it); older instances are compacted into hourly aggregates. 0 keeps all",
+    )
+    temporal_compact_interval: float = Field(
+        3600.0, description="Seconds between retention compactions in the server; 0: never"
+    )
+
     # Behaviour
     allow_local_endpoints: bool = Field(
         False,

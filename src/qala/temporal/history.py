@@ -1,0 +1,414 @@
+"""Reading the history: entities, series, instances and aggregates, in SQL on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from qala.store.base import Store
+from qala.temporal import schema
+from qala.temporal.schema import DELETED, HOUR_US
+
+TimeProperty = Literal["observedAt", "createdAt", "modifiedAt"]
+_CHUNK = 400
+
+#: The SQL time column for each ``timeproperty``.
+TIME_COLUMN: dict[str, str] = {
+    "observedAt": "ts",
+    "createdAt": "created_at",
+    "modifiedAt": "COALESCE(modified_at, created_at)",
+}
+
+
+@dataclass(slots=True)
+class EntityInfo:
+    """What the history knows of an entity: its latest types, creation and deletion."""
+
+    id: str
+    types: list[str]
+    created_at: int
+    deleted_at: int | None = None
+
+
+@dataclass(slots=True)
+class Series:
+    sid: int
+    entity_id: str
+    attr: str
+    dataset_id: str | None
+
+
+@dataclass(slots=True)
+class Row:
+    """One instance as stored (or synthesised from an hourly aggregate)."""
+
+    sid: int
+    ts: int
+    iid: int
+    k: int
+    num: float | None
+    val: str | None
+    doc: str | None
+    created_at: int
+    modified_at: int | None
+    hourly: bool = False
+
+    def time(self, prop: str) -> int:
+        if prop == "createdAt":
+            return self.created_at
+        if prop == "modifiedAt":
+            return self.modified_at or self.created_at
+        return self.ts
+
+
+@dataclass(slots=True)
+class Window:
+    """A time window on a time property: ``start <= t < end`` (either side open when None).
+
+    ``after``: ``t > start`` rather than ``>=`` (``timerel=after``).
+    """
+
+    start: int | None = None
+    end: int | None = None
+    start_exclusive: bool = False
+
+    def sql(self, column: str, args: list[Any]) -> str:
+        parts = []
+        if self.start is not None:
+            args.append(self.start)
+            parts.append(f"{column} {'>' if self.start_exclusive else '>='} ${len(args)}")
+        if self.end is not None:
+            args.append(self.end)
+            parts.append(f"{column} < ${len(args)}")
+        return " AND ".join(parts) if parts else "1 = 1"
+
+
+@dataclass(slots=True)
+class Buckets:
+    """How instances are grouped for aggregation.
+
+    ``period`` (µs) with ``origin``: fixed-length buckets ``origin + i × period``;
+    ``bounds``: explicit ascending boundaries (calendar periods); neither: one bucket.
+    """
+
+    origin: int = 0
+    period: int | None = None
+    bounds: list[int] | None = None
+
+    def sql(self, column: str, args: list[Any]) -> str:
+        if self.period is not None:
+            args.append(self.origin)
+            args.append(self.period)
+            return f"(({column} - ${len(args) - 1}) / ${len(args)})"
+        if self.bounds is not None:
+            cases = []
+            for index, bound in enumerate(self.bounds[1:]):
+                args.append(bound)
+                cases.append(f"WHEN {column} < ${len(args)} THEN {index}")
+            return f"(CASE {' '.join(cases)} ELSE {len(self.bounds) - 1} END)"
+        return "0"
+
+    def of(self, t: int) -> int:
+        if self.period is not None:
+            return (t - self.origin) // self.period
+        if self.bounds is not None:
+            for index, bound in enumerate(self.bounds[1:]):
+                if t < bound:
+                    return index
+            return len(self.bounds) - 1
+        return 0
+
+
+@dataclass(slots=True)
+class Aggregate:
+    """Sums of one bucket of one series, mergeable across raw rows and hourly rollups."""
+
+    n: int = 0
+    nnum: int = 0
+    sum: float | None = None
+    sumsq: float | None = None
+    min: float | None = None
+    max: float | None = None
+    distinct: int | None = None
+    first: int | None = None
+    last: int | None = None
+    partial: bool = False  # some of it comes from hourly rollups (distinctCount unknown)
+    kind: int = 0  # attribute type code (schema.KINDS)
+
+    def merge(self, other: Aggregate) -> None:
+        self.n += other.n
+        self.nnum += other.nnum
+        self.sum = _add(self.sum, other.sum)
+        self.sumsq = _add(self.sumsq, other.sumsq)
+        self.min = (
+            other.min
+            if self.min is None
+            else self.min
+            if other.min is None
+            else min(self.min, other.min)
+        )
+        self.max = (
+            other.max
+            if self.max is None
+            else self.max
+            if other.max is None
+            else max(self.max, other.max)
+        )
+        self.first = _lo(self.first, other.first)
+        self.last = _hi(self.last, other.last)
+        self.partial = self.partial or other.partial
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def _lo(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _hi(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _marks(values: Sequence[Any], args: list[Any]) -> str:
+    out = []
+    for value in values:
+        args.append(value)
+        out.append(f"${len(args)}")
+    return ", ".join(out)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(slots=True)
+class History:
+    store: Store
+
+    # -- catalogue ---------------------------------------------------------------------------
+
+    async def entities(self, tenant_id: int, ids: Sequence[str] | None = None) -> list[EntityInfo]:
+        """Entities with a history in the tenant (all, or those of ``ids``), by id."""
+        found: dict[str, EntityInfo] = {}
+        batches: Iterable[Sequence[str] | None] = _chunks(list(ids)) if ids is not None else [None]
+        for chunk in batches:
+            args: list[Any] = [tenant_id]
+            cond = ""
+            if chunk is not None:
+                cond = f" AND entity_id IN ({_marks(chunk, args)})"
+            rows = await self.store.fetch(
+                "SELECT entity_id, at, types, deleted FROM temporal_entities "
+                f"WHERE tenant_id = $1{cond} ORDER BY entity_id, at",
+                *args,
+            )
+            for entity_id, at, types, deleted in rows:
+                info = found.get(entity_id)
+                if info is None:
+                    info = found[entity_id] = EntityInfo(entity_id, [], at)
+                if deleted:
+                    info.deleted_at = at
+                else:
+                    if info.deleted_at is not None:  # re-created after a deletion
+                        info.deleted_at = None
+                    if types is not None:
+                        info.types = orjson.loads(types)
+        return sorted(found.values(), key=lambda e: e.id)
+
+    async def entity(self, tenant_id: int, entity_id: str) -> EntityInfo | None:
+        found = await self.entities(tenant_id, [entity_id])
+        return found[0] if found else None
+
+    async def series(
+        self, tenant_id: int, entity_ids: Sequence[str], attrs: Sequence[str] | None = None
+    ) -> list[Series]:
+        out: dict[int, Series] = {}
+        for chunk in _chunks(list(entity_ids)):
+            args: list[Any] = [tenant_id]
+            cond = f"entity_id IN ({_marks(chunk, args)})"
+            if attrs is not None:
+                cond += f" AND attr IN ({_marks(attrs, args)})"
+            rows = await self.store.fetch(
+                "SELECT DISTINCT sid, entity_id, attr, dataset_id FROM temporal_series "
+                f"WHERE tenant_id = $1 AND {cond}",
+                *args,
+            )
+            for sid, entity_id, attr, dataset_id in rows:
+                out[sid] = Series(sid, entity_id, attr, dataset_id)
+        return sorted(
+            out.values(),
+            key=lambda s: (s.entity_id, s.attr, s.dataset_id is not None, s.dataset_id or ""),
+        )
+
+    async def entities_with_attrs(self, tenant_id: int, attrs: Sequence[str]) -> set[str]:
+        args: list[Any] = [tenant_id]
+        rows = await self.store.fetch(
+            "SELECT DISTINCT entity_id FROM temporal_series "
+            f"WHERE tenant_id = $1 AND attr IN ({_marks(attrs, args)})",
+            *args,
+        )
+        return {r[0] for r in rows}
+
+    # -- instances ---------------------------------------------------------------------------
+
+    async def instances(
+        self,
+        sids: Sequence[int],
+        window: Window,
+        prop: str,
+        limit: int,
+        *,
+        newest: bool = False,
+        hourly: bool = True,
+    ) -> dict[int, list[Row]]:
+        """Up to ``limit`` instances of each series in ``window``, oldest first (or the newest
+        ``limit`` ones with ``newest``), returned in chronological order."""
+        column = TIME_COLUMN[prop]
+        order = "DESC" if newest else "ASC"
+        out: dict[int, list[Row]] = {sid: [] for sid in sids}
+        for chunk in _chunks(list(sids), 200):
+            args: list[Any] = []
+            parts = []
+            for index, sid in enumerate(chunk):
+                args.append(sid)
+                mark = f"${len(args)}"
+                cond = window.sql(column, args)
+                args.append(limit)
+                parts.append(
+                    "SELECT * FROM (SELECT sid, ts, iid, k, num, val, doc, created_at, "
+                    f"modified_at FROM temporal_instances WHERE sid = {mark} AND {cond} "
+                    f"ORDER BY {column} {order}, iid LIMIT ${len(args)}) AS q{index}"
+                )
+            for r in await self.store.fetch(" UNION ALL ".join(parts), *args):
+                out[r[0]].append(Row(*r))
+        if hourly and prop == "observedAt":
+            for sid, rows in (await self._hourly_instances(sids, window, limit, newest)).items():
+                if rows:
+                    out[sid].extend(rows)
+        for rows in out.values():
+            rows.sort(key=lambda row: (row.time(prop), row.iid), reverse=newest)
+            del rows[limit:]
+            if newest:
+                rows.reverse()
+        return out
+
+    async def _hourly_instances(
+        self, sids: Sequence[int], window: Window, limit: int, newest: bool
+    ) -> dict[int, list[Row]]:
+        out: dict[int, list[Row]] = {}
+        order = "DESC" if newest else "ASC"
+        for chunk in _chunks(list(sids), 200):
+            args: list[Any] = []
+            parts = []
+            for index, sid in enumerate(chunk):
+                args.append(sid)
+                mark = f"${len(args)}"
+                cond = window.sql("hour", args)
+                args.append(limit)
+                parts.append(
+                    "SELECT * FROM (SELECT sid, hour, sum, nnum FROM temporal_hourly "
+                    f"WHERE sid = {mark} AND nnum > 0 AND {cond} ORDER BY hour {order} "
+                    f"LIMIT ${len(args)}) AS h{index}"
+                )
+            for sid, hour, total, nnum in await self.store.fetch(" UNION ALL ".join(parts), *args):
+                out.setdefault(sid, []).append(
+                    Row(
+                        sid, hour, hour, schema.OBSERVED, total / nnum, None, None, hour, None, True
+                    )
+                )
+        return out
+
+    async def find_instance(self, sids: Sequence[int], iid: int) -> Row | None:
+        if not sids:
+            return None
+        args: list[Any] = []
+        marks = _marks(sids, args)
+        args.append(iid)
+        rows = await self.store.fetch(
+            "SELECT sid, ts, iid, k, num, val, doc, created_at, modified_at "
+            f"FROM temporal_instances WHERE sid IN ({marks}) AND iid = ${len(args)}",
+            *args,
+        )
+        return Row(*rows[0]) if rows else None
+
+    async def has_instances(self, sids: Sequence[int]) -> bool:
+        if not sids:
+            return False
+        args: list[Any] = []
+        marks = _marks(sids, args)
+        rows = await self.store.fetch(
+            f"SELECT 1 FROM temporal_instances WHERE sid IN ({marks}) LIMIT 1", *args
+        )
+        return bool(rows)
+
+    # -- aggregation -------------------------------------------------------------------------
+
+    async def aggregate(
+        self,
+        sids: Sequence[int],
+        window: Window,
+        prop: str,
+        buckets: Buckets,
+        *,
+        distinct: bool,
+        hourly: bool = True,
+    ) -> dict[int, dict[int, Aggregate]]:
+        """Per series and bucket: counts, sums, sums of squares, extremes — all in SQL."""
+        column = TIME_COLUMN[prop]
+        out: dict[int, dict[int, Aggregate]] = {sid: {} for sid in sids}
+        distinct_sql = "count(DISTINCT num) + count(DISTINCT val)" if distinct else "NULL"
+        for chunk in _chunks(list(sids)):
+            args: list[Any] = []
+            marks = _marks(chunk, args)
+            cond = window.sql(column, args)
+            bucket = buckets.sql(column, args)
+            rows = await self.store.fetch(
+                f"SELECT sid, {bucket} AS b, count(*), count(num), sum(num), sum(num * num), "
+                f"min(num), max(num), {distinct_sql}, min({column}), max({column}), "
+                f"max(k & {schema.KIND_MASK}) "
+                f"FROM temporal_instances WHERE sid IN ({marks}) AND {cond} "
+                f"AND (k & {DELETED}) = 0 GROUP BY sid, b",
+                *args,
+            )
+            for sid, b, n, nnum, total, sumsq, lo, hi, dist, first, last, kind in rows:
+                out[sid][b] = Aggregate(n, nnum, total, sumsq, lo, hi, dist, first, last, kind=kind)
+        if hourly and prop == "observedAt":
+            for chunk in _chunks(list(sids)):
+                args = []
+                marks = _marks(chunk, args)
+                cond = window.sql("hour", args)
+                bucket = buckets.sql("hour", args)
+                rows = await self.store.fetch(
+                    f"SELECT sid, {bucket} AS b, sum(n), sum(nnum), sum(sum), sum(sumsq), "
+                    f"min(min), max(max), min(hour), max(hour) FROM temporal_hourly "
+                    f"WHERE sid IN ({marks}) AND {cond} GROUP BY sid, b",
+                    *args,
+                )
+                for sid, b, n, nnum, total, sumsq, lo, hi, first, last in rows:
+                    part = Aggregate(
+                        int(n),
+                        int(nnum),
+                        total,
+                        sumsq,
+                        lo,
+                        hi,
+                        None,
+                        first,
+                        last + HOUR_US - 1,
+                        True,
+                    )
+                    current = out[sid].get(b)
+                    if current is None:
+                        out[sid][b] = part
+                    else:
+                        current.merge(part)
+        return out

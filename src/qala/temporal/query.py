@@ -1,0 +1,574 @@
+"""Temporal queries: parameters -> entity selection -> instances or aggregates -> representation.
+
+Semantics (ETSI GS CIM 009 v1.8, clause 4.11 and 5.7.3/5.7.4; see docs/temporal.md):
+
+* ``timerel=before``: t < timeAt; ``after``: t > timeAt; ``between``: timeAt <= t < endTimeAt;
+  no ``timerel``: the whole history. ``timeproperty`` picks t: observedAt (default; an instance
+  without observedAt sits at the time it was written), createdAt or modifiedAt.
+* ``type``/``id``/``idPattern`` select among the entities the history knows (also deleted
+  ones). ``q`` and geo-queries are evaluated on the entities' *current* state, as Orion-LD with
+  Mintaka and Stellio do, so they select live entities only.
+* ``attrs`` limits the attributes (and the entities to those having one of them).
+* ``lastN``: the last N instances of each attribute (of each datasetId) in the window.
+* Entities are paged with ``limit``/``offset`` (Link headers, ``NGSILD-Results-Count`` with
+  ``count=true``); instances per attribute are capped at ``temporal_max_instances``: a cut
+  response is ``206 Partial Content`` with ``Content-Range: date-time <from>-<to>/<size>``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from qala.hub.errors import BadRequestData, NotFound
+from qala.hub.model import Entity, iso_to_us, us_to_iso
+from qala.hub.query import EntityQuery, Selector
+from qala.jsonld.compiled import CompiledContext
+from qala.ngsild.params import QueryParams, build_entity_query, expand_attrs, names_context
+from qala.services import Services
+from qala.temporal import schema
+from qala.temporal.duration import Duration, InvalidDuration, add, parse_duration
+from qala.temporal.history import Aggregate, Buckets, EntityInfo, History, Row, Series, Window
+
+AGGR_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
+TIME_PROPERTIES = ("observedAt", "createdAt", "modifiedAt")
+TEMPORAL_OPTIONS = frozenset(
+    {"temporalValues", "aggregatedValues", "sysAttrs", "normalized", "keyValues", "concise"}
+)
+_SIMPLIFIED_MEMBER = {
+    "Property": "values",
+    "GeoProperty": "values",
+    "Relationship": "objects",
+    "LanguageProperty": "languageMaps",
+    "JsonProperty": "jsons",
+    "VocabProperty": "vocabs",
+    "ListProperty": "valueLists",
+    "ListRelationship": "objectLists",
+}
+#: Most buckets one aggregated query may produce per attribute (calendar periods).
+MAX_BUCKETS = 100_000
+_ALL = 10_000_000
+
+
+@dataclass(slots=True)
+class TemporalParams:
+    """The raw parameters of a temporal query (GET query string or POST body)."""
+
+    type: str | None = None
+    id: str | None = None
+    id_pattern: str | None = None
+    attrs: str | None = None
+    q: str | None = None
+    georel: str | None = None
+    geometry: str | None = None
+    coordinates: Any = None
+    geoproperty: str | None = None
+    geo_json: Any = None
+    timerel: str | None = None
+    time_at: str | None = None
+    end_time_at: str | None = None
+    timeproperty: str | None = None
+    last_n: Any = None
+    aggr_methods: str | list[str] | None = None
+    aggr_period: str | None = None
+    options: set[str] = field(default_factory=set)
+    format: str | None = None
+    limit: int | None = None
+    offset: int | None = None
+    count: bool = False
+
+
+@dataclass(slots=True)
+class TemporalQuery:
+    window: Window
+    prop: str
+    last_n: int | None
+    attrs: list[str] | None
+    representation: str  # normalized | temporalValues | aggregatedValues
+    sys_attrs: bool
+    methods: list[str]
+    duration: Duration | None
+    entity_query: EntityQuery
+    limit: int
+    offset: int
+    count: bool
+
+    @property
+    def needs_current_state(self) -> bool:
+        return bool(self.entity_query.filters) or self.entity_query.geo is not None
+
+
+def _time(raw: str, name: str) -> int:
+    try:
+        return iso_to_us(raw)
+    except ValueError as exc:
+        raise BadRequestData(f"{name} {exc}") from None
+
+
+def parse_window(timerel: str | None, time_at: str | None, end_time_at: str | None) -> Window:
+    if timerel is None:
+        if time_at is not None or end_time_at is not None:
+            raise BadRequestData("timeAt and endTimeAt need timerel (before, after or between)")
+        return Window()
+    if timerel not in ("before", "after", "between"):
+        raise BadRequestData(f"timerel {timerel!r} is not one of before, after, between")
+    if time_at is None:
+        raise BadRequestData(f"timerel={timerel} needs timeAt")
+    start = _time(time_at, "timeAt")
+    if timerel == "before":
+        if end_time_at is not None:
+            raise BadRequestData("endTimeAt goes only with timerel=between")
+        return Window(end=start)
+    if timerel == "after":
+        if end_time_at is not None:
+            raise BadRequestData("endTimeAt goes only with timerel=between")
+        return Window(start=start, start_exclusive=True)
+    if end_time_at is None:
+        raise BadRequestData("timerel=between needs endTimeAt")
+    end = _time(end_time_at, "endTimeAt")
+    if end <= start:
+        raise BadRequestData("endTimeAt must be later than timeAt")
+    return Window(start=start, end=end)
+
+
+def _last_n(raw: Any) -> int | None:
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise BadRequestData(f"lastN must be a positive integer, not {raw!r}") from None
+    if isinstance(raw, bool) or value < 1 or (isinstance(raw, float) and raw != value):
+        raise BadRequestData(f"lastN must be a positive integer, not {raw!r}")
+    return value
+
+
+def _methods(raw: str | list[str] | None) -> list[str]:
+    if raw is None:
+        raise BadRequestData(
+            "aggregatedValues needs aggrMethods (any of " + ", ".join(AGGR_METHODS) + ")"
+        )
+    names = raw if isinstance(raw, list) else raw.split(",")
+    methods = []
+    for name in names:
+        if not isinstance(name, str):
+            raise BadRequestData("aggrMethods must be a list of method names")
+        clean = name.strip()
+        if clean not in AGGR_METHODS:
+            raise BadRequestData(
+                f"unknown aggregation method {clean!r}; use " + ", ".join(AGGR_METHODS)
+            )
+        if clean not in methods:
+            methods.append(clean)
+    if not methods:
+        raise BadRequestData("aggrMethods must name at least one method")
+    return methods
+
+
+def build_query(params: TemporalParams, ctx: CompiledContext, svc: Services) -> TemporalQuery:
+    settings = svc.settings
+    window = parse_window(params.timerel, params.time_at, params.end_time_at)
+    prop = params.timeproperty or "observedAt"
+    if prop not in TIME_PROPERTIES:
+        raise BadRequestData(f"timeproperty {prop!r} is not one of " + ", ".join(TIME_PROPERTIES))
+    chosen = [o for o in ("temporalValues", "aggregatedValues") if o in params.options]
+    if params.format is not None:
+        if params.format not in ("temporalValues", "aggregatedValues", "normalized"):
+            raise BadRequestData(
+                f"unknown temporal format {params.format!r}; use normalized, temporalValues "
+                "or aggregatedValues"
+            )
+        if params.format != "normalized":
+            chosen.append(params.format)
+    if len(set(chosen)) > 1:
+        raise BadRequestData("temporalValues and aggregatedValues cannot be combined")
+    if {"keyValues", "concise"} & params.options:
+        raise BadRequestData(
+            "the temporal API has no keyValues/concise form; use options=temporalValues"
+        )
+    representation = chosen[0] if chosen else "normalized"
+    methods: list[str] = []
+    duration: Duration | None = None
+    if representation == "aggregatedValues":
+        methods = _methods(params.aggr_methods)
+        if params.aggr_period is not None:
+            try:
+                duration = parse_duration(params.aggr_period)
+            except InvalidDuration as exc:
+                raise BadRequestData(f"aggrPeriodDuration: {exc}") from None
+    elif params.aggr_methods is not None or params.aggr_period is not None:
+        raise BadRequestData("aggrMethods and aggrPeriodDuration need options=aggregatedValues")
+    last_n = _last_n(params.last_n)
+    entity_params = QueryParams(
+        type=params.type,
+        id=params.id,
+        id_pattern=params.id_pattern,
+        q=params.q,
+        georel=params.georel,
+        geometry=params.geometry,
+        coordinates=params.coordinates,
+        geoproperty=params.geoproperty,
+        limit=params.limit,
+        offset=params.offset,
+        count=params.count,
+    )
+    entity_query = build_entity_query(
+        entity_params,
+        ctx,
+        default_limit=settings.default_limit,
+        max_limit=settings.max_limit,
+        max_terms=settings.max_query_terms,
+    )
+    if params.geo_json is not None:
+        from qala.ngsild.filters import geo_filter_json
+
+        entity_query.geo = geo_filter_json(params.geo_json, names_context(params.type, ctx))
+    attrs = expand_attrs(params.attrs, names_context(params.type, ctx))
+    return TemporalQuery(
+        window=window,
+        prop=prop,
+        last_n=last_n,
+        attrs=attrs,
+        representation=representation,
+        sys_attrs="sysAttrs" in params.options,
+        methods=methods,
+        duration=duration,
+        entity_query=entity_query,
+        limit=entity_query.limit,
+        offset=entity_query.offset,
+        count=entity_query.count,
+    )
+
+
+# -- running a query -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TemporalResult:
+    bodies: list[dict[str, Any]]
+    count: int | None
+    returned: int
+    #: Set when instances were cut: (from, to, size) for Content-Range.
+    content_range: tuple[int, int, str] | None = None
+
+
+def _selected(info: EntityInfo, selectors: list[Selector]) -> bool:
+    if not selectors:
+        return True
+    probe = Entity(id=info.id, types=info.types)
+    return any(s.matches(probe) for s in selectors)
+
+
+async def select_entities(
+    svc: Services, tenant_id: int, tenant: str | None, query: TemporalQuery
+) -> list[EntityInfo]:
+    history = History(svc.store)
+    eq = query.entity_query
+    if query.needs_current_state:
+        current = await svc.hub.query(
+            tenant,
+            EntityQuery(selectors=eq.selectors, filters=eq.filters, geo=eq.geo, limit=_ALL),
+        )
+        infos = await history.entities(tenant_id, [e.id for e in current.entities])
+    else:
+        ids: list[str] | None = None
+        if len(eq.selectors) == 1 and eq.selectors[0].ids is not None:
+            ids = eq.selectors[0].ids
+        infos = [i for i in await history.entities(tenant_id, ids) if _selected(i, eq.selectors)]
+    if query.attrs is not None:
+        having = await history.entities_with_attrs(tenant_id, query.attrs)
+        infos = [i for i in infos if i.id in having]
+    return infos
+
+
+async def run_query(
+    svc: Services,
+    tenant_id: int,
+    infos: list[EntityInfo],
+    query: TemporalQuery,
+    ctx: CompiledContext,
+) -> tuple[list[dict[str, Any]], tuple[int, int, str] | None]:
+    history = History(svc.store)
+    if not infos:
+        return [], None
+    series = await history.series(tenant_id, [i.id for i in infos], query.attrs)
+    sids = [s.sid for s in series]
+    by_entity: dict[str, list[Series]] = {}
+    for s in series:
+        by_entity.setdefault(s.entity_id, []).append(s)
+    content_range = None
+    if query.representation == "aggregatedValues":
+        buckets = _buckets(query)
+        aggregates = await history.aggregate(
+            sids, query.window, query.prop, buckets, distinct="distinctCount" in query.methods
+        )
+        bodies = [
+            render_aggregated(info, by_entity.get(info.id, []), aggregates, buckets, query, ctx)
+            for info in infos
+        ]
+        return bodies, None
+    cap = svc.settings.temporal_max_instances
+    wanted = query.last_n if query.last_n is not None else cap
+    fetch = min(wanted, cap) + 1
+    rows = await history.instances(
+        sids, query.window, query.prop, fetch, newest=query.last_n is not None
+    )
+    content_range = _paginate(rows, query, wanted, cap)
+    bodies = [
+        render_instances(info, by_entity.get(info.id, []), rows, query, ctx) for info in infos
+    ]
+    return bodies, content_range
+
+
+def _paginate(
+    rows: dict[int, list[Row]], query: TemporalQuery, wanted: int, cap: int
+) -> tuple[int, int, str] | None:
+    """Cut every series at one instant so that the page is complete up to it (or, with lastN,
+    from it on); return (from, to, size) for Content-Range when something was cut."""
+    prop = query.prop
+    newest = query.last_n is not None
+    limit = min(wanted, cap)
+    if newest and wanted <= cap:
+        # lastN within the cap: the extra row was fetched only to detect a cut
+        for series_rows in rows.values():
+            del series_rows[: max(0, len(series_rows) - limit)]
+        return None
+    over = [r for r in rows.values() if len(r) > limit]
+    if not over:
+        return None
+    if not newest:
+        cuts = []
+        for series_rows in over:
+            boundary = series_rows[limit].time(prop)  # the first instance left out
+            kept = [r for r in series_rows[:limit] if r.time(prop) < boundary]
+            cuts.append(kept[-1].time(prop) if kept else boundary)
+        edge = min(cuts)
+        for series_rows in rows.values():
+            series_rows[:] = [r for r in series_rows if r.time(prop) <= edge][:limit]
+        first = query.window.start
+        if first is None:
+            times = [s[0].time(prop) for s in rows.values() if s]
+            first = min(times) if times else edge
+        return first, edge, "*"
+    cuts = []
+    for series_rows in over:
+        boundary = series_rows[-limit - 1].time(prop)  # the newest instance left out
+        kept = [r for r in series_rows[-limit:] if r.time(prop) > boundary]
+        cuts.append(kept[0].time(prop) if kept else boundary)
+    edge = max(cuts)
+    for series_rows in rows.values():
+        series_rows[:] = [r for r in series_rows if r.time(prop) >= edge][-limit:]
+    last = query.window.end
+    if last is None:
+        times = [s[-1].time(prop) for s in rows.values() if s]
+        last = max(times) if times else edge
+    return last, edge, str(wanted)
+
+
+def _buckets(query: TemporalQuery) -> Buckets:
+    duration = query.duration
+    window = query.window
+    if duration is None or duration.is_zero:
+        return Buckets()
+    origin = window.start if window.start is not None else 0
+    if duration.is_fixed:
+        return Buckets(origin=origin, period=duration.micros)
+    if window.start is None or window.end is None:
+        raise BadRequestData(
+            "calendar periods (aggrPeriodDuration with years or months) need "
+            "timerel=between with timeAt and endTimeAt"
+        )
+    bounds = [window.start]
+    while bounds[-1] < window.end:
+        try:
+            bounds.append(add(window.start, duration, len(bounds)))
+        except InvalidDuration as exc:
+            raise BadRequestData(f"aggrPeriodDuration: {exc}") from None
+        if len(bounds) > MAX_BUCKETS:
+            raise BadRequestData("aggrPeriodDuration makes too many periods for this window")
+    return Buckets(bounds=bounds)
+
+
+# -- representations -----------------------------------------------------------------------
+
+
+def _entity_head(info: EntityInfo, ctx: CompiledContext, sys_attrs: bool) -> dict[str, Any]:
+    types = [ctx.compact(t) for t in info.types]
+    out: dict[str, Any] = {"id": info.id, "type": types[0] if len(types) == 1 else types}
+    if sys_attrs:
+        out["createdAt"] = us_to_iso(info.created_at)
+    if info.deleted_at is not None:
+        out["deletedAt"] = us_to_iso(info.deleted_at)
+    return out
+
+
+def _compact_doc(doc: dict[str, Any], ctx: CompiledContext) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if ":" in key and isinstance(value, dict):
+            out[ctx.compact(key)] = _compact_doc(value, ctx)
+        elif key == "objectType" and isinstance(value, str):
+            out[key] = ctx.compact(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _value(row: Row, kind: str, ctx: CompiledContext) -> Any:
+    if row.k & schema.DELETED:
+        return schema.NULL
+    value = schema.decode_value(row.k, row.num, row.val)
+    if kind == "VocabProperty":
+        if isinstance(value, list):
+            return [ctx.compact(v) if isinstance(v, str) else v for v in value]
+        if isinstance(value, str):
+            return ctx.compact(value)
+    return value
+
+
+def instance_body(
+    row: Row, series: Series, ctx: CompiledContext, sys_attrs: bool
+) -> dict[str, Any]:
+    import orjson
+
+    kind = schema.kind_of(row.k)
+    out: dict[str, Any] = {"type": kind, schema.VALUE_MEMBER[kind]: _value(row, kind, ctx)}
+    if row.k & schema.DELETED:
+        out["deletedAt"] = us_to_iso(row.ts)
+    elif row.k & schema.OBSERVED:
+        out["observedAt"] = us_to_iso(row.ts)
+    if row.doc is not None and not row.k & schema.DELETED:
+        out.update(_compact_doc(orjson.loads(row.doc), ctx))
+    if series.dataset_id is not None:
+        out["datasetId"] = series.dataset_id
+    if row.hourly:
+        out["instanceId"] = f"{schema.HOURLY_PREFIX}{row.sid & 0xFFFFFFFFFFFFFFFF:016x}:{row.ts}"
+    else:
+        out["instanceId"] = schema.instance_uri(row.iid)
+    if sys_attrs:
+        out["createdAt"] = us_to_iso(row.created_at)
+        out["modifiedAt"] = us_to_iso(row.modified_at or row.created_at)
+    return out
+
+
+def render_instances(
+    info: EntityInfo,
+    series: list[Series],
+    rows: dict[int, list[Row]],
+    query: TemporalQuery,
+    ctx: CompiledContext,
+) -> dict[str, Any]:
+    out = _entity_head(info, ctx, query.sys_attrs)
+    names = ctx.for_types(info.types)
+    by_attr: dict[str, list[Series]] = {}
+    for s in series:
+        by_attr.setdefault(s.attr, []).append(s)
+    for attr, attr_series in by_attr.items():
+        if query.representation == "temporalValues":
+            parts = []
+            for s in attr_series:
+                series_rows = rows.get(s.sid, [])
+                if not series_rows:
+                    continue
+                kind = schema.kind_of(series_rows[-1].k)
+                part: dict[str, Any] = {
+                    "type": kind,
+                    _SIMPLIFIED_MEMBER[kind]: [
+                        [_value(r, schema.kind_of(r.k), ctx), us_to_iso(r.time(query.prop))]
+                        for r in series_rows
+                    ],
+                }
+                if s.dataset_id is not None:
+                    part["datasetId"] = s.dataset_id
+                parts.append(part)
+            if parts:
+                out[names.compact(attr)] = parts[0] if len(parts) == 1 else parts
+            continue
+        instances = [
+            instance_body(r, s, ctx, query.sys_attrs)
+            for s in attr_series
+            for r in rows.get(s.sid, [])
+        ]
+        if instances:
+            out[names.compact(attr)] = instances
+    return out
+
+
+def _bucket_bounds(b: int, agg: Aggregate, buckets: Buckets, window: Window) -> tuple[int, int]:
+    if buckets.period is not None:
+        start = buckets.origin + b * buckets.period
+        return start, start + buckets.period
+    if buckets.bounds is not None:
+        return buckets.bounds[b], buckets.bounds[b + 1] if b + 1 < len(buckets.bounds) else (
+            buckets.bounds[-1]
+        )
+    start = window.start if window.start is not None else agg.first or 0
+    end = window.end if window.end is not None else agg.last or start
+    return start, end
+
+
+def aggregate_value(method: str, agg: Aggregate) -> Any:
+    if method == "totalCount":
+        return agg.n
+    if method == "distinctCount":
+        return None if agg.partial else agg.distinct
+    if agg.nnum == 0:
+        return None
+    if method == "sum":
+        return agg.sum
+    if method == "avg":
+        return (agg.sum or 0.0) / agg.nnum
+    if method == "min":
+        return agg.min
+    if method == "max":
+        return agg.max
+    if method == "sumsq":
+        return agg.sumsq
+    if method == "stddev":
+        if agg.nnum < 2:
+            return 0.0
+        mean = (agg.sum or 0.0) / agg.nnum
+        variance = ((agg.sumsq or 0.0) - agg.nnum * mean * mean) / (agg.nnum - 1)
+        return math.sqrt(max(0.0, variance))
+    raise AssertionError(method)
+
+
+def render_aggregated(
+    info: EntityInfo,
+    series: list[Series],
+    aggregates: dict[int, dict[int, Aggregate]],
+    buckets: Buckets,
+    query: TemporalQuery,
+    ctx: CompiledContext,
+) -> dict[str, Any]:
+    out = _entity_head(info, ctx, query.sys_attrs)
+    names = ctx.for_types(info.types)
+    by_attr: dict[str, list[Series]] = {}
+    for s in series:
+        by_attr.setdefault(s.attr, []).append(s)
+    for attr, attr_series in by_attr.items():
+        parts = []
+        for s in attr_series:
+            per_bucket = aggregates.get(s.sid, {})
+            if not per_bucket:
+                continue
+            kind = schema.kind_of(max(a.kind for a in per_bucket.values()))
+            part: dict[str, Any] = {"type": kind}
+            for method in query.methods:
+                entries = []
+                for b in sorted(per_bucket):
+                    agg = per_bucket[b]
+                    start, end = _bucket_bounds(b, agg, buckets, query.window)
+                    entries.append([aggregate_value(method, agg), us_to_iso(start), us_to_iso(end)])
+                part[method] = entries
+            if s.dataset_id is not None:
+                part["datasetId"] = s.dataset_id
+            parts.append(part)
+        if parts:
+            out[names.compact(attr)] = parts[0] if len(parts) == 1 else parts
+    return out
+
+
+def not_found(entity_id: str) -> NotFound:
+    return NotFound(f"entity {entity_id!r} has no temporal evolution here")
