@@ -34,9 +34,10 @@ from qala.ngsild.params import (
     render_options,
 )
 from qala.ngsild.parse import check_entity_id, parse_entity, parse_fragment
+from qala.ngsild.routing import FastRoute
 from qala.services import services
 
-router = APIRouter(tags=["Batch operations"])
+router = APIRouter(tags=["Batch operations"], route_class=FastRoute)
 
 _ARRAY_BODY = {
     "requestBody": {

@@ -13,9 +13,10 @@ from qala.hub.errors import BadRequestData, NotFound, UnsupportedMediaType
 from qala.hub.model import us_to_iso
 from qala.jsonld.resolver import HOSTED_PATH, StoredContext
 from qala.ngsild import http
+from qala.ngsild.routing import FastRoute
 from qala.services import services
 
-router = APIRouter(tags=["JSON-LD contexts"])
+router = APIRouter(tags=["JSON-LD contexts"], route_class=FastRoute)
 _KINDS = {"hosted": "Hosted", "cached": "Cached", "implicitlycreated": "ImplicitlyCreated"}
 _BUILTIN_PREFIX = "builtin-"
 

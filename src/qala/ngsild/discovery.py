@@ -12,9 +12,10 @@ from qala.hub.errors import NotFound
 from qala.ngsild import http
 from qala.ngsild.entities import TenantHeader, negotiate, tenant_headers
 from qala.ngsild.parse import check_name
+from qala.ngsild.routing import FastRoute
 from qala.services import services
 
-router = APIRouter(tags=["Discovery"])
+router = APIRouter(tags=["Discovery"], route_class=FastRoute)
 DetailsQuery = Annotated[bool, Query(description="Return full descriptions, not names")]
 
 

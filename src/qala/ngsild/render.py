@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from qala.hub.attributes import is_sub_attribute
-from qala.hub.model import Entity, Instance, instances_of, us_to_iso
+from qala.hub.model import Entity, Instance, us_to_iso
 from qala.jsonld.compiled import CompiledContext
 from qala.jsonld.core import NGSI_LD
 
@@ -67,31 +67,37 @@ def render_entity(entity: Entity, ctx: CompiledContext, opts: RenderOptions) -> 
 
 
 def render_attribute(value: Any, ctx: CompiledContext, opts: RenderOptions) -> Any:
-    instances = instances_of(value)
     if opts.format == "keyValues":
-        rendered = [_key_value(i, ctx, opts) for i in instances]
+        render = _key_value
     elif opts.format == "concise":
-        rendered = [_concise(i, ctx, opts) for i in instances]
+        render = _concise
     else:
-        rendered = [_normalized(i, ctx, opts) for i in instances]
+        render = _normalized
+    if value.__class__ is dict:
+        return render(value, ctx, opts)
+    rendered = [render(i, ctx, opts) for i in value]
     return rendered[0] if len(rendered) == 1 else rendered
+
+
+_SPECIAL = frozenset({"createdAt", "modifiedAt", "vocab", "objectType"})
 
 
 def _normalized(instance: Instance, ctx: CompiledContext, opts: RenderOptions) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    kind = instance.get("type")
+    sys_attrs = opts.sys_attrs
     for key, member in instance.items():
-        if key in _SYS and not opts.sys_attrs:
-            continue
-        if is_sub_attribute(key) and isinstance(member, dict):
+        if key in _SPECIAL:
+            if key == "vocab":
+                out[key] = _compact_vocab(member, ctx)
+            elif key == "objectType":
+                out[key] = ctx.compact(member) if isinstance(member, str) else member
+            elif sys_attrs:
+                out[key] = member
+        elif member.__class__ is dict and ":" in key:  # a sub-attribute (expanded name)
             out[ctx.compact(key)] = _normalized(member, ctx, opts)
-        elif key == "vocab":
-            out[key] = _compact_vocab(member, ctx)
-        elif key == "objectType":
-            out[key] = ctx.compact(member) if isinstance(member, str) else member
         else:
             out[key] = member
-    if kind == "LanguageProperty" and opts.lang is not None:
+    if opts.lang is not None and instance.get("type") == "LanguageProperty":
         return _language_as_property(out, opts.lang)
     return out
 
