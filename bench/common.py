@@ -146,18 +146,17 @@ def wrk(
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency"]
     for key, value in (headers or {}).items():
         cmd += ["-H", f"{key}: {value}"]
-    script_file = None
+    script_path: Path | None = None
     if script:
-        script_file = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        script_file.write(script)
-        script_file.close()
-        cmd += ["-s", script_file.name]
+        script_path = Path(tempfile.mkstemp(suffix=".lua")[1])
+        script_path.write_text(script)
+        cmd += ["-s", str(script_path)]
     cmd.append(url)
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     finally:
-        if script_file:
-            os.unlink(script_file.name)
+        if script_path is not None:
+            script_path.unlink(missing_ok=True)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"50%\s+(\S+)", out)
     p99 = re.search(r"99%\s+(\S+)", out)
