@@ -127,7 +127,12 @@ class Repository:
 
         ``reschedule``: set the next periodic notification to ``next_periodic_at`` (else the
         schedule is kept, unless the subscription is no longer periodic)."""
-        periodic = "$9" if reschedule else "CASE WHEN $7 IS NULL THEN $9 ELSE next_periodic_at END"
+        periodic = (
+            "CAST($9 AS BIGINT)"
+            if reschedule
+            else "CASE WHEN CAST($7 AS BIGINT) IS NULL THEN CAST($9 AS BIGINT) "
+            "ELSE next_periodic_at END"
+        )
         counts = await self.store.execute(
             [
                 (

@@ -1,0 +1,168 @@
+"""Test support for subscriptions: a real HTTP notification receiver and an MQTT listener."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from ngsi import BASE, headers
+
+MQTT_HOST = "127.0.0.1"
+MQTT_PORT = 1883
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    at: float
+
+    @property
+    def data(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = self.body["data"]
+        return data
+
+
+@dataclass
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records every notification POSTed to it.
+
+    ``status[path]`` sets the answer for a path (default 204); ``delay[path]`` makes it slow.
+    """
+
+    server: ThreadingHTTPServer
+    received: list[Received] = field(default_factory=list)
+    attempts: dict[str, list[float]] = field(default_factory=dict)
+    status: dict[str, int] = field(default_factory=dict)
+    delay: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str = "/notify") -> str:
+        return self.base + path
+
+    def at(self, path: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if r.path == path]
+
+    def wait(self, count: int, path: str = "/notify", timeout: float = 10.0) -> list[Received]:
+        """The first ``count`` notifications on ``path``, waiting up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.at(path)
+            if len(got) >= count:
+                return got
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"expected {count} notification(s) on {path}, got {len(got)}: "
+                    f"{[r.body for r in got]}"
+                )
+            time.sleep(0.01)
+
+    def wait_items(
+        self, count: int, path: str = "/notify", timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """At least ``count`` notified entities (``data`` items) on ``path``, in order."""
+        deadline = time.monotonic() + timeout
+        while True:
+            items = [item for r in self.at(path) for item in r.data]
+            if len(items) >= count:
+                return items
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {count} notified entities, got {items}")
+            time.sleep(0.01)
+
+    def quiet(self, path: str = "/notify", seconds: float = 0.6) -> list[Received]:
+        """Wait ``seconds`` and return what arrived (to show that nothing more came)."""
+        time.sleep(seconds)
+        return self.at(path)
+
+
+def start_receiver() -> Receiver:
+    receiver: Receiver
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            raw = self.rfile.read(length)
+            path = self.path
+            with receiver.lock:
+                receiver.attempts.setdefault(path, []).append(time.monotonic())
+            delay = receiver.delay.get(path, 0.0)
+            if delay:
+                time.sleep(delay)
+            status = receiver.status.get(path, 204)
+            if 200 <= status < 300:
+                body = json.loads(raw)
+                item = Received(
+                    path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()
+                )
+                with receiver.lock:
+                    receiver.received.append(item)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    receiver = Receiver(server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return receiver
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def subscription(endpoint: str, **members: Any) -> dict[str, Any]:
+    """A subscription to Streetlights notifying ``endpoint`` (members override/extend)."""
+    notification = members.pop("notification", {})
+    body: dict[str, Any] = {
+        "type": "Subscription",
+        "entities": [{"type": "Streetlight"}],
+        "notification": {"endpoint": {"uri": endpoint}, **notification},
+    }
+    body.update(members)
+    return body
+
+
+def subscribe(client: TestClient, body: dict[str, Any], **kw: str) -> str:
+    response = client.post(f"{BASE}/subscriptions", json=body, headers=headers(**kw))
+    assert response.status_code == 201, response.text
+    location: str = response.headers["location"]
+    return location.rsplit("/", 1)[1]
+
+
+def get_subscription(client: TestClient, sub_id: str, **kw: str) -> dict[str, Any]:
+    response = client.get(f"{BASE}/subscriptions/{sub_id}", headers=headers(**kw))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def wait_for(condition: Any, timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
