@@ -3,8 +3,10 @@ on random queries over random entities, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ngsild_query_support import PostgresRunner, SQLiteRunner, assert_agrees, evaluate, expand
@@ -61,7 +63,9 @@ PATTERNS = ["a", "^a", "b$", "a|b", "", "é", "^2020", "'", r"\.", r"x\(", "(?i)
 
 scalars = st.one_of(
     st.sampled_from(NUMBERS),
-    st.sampled_from(STRINGS + URIS + DATETIMES + DATES + TIMES + JUNK_TEMPORAL),
+    st.sampled_from(NUMBERS),
+    st.sampled_from(STRINGS + URIS),
+    st.sampled_from(DATETIMES + DATES + TIMES + JUNK_TEMPORAL),
     st.booleans(),
     st.none(),
     st.builds(
@@ -91,24 +95,12 @@ strings_or_lists = st.one_of(
 
 @st.composite
 def instances(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
-    member = draw(
-        st.sampled_from(
-            [
-                "value",
-                "value",
-                "value",
-                "object",
-                "objectList",
-                "languageMap",
-                "vocab",
-                "json",
-                "valueList",
-                None,
-            ]
-        )
-    )
+    members = ["object", "objectList", "languageMap", "vocab", "json", "valueList", None]
+    member = draw(st.sampled_from(["value"] * 6 + members))
     instance: dict[str, Any] = {"type": "Property"}
-    if member in ("value", "json", "valueList"):
+    if member == "value":
+        instance[member] = draw(st.one_of(scalars, scalars, json_values))
+    elif member in ("json", "valueList"):
         instance[member] = draw(json_values)
     elif member in ("object", "vocab"):
         instance[member] = draw(strings_or_lists)
@@ -132,17 +124,91 @@ def instances(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
 def attribute_values(depth: int = 0) -> st.SearchStrategy[Any]:
     return st.one_of(
         instances(depth),
+        instances(depth),
         st.lists(st.one_of(instances(depth), st.sampled_from([5, "junk"])), max_size=3),
     )
 
 
 @st.composite
 def entities(draw: st.DrawFn) -> dict[str, Any]:
-    names = draw(st.lists(st.sampled_from(ATTRIBUTES), max_size=3, unique=True))
+    names = draw(st.lists(st.sampled_from(ATTRIBUTES), min_size=1, max_size=3, unique=True))
     return {expand(name): draw(attribute_values()) for name in names}
 
 
-corpora = st.lists(entities(), min_size=1, max_size=6).map(lambda items: dict(enumerate(items)))
+corpora = st.lists(entities(), min_size=2, max_size=8).map(lambda items: dict(enumerate(items)))
+
+
+# -- a larger seeded random city, loaded once ---------------------------------------------
+
+TEMPORAL_TYPES = ["DateTime", "Date", "Time", "Text", "https://uri.etsi.org/ngsi-ld/DateTime"]
+
+
+def _random_scalar(rng: random.Random) -> Any:
+    pick = rng.random()
+    if pick < 0.35:
+        return rng.choice(NUMBERS)
+    if pick < 0.55:
+        return rng.choice(STRINGS + URIS)
+    if pick < 0.8:
+        return rng.choice(DATETIMES + DATES + TIMES + JUNK_TEMPORAL)
+    if pick < 0.88:
+        return rng.choice([True, False])
+    if pick < 0.92:
+        return None
+    return {
+        "@type": rng.choice(TEMPORAL_TYPES),
+        "@value": rng.choice(DATETIMES + DATES + TIMES + JUNK_TEMPORAL[:2]),
+    }
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> Any:
+    pick = rng.random()
+    if depth >= 2 or pick < 0.6:
+        return _random_scalar(rng)
+    if pick < 0.8:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {key: _random_json(rng, depth + 1) for key in rng.sample(KEYS, rng.randint(1, 3))}
+
+
+def _random_instance(rng: random.Random, depth: int = 0) -> dict[str, Any]:
+    instance: dict[str, Any] = {"type": "Property"}
+    member = rng.choice(["value"] * 6 + ["object", "languageMap", "vocab", "json", "valueList"])
+    if member == "object":
+        instance[member] = rng.choice([rng.choice(URIS), URIS])
+    elif member == "languageMap":
+        instance[member] = {
+            lang: rng.choice([*STRINGS, STRINGS[:3]]) for lang in rng.sample(["en", "fr"], 2)
+        }
+    elif member == "vocab":
+        instance[member] = rng.choice(URIS + STRINGS)
+    else:
+        instance[member] = _random_json(rng)
+    for name in rng.sample(sorted(METADATA_MEMBERS), rng.randint(0, 2)):
+        instance[name] = rng.choice(DATETIMES + JUNK_TEMPORAL[:2] + ["GQ", "urn:d:1", 5])
+    if depth == 0:
+        for name in rng.sample(SUB_ATTRIBUTES, rng.randint(0, 2)):
+            instance[expand(name)] = _random_attribute(rng, depth + 1)
+    return instance
+
+
+def _random_attribute(rng: random.Random, depth: int = 0) -> Any:
+    if rng.random() < 0.75:
+        return _random_instance(rng, depth)
+    return [_random_instance(rng, depth) for _ in range(rng.randint(1, 3))]
+
+
+def random_city(size: int, seed: int) -> dict[int, dict[str, Any]]:
+    rng = random.Random(seed)
+    return {
+        key: {
+            expand(name): _random_attribute(rng)
+            for name in rng.sample(ATTRIBUTES, rng.randint(0, len(ATTRIBUTES)))
+        }
+        for key in range(size)
+    }
+
+
+RANDOM_CITY = random_city(300, seed=2026)
 
 # -- queries -------------------------------------------------------------------------
 
@@ -150,19 +216,22 @@ corpora = st.lists(entities(), min_size=1, max_size=6).map(lambda items: dict(en
 @st.composite
 def paths(draw: st.DrawFn) -> AttrPath:
     names = [draw(st.sampled_from(ATTRIBUTES))]
-    if draw(st.booleans()):
-        names.append(draw(st.sampled_from(SUB_ATTRIBUTES)))
     if draw(st.integers(0, 3)) == 0:
+        names.append(draw(st.sampled_from(SUB_ATTRIBUTES)))
+    if draw(st.integers(0, 4)) == 0:
         names.append(draw(st.sampled_from(sorted(METADATA_MEMBERS))))
         return AttrPath(tuple(names))
-    trailing: list[str] = draw(st.lists(st.sampled_from(KEYS), max_size=2))
-    if draw(st.integers(0, 4)) == 0:
+    trailing: list[str] = []
+    if draw(st.integers(0, 2)) == 0:
+        trailing = draw(st.lists(st.sampled_from(KEYS), min_size=1, max_size=2))
+    if draw(st.integers(0, 5)) == 0:
         trailing.append("*")
     return AttrPath(tuple(names), tuple(trailing))
 
 
 comparable_literals = st.one_of(
     st.builds(Literal, st.just(Kind.NUMBER), st.sampled_from([*NUMBERS, 2**70])),
+    st.builds(Literal, st.just(Kind.NUMBER), st.sampled_from(NUMBERS)),
     st.builds(Literal, st.just(Kind.STRING), st.sampled_from(STRINGS + URIS + DATETIMES[:1])),
     st.builds(Literal, st.just(Kind.DATETIME), st.sampled_from(DATETIMES)),
     st.builds(Literal, st.just(Kind.DATE), st.sampled_from(DATES)),
@@ -252,7 +321,7 @@ def renderings(draw: st.DrawFn, query: Query) -> str:
 # -- properties ------------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(queries())
 def test_canonical_text_round_trips(query: Query) -> None:
     text = str(query)
@@ -261,7 +330,7 @@ def test_canonical_text_round_trips(query: Query) -> None:
     assert str(parsed) == text
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_any_rendering_parses_to_the_same_tree(data: st.DataObject) -> None:
     query = data.draw(queries())
@@ -269,20 +338,51 @@ def test_any_rendering_parses_to_the_same_tree(data: st.DataObject) -> None:
     assert parse_query(text) == query
 
 
-@settings(max_examples=200, deadline=None)
-@given(queries(), corpora)
-def test_evaluator_is_total(query: Query, corpus: dict[int, dict[str, Any]]) -> None:
-    evaluate(query, corpus)
-
-
 def _agree(runner: SQLiteRunner | PostgresRunner, query: Query, corpus: dict[int, Any]) -> None:
     runner.load(corpus)
     assert_agrees(runner, query, evaluate(query, corpus))
 
 
-@settings(
-    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+FIXTURE_SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+
+
+@pytest.fixture(scope="module")
+def random_sqlite(sqlite_runner: SQLiteRunner) -> SQLiteRunner:
+    sqlite_runner.load(RANDOM_CITY)
+    return sqlite_runner
+
+
+@pytest.fixture(scope="module")
+def random_postgres(postgres_runner: PostgresRunner) -> PostgresRunner:
+    postgres_runner.load(RANDOM_CITY)
+    return postgres_runner
+
+
+def test_the_random_city_is_varied() -> None:
+    """Guards the usefulness of the tests below: queries do match some entities."""
+    matched = [evaluate(query, RANDOM_CITY) for query in ("a>0", "a.s", "b[x]", 'a~="a"')]
+    assert all(5 < len(ids) < 295 for ids in matched), [len(ids) for ids in matched]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(query=queries())
+def test_sqlite_agrees_on_a_random_city(random_sqlite: SQLiteRunner, query: Query) -> None:
+    assert_agrees(random_sqlite, query, evaluate(query, RANDOM_CITY))
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(query=queries())
+def test_postgresql_agrees_on_a_random_city(random_postgres: PostgresRunner, query: Query) -> None:
+    assert_agrees(random_postgres, query, evaluate(query, RANDOM_CITY))
+
+
+@FIXTURE_SETTINGS
 @given(query=queries(), corpus=corpora)
 def test_sqlite_agrees_with_the_evaluator(
     sqlite_runner: SQLiteRunner, query: Query, corpus: dict[int, Any]
@@ -290,9 +390,7 @@ def test_sqlite_agrees_with_the_evaluator(
     _agree(sqlite_runner, query, corpus)
 
 
-@settings(
-    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@FIXTURE_SETTINGS
 @given(query=queries(), corpus=corpora)
 def test_postgresql_agrees_with_the_evaluator(
     postgres_runner: PostgresRunner, query: Query, corpus: dict[int, Any]
