@@ -23,6 +23,7 @@ CAPABILITIES: tuple[str, ...] = (
     "qala.sdm.validator",
     "qala.admin.capability",
     "qala.subscriptions.capability",
+    "qala.iot.capability",
 )
 
 

@@ -81,6 +81,39 @@ class Settings(BaseSettings):
     notification_max_entities: int = Field(
         100, description="Most entities in one notification (larger changes are split)"
     )
+    # Device ingestion (IoT Agent role)
+    mqtt_url: str = Field(
+        "mqtt://127.0.0.1:1883",
+        description="MQTT broker for device measures: mqtt://[user:password@]host[:port] or "
+        "mqtts://… (TLS); empty disables MQTT ingestion (HTTP ingestion still works)",
+    )
+    mqtt_client_id: str | None = Field(
+        None,
+        description="MQTT client id. Set it to keep a persistent broker session (measures "
+        "published while Qala is down are delivered when it is back); unset: a random id "
+        "and a clean session",
+    )
+    mqtt_session_expiry: int = Field(
+        86_400, description="Seconds the broker keeps a named client's session while away"
+    )
+    mqtt_receive_maximum: int = Field(
+        10_000, description="Unacknowledged QoS 1 measures the broker may send at once (1-65535)"
+    )
+    mqtt_keepalive: int = Field(30, description="MQTT keep-alive interval (seconds)")
+    iot_batch_max: int = Field(
+        1000, description="Most device messages written in one hub transaction"
+    )
+    iot_batch_linger_ms: float = Field(
+        2.0, description="Milliseconds to wait for more messages before writing a batch"
+    )
+    iot_simulate: str = Field(
+        "",
+        description="Tenants (comma-separated, or 'all') whose demo devices the server "
+        "simulates in-process, writing through the hub (the demo without an MQTT broker)",
+    )
+    iot_simulate_rate: float = Field(
+        20.0, description="Messages per second of the in-process simulation"
+    )
     sqlite_synchronous: str = Field(
         "FULL", description="SQLite synchronous mode: FULL makes every commit durable"
     )

@@ -1,0 +1,92 @@
+"""Device ingestion (the FIWARE IoT Agent's role): provisioning API, MQTT and HTTP measures."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from qala.capabilities import Capability
+from qala.iot import api
+from qala.iot.ingest import SUBSCRIPTIONS, Ingestor
+from qala.iot.mqtt import MQTTClient
+from qala.iot.registry import Registry
+from qala.services import Services
+
+log = logging.getLogger("qala.iot")
+
+
+@dataclass(slots=True)
+class IotServices:
+    registry: Registry
+    ingestor: Ingestor
+    client: MQTTClient | None = None
+    mqtt_error: str | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def mqtt_status(self) -> dict[str, Any]:
+        if self.client is None:
+            return {"state": "disabled", "reason": self.mqtt_error or "QALA_MQTT_URL is empty"}
+        return self.client.status()
+
+
+async def start(svc: Services) -> None:
+    settings = svc.settings
+    registry = Registry(svc.store, svc.contexts)
+    ingestor = Ingestor(
+        svc.hub,
+        registry,
+        batch_max=settings.iot_batch_max,
+        linger=settings.iot_batch_linger_ms / 1000,
+    )
+    iot = IotServices(registry, ingestor)
+    ingestor.start()
+    if settings.mqtt_url:
+        try:
+            client = MQTTClient(
+                settings.mqtt_url,
+                client_id=settings.mqtt_client_id,
+                subscriptions=SUBSCRIPTIONS,
+                on_messages=ingestor.on_mqtt,
+                session_expiry=settings.mqtt_session_expiry,
+                receive_maximum=settings.mqtt_receive_maximum,
+                keepalive=settings.mqtt_keepalive,
+            )
+        except ValueError as exc:
+            iot.mqtt_error = str(exc)
+            log.error("MQTT ingestion is off: %s", exc)
+        else:
+            iot.client = ingestor.client = client
+            await client.start()
+    svc.extras["iot"] = iot
+    svc.extras.setdefault("health", {})["mqtt"] = iot.mqtt_status
+    if settings.iot_simulate:
+        from qala.iot.simulate import run_in_process
+
+        iot.tasks.append(
+            asyncio.create_task(
+                run_in_process(svc, settings.iot_simulate, settings.iot_simulate_rate),
+                name="iot simulation",
+            )
+        )
+
+
+async def stop(svc: Services) -> None:
+    iot: IotServices | None = svc.extras.get("iot")
+    if iot is None:
+        return
+    for task in iot.tasks:
+        task.cancel()
+    for task in iot.tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    # Write what was received, acknowledge it, then leave the broker.
+    await iot.ingestor.stop()
+    if iot.client is not None:
+        await iot.client.stop()
+
+
+def capability() -> Capability:
+    return Capability(name="iot", routers=[(api.router, "/iot")], start=start, stop=stop)
