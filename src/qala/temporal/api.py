@@ -231,6 +231,8 @@ async def query_temporal_post(
         offset=offset,
         count=count,
     )
+    if selectors:
+        params.id_pattern = params.id_pattern or ".*"  # the body's selectors select
     query = build_query(params, ctx, svc)
     query.entity_query.selectors = selectors
     return await _run(request, svc, negotiated, query, tenant)
@@ -295,7 +297,7 @@ async def retrieve_temporal(
         options=_options(options),
         format=format,
     )
-    query = build_query(params, negotiated.ctx, svc)
+    query = build_query(params, negotiated.ctx, svc, selection=False)
     tenant_id = await _tenant_id(svc, tenant)
     info = await History(svc.store).entity(tenant_id, entityId)
     if info is None:

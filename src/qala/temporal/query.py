@@ -25,7 +25,15 @@ from qala.hub.errors import BadRequestData, NotFound
 from qala.hub.model import Entity, iso_to_us, us_to_iso
 from qala.hub.query import EntityQuery, Selector
 from qala.jsonld.compiled import CompiledContext
-from qala.ngsild.params import QueryParams, build_entity_query, expand_attrs, names_context
+from qala.ngsild.params import (
+    check_id_pattern,
+    expand_attrs,
+    names_context,
+    paging,
+    parse_type_expression,
+    split_list,
+)
+from qala.ngsild.parse import check_entity_id
 from qala.services import Services
 from qala.temporal import schema
 from qala.temporal.duration import Duration, InvalidDuration, add, parse_duration
@@ -166,8 +174,60 @@ def _methods(raw: str | list[str] | None) -> list[str]:
     return methods
 
 
-def build_query(params: TemporalParams, ctx: CompiledContext, svc: Services) -> TemporalQuery:
+def _entity_query(params: TemporalParams, ctx: CompiledContext, svc: Services) -> EntityQuery:
+    """Which entities: type/id/idPattern selectors, q and geo filters, the page."""
+    from qala.ngsild.filters import geo_filter, geo_filter_json, q_filter
+
     settings = svc.settings
+    limit, offset = paging(params.limit, params.offset, settings.default_limit, settings.max_limit)
+    query = EntityQuery(limit=limit, offset=offset, count=params.count)
+    selector = Selector()
+    if params.type is not None:
+        if not params.type.strip():
+            raise BadRequestData("type must not be empty")
+        if params.type.strip() != "*":
+            selector.type_groups = parse_type_expression(params.type, ctx)
+    if params.id is not None:
+        ids = split_list(params.id)
+        if not ids:
+            raise BadRequestData("id must list at least one entity id")
+        selector.ids = [check_entity_id(i) for i in ids]
+    if params.id_pattern is not None:
+        selector.id_pattern = check_id_pattern(params.id_pattern)
+    if selector.type_groups or selector.ids or selector.id_pattern:
+        query.selectors.append(selector)
+    names = names_context(params.type, ctx)
+    if params.q is not None:
+        query.filters.append(q_filter(params.q, names, settings.max_query_terms))
+    if params.georel is not None or params.geometry is not None or params.coordinates is not None:
+        query.geo = geo_filter(
+            params.georel, params.geometry, params.coordinates, params.geoproperty, names
+        )
+    if params.geo_json is not None:
+        query.geo = geo_filter_json(params.geo_json, names)
+    return query
+
+
+def build_query(
+    params: TemporalParams, ctx: CompiledContext, svc: Services, *, selection: bool = True
+) -> TemporalQuery:
+    """``selection``: the query selects entities (GET /temporal/entities, POST query), so it
+    needs at least one of type, id, idPattern, attrs, q or a geo-query."""
+    if selection and not (
+        params.type
+        or params.id
+        or params.id_pattern
+        or params.attrs
+        or params.q
+        or params.georel
+        or params.geometry
+        or params.coordinates
+        or params.geo_json
+    ):
+        raise BadRequestData(
+            "a temporal query needs at least one of type, id, idPattern, attrs, q or a "
+            "geo-query (type=* selects every entity)"
+        )
     window = parse_window(params.timerel, params.time_at, params.end_time_at)
     prop = params.timeproperty or "observedAt"
     if prop not in TIME_PROPERTIES:
@@ -200,30 +260,7 @@ def build_query(params: TemporalParams, ctx: CompiledContext, svc: Services) -> 
     elif params.aggr_methods is not None or params.aggr_period is not None:
         raise BadRequestData("aggrMethods and aggrPeriodDuration need options=aggregatedValues")
     last_n = _last_n(params.last_n)
-    entity_params = QueryParams(
-        type=params.type,
-        id=params.id,
-        id_pattern=params.id_pattern,
-        q=params.q,
-        georel=params.georel,
-        geometry=params.geometry,
-        coordinates=params.coordinates,
-        geoproperty=params.geoproperty,
-        limit=params.limit,
-        offset=params.offset,
-        count=params.count,
-    )
-    entity_query = build_entity_query(
-        entity_params,
-        ctx,
-        default_limit=settings.default_limit,
-        max_limit=settings.max_limit,
-        max_terms=settings.max_query_terms,
-    )
-    if params.geo_json is not None:
-        from qala.ngsild.filters import geo_filter_json
-
-        entity_query.geo = geo_filter_json(params.geo_json, names_context(params.type, ctx))
+    entity_query = _entity_query(params, ctx, svc)
     attrs = expand_attrs(params.attrs, names_context(params.type, ctx))
     return TemporalQuery(
         window=window,

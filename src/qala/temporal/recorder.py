@@ -29,9 +29,16 @@ from qala.store.base import RowBatch, Tenant
 from qala.temporal import schema
 from qala.temporal.schema import DELETED, OBSERVED
 
+_SID_CACHE = 200_000
+
 
 class HistoryRecorder:
     """The ``Participant`` that writes the temporal history."""
+
+    def __init__(self) -> None:
+        #: Series ids of recently written attributes (hashing is the costliest step per row).
+        self._sids: dict[tuple[int, str, str, str | None], int] = {}
+        self._prefixes: dict[tuple[int, str], int] = {}
 
     def rows_for(self, tenant: Tenant, changes: list[Change], ctx: WriteContext) -> list[RowBatch]:
         if not changes:
@@ -44,6 +51,8 @@ class HistoryRecorder:
         events: list[tuple[Any, ...]] = []
         times: dict[str, int] = {}
         sid_of = schema.series_id
+        sids = self._sids
+        prefixes = self._prefixes
         encode = schema.encode
         new_iid = schema.new_iid
         for change in changes:
@@ -58,6 +67,11 @@ class HistoryRecorder:
             if before is None or after.types != before.types:
                 events.append((tid, eid, now, orjson.dumps(after.types).decode(), 0))
             attrs_before = before.attrs if before is not None else None
+            prefix = prefixes.get((tid, eid))
+            if prefix is None:
+                if len(prefixes) >= _SID_CACHE:
+                    prefixes.clear()
+                prefix = prefixes[(tid, eid)] = schema.entity_key(tid, eid)
             for iri in change.updated:
                 value = after.attrs.get(iri)
                 if value is None:
@@ -66,7 +80,12 @@ class HistoryRecorder:
                     if inst.get("modifiedAt") != now_iso:
                         continue  # an instance of this attribute the write did not touch
                     dataset = inst.get("datasetId")
-                    sid = sid_of(tid, eid, iri, dataset)
+                    key = (tid, eid, iri, dataset)
+                    sid = sids.get(key)
+                    if sid is None:
+                        if len(sids) >= _SID_CACHE:
+                            sids.clear()
+                        sid = sids[key] = sid_of(tid, eid, iri, dataset, prefix)
                     observed = inst.get("observedAt")
                     if observed is None:
                         ts = now

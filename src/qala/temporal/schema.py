@@ -77,10 +77,32 @@ _SYSTEM = ("createdAt", "modifiedAt")
 _random = random.Random(os.urandom(16))
 
 
-def series_id(tenant_id: int, entity_id: str, attr: str, dataset_id: str | None) -> int:
-    """The signed 64-bit id of a series (fits SQLite INTEGER and PostgreSQL BIGINT)."""
+def entity_key(tenant_id: int, entity_id: str) -> int:
+    """The high 28 bits of the series ids of an entity (see :func:`series_id`)."""
+    key = f"{tenant_id}\x1f{entity_id}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "big") >> 4
+
+
+def series_id(
+    tenant_id: int, entity_id: str, attr: str, dataset_id: str | None, prefix: int | None = None
+) -> int:
+    """The signed 64-bit id of a series (fits SQLite INTEGER and PostgreSQL BIGINT).
+
+    The high 28 bits hash the entity and the low 36 bits hash the whole key, so an entity's
+    series sit next to each other in the clustered index: a write of one entity's attributes
+    touches one or two pages rather than one page per attribute. Two series collide only if
+    both parts do (2^-64 across entities; 2^-36 for a pair of one entity's attributes).
+    ``prefix``: :func:`entity_key`, when the caller has it already.
+    """
+    if prefix is None:
+        prefix = entity_key(tenant_id, entity_id)
     key = f"{tenant_id}\x1f{entity_id}\x1f{attr}\x1f{dataset_id or ''}".encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big", signed=True)
+    low = int.from_bytes(hashlib.blake2b(key, digest_size=5).digest(), "big") & _LOW
+    value = (prefix << 36) | low
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+_LOW = (1 << 36) - 1
 
 
 def new_iid() -> int:
@@ -111,34 +133,44 @@ def _clean(member: Any) -> Any:
     return member
 
 
+_PLAIN = frozenset({*_OWN_COLUMNS, "value", "unitCode"})
+_UNIT_DOCS: dict[str, str] = {}
+
+
 def encode(instance: Instance) -> tuple[int, float | None, str | None, str | None]:
     """``(k, num, val, doc)`` of an instance (without the OBSERVED/DELETED flags)."""
     kind = instance.get("type", "Property")
-    code = KIND_CODE.get(kind, 0)
-    member = VALUE_MEMBER.get(kind, "value")
-    value = instance.get(member)
-    num: float | None = None
-    val: str | None = None
-    cls = value.__class__
-    if cls is float and kind == "Property":
-        num = value
-    elif cls is int and kind == "Property":
-        num = float(value)
-        code |= INTEGER
+    if kind == "Property":
+        value = instance.get("value")
+        cls = value.__class__
+        if cls is float:
+            code, num, val = 0, value, None
+        elif cls is int:
+            code, num, val = INTEGER, float(value), None
+        else:
+            code, num, val = 0, None, orjson.dumps(value).decode()
+        if instance.keys() <= _PLAIN:  # the common case: value, observedAt, unitCode
+            unit = instance.get("unitCode")
+            if unit is None:
+                return code, num, val, None
+            doc = _UNIT_DOCS.get(unit)
+            if doc is None:
+                doc = orjson.dumps({"unitCode": unit}).decode()
+                if len(_UNIT_DOCS) < 4096:
+                    _UNIT_DOCS[unit] = doc
+            return code, num, val, doc
+        member = "value"
     else:
-        val = orjson.dumps(value).decode()
-    doc: str | None = None
-    if len(instance) > 3:
-        extra = None
-        for key, item in instance.items():
-            if key == member or key in _OWN_COLUMNS:
-                continue
-            if extra is None:
-                extra = {}
-            extra[key] = _clean(item) if item.__class__ is dict else item
-        if extra:
-            doc = orjson.dumps(extra).decode()
-    return code, num, val, doc
+        code = KIND_CODE.get(kind, 0)
+        member = VALUE_MEMBER.get(kind, "value")
+        num = None
+        val = orjson.dumps(instance.get(member)).decode()
+    extra = {
+        key: _clean(item) if item.__class__ is dict else item
+        for key, item in instance.items()
+        if key != member and key not in _OWN_COLUMNS
+    }
+    return code, num, val, orjson.dumps(extra).decode() if extra else None
 
 
 def decode_value(k: int, num: float | None, val: str | None) -> Any:
