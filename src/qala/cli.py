@@ -13,6 +13,7 @@ from rich.console import Console
 
 from qala import __version__
 from qala.config import load_settings
+from qala.temporal.cli import temporal_app
 
 app = typer.Typer(
     name="qala",
@@ -24,6 +25,7 @@ contexts_app = typer.Typer(help="JSON-LD @context documents the broker serves of
 db_app = typer.Typer(help="The database: migrations.")
 app.add_typer(contexts_app, name="contexts")
 app.add_typer(db_app, name="db")
+app.add_typer(temporal_app, name="temporal")
 
 console = Console(stderr=True)
 
