@@ -205,18 +205,18 @@ def _candidates(instance: dict[str, Any], members: tuple[str, ...], path: AttrPa
 
 
 def _compile_exists(term: Exists, expand: Expand) -> Matcher:
-    resolve = _resolver(term.path, expand)
     path = term.path
     if path.metadata is None and not path.trailing:
 
-        def exists(data: Mapping[str, Any]) -> bool:
-            return bool(resolve(data))
+        def present(instance: dict[str, Any]) -> bool:
+            return True
 
     else:
 
-        def exists(data: Mapping[str, Any]) -> bool:
-            return any(_candidates(instance, ALL_MEMBERS, path) for instance in resolve(data))
+        def present(instance: dict[str, Any]) -> bool:
+            return bool(_candidates(instance, ALL_MEMBERS, path))
 
+    exists = _match_any_instance(path, expand, present)
     if not term.negated:
         return exists
 
@@ -353,8 +353,10 @@ def _is_string(element: Any) -> bool:
 _has_string = _value_predicate(_is_string)
 
 
+_MISSING = object()
+
+
 def _compile_comparison(term: Comparison, expand: Expand) -> Matcher:
-    resolve = _resolver(term.path, expand)
     path = term.path
     op = term.op
     groups = [
@@ -362,12 +364,39 @@ def _compile_comparison(term: Comparison, expand: Expand) -> Matcher:
         for members, values in applicable_members(term)
     ]
 
-    def positive(instance: dict[str, Any]) -> bool:
-        for members, predicate in groups:
-            for value in _candidates(instance, members, path):
-                if predicate(value):
+    if path.metadata is None and not path.trailing:
+        # The common case, without intermediate lists: the members hold the target
+        # values directly, except languageMap whose values are the target values.
+        direct = tuple(
+            (member, predicate)
+            for members, predicate in groups
+            for member in members
+            if member != "languageMap"
+        )
+        by_language = tuple(predicate for members, predicate in groups if "languageMap" in members)
+
+        def positive(instance: dict[str, Any]) -> bool:
+            for member, predicate in direct:
+                value = instance.get(member, _MISSING)
+                if value is not _MISSING and predicate(value):
                     return True
-        return False
+            if by_language:
+                strings = instance.get("languageMap")
+                if type(strings) is dict:
+                    for value in strings.values():
+                        for predicate in by_language:
+                            if predicate(value):
+                                return True
+            return False
+
+    else:
+
+        def positive(instance: dict[str, Any]) -> bool:
+            for members, predicate in groups:
+                for value in _candidates(instance, members, path):
+                    if predicate(value):
+                        return True
+            return False
 
     if op is Op.NE:
 
@@ -385,6 +414,28 @@ def _compile_comparison(term: Comparison, expand: Expand) -> Matcher:
 
     else:
         instance_match = positive
+    return _match_any_instance(path, expand, instance_match)
+
+
+def _match_any_instance(
+    path: AttrPath, expand: Expand, instance_match: Callable[[dict[str, Any]], bool]
+) -> Matcher:
+    """Matcher: ``instance_match`` holds for some instance addressed by the path."""
+    if len(path.attributes) == 1:
+        iri = expand(path.attributes[0])
+
+        def match_attribute(data: Mapping[str, Any]) -> bool:
+            node = data.get(iri)
+            if type(node) is dict:
+                return instance_match(node)
+            if type(node) is list:
+                for item in node:
+                    if type(item) is dict and instance_match(item):
+                        return True
+            return False
+
+        return match_attribute
+    resolve = _resolver(path, expand)
 
     def match(data: Mapping[str, Any]) -> bool:
         return any(instance_match(instance) for instance in resolve(data))

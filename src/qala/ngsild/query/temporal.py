@@ -24,6 +24,7 @@ its ``@value`` when its ``@type`` is one of :data:`TEMPORAL_TYPES`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -100,6 +101,7 @@ def _micros(fraction: str | None) -> int:
     return int((fraction or "")[:6].ljust(6, "0"))
 
 
+@lru_cache(maxsize=4096)
 def datetime_key(text: str) -> int | None:
     """Microseconds since the Unix epoch, or ``None`` if ``text`` is not a DateTime."""
     match = _DATETIME.fullmatch(text)
@@ -125,6 +127,7 @@ def datetime_key(text: str) -> int | None:
     return seconds * _MICROS_PER_SECOND + _micros(match.group(7))
 
 
+@lru_cache(maxsize=1024)
 def date_key(text: str) -> int | None:
     """Days since 1970-01-01, or ``None`` if ``text`` is not a Date."""
     match = _DATE.fullmatch(text)
@@ -136,6 +139,7 @@ def date_key(text: str) -> int | None:
     return days_from_civil(year, month, day)
 
 
+@lru_cache(maxsize=1024)
 def time_key(text: str) -> int | None:
     """Microseconds since midnight, or ``None`` if ``text`` is not a Time."""
     match = _TIME.fullmatch(text)
