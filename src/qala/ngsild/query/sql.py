@@ -18,6 +18,17 @@ matches. It is ``False`` when some term could only be approximated by a superset
 * on SQLite, integers beyond the 64-bit range (only the type is checked).
 
 The caller re-checks the rows with the evaluator when ``exact`` is ``False``.
+
+Notes for callers:
+
+* PostgreSQL: run these filters with ``jit = off`` (for instance ``SET LOCAL jit = off``
+  in the transaction, or the connection's ``server_settings``). The nested
+  ``jsonb_array_elements`` sub-queries make the planner's cost estimate exceed
+  ``jit_above_cost`` even on small tables, and compiling the large expressions then
+  takes one to two seconds for a query that otherwise runs in milliseconds.
+* The SQL holds the expanded IRIs as string literals (``'$."urn:x:y"'``). Pass it to
+  the driver as is; a layer that looks for ``:name`` bind parameters inside the text
+  (SQLAlchemy's ``text()``) would need its colons escaped.
 """
 
 from __future__ import annotations
