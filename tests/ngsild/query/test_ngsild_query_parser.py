@@ -290,6 +290,7 @@ def test_str_gives_the_canonical_query(query: str, canonical: str) -> None:
         ("a~1", "use '~='", 1),
         ("a!1", "expected '!=' or '!~='", 1),
         ("a b", "expected an operator", 2),
+        ("sensor{humidity}==40", "linked-entity paths", 6),
         ("a==", "expected a value after '=='", 3),
         ("a==;b", "expected a value after '=='", 3),
         ("a==ok", "strings must be double-quoted", 3),

@@ -322,6 +322,10 @@ class _Parser:
             raise self.error("unknown operator after the attribute path: expected '!=' or '!~='")
         if char == "~":
             raise self.error("unknown operator '~': use '~=' to match a regular expression")
+        if char == "{":
+            raise self.error(
+                "linked-entity paths (attr{...}, clause 4.5.23) are not supported in q"
+            )
         raise self.error(
             f"unexpected {self.describe_here()} after the attribute path: expected an "
             "operator (==, !=, >, >=, <, <=, ~=, !~=), ';', '|' or ')'"
