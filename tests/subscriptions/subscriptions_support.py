@@ -43,6 +43,8 @@ class Receiver:
     attempts: dict[str, list[float]] = field(default_factory=dict)
     status: dict[str, int] = field(default_factory=dict)
     delay: dict[str, float] = field(default_factory=dict)
+    #: JSON documents served on GET (e.g. @context documents).
+    documents: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -77,12 +79,21 @@ class Receiver:
         """At least ``count`` notified entities (``data`` items) on ``path``, in order."""
         deadline = time.monotonic() + timeout
         while True:
-            items = [item for r in self.at(path) for item in r.data]
+            items = self.items(path)
             if len(items) >= count:
                 return items
             if time.monotonic() > deadline:
                 raise AssertionError(f"expected {count} notified entities, got {items}")
             time.sleep(0.01)
+
+    def items(self, path: str = "/notify") -> list[dict[str, Any]]:
+        """Every notified entity on ``path``, in order (notifications may carry several)."""
+        return [item for r in self.at(path) for item in r.data]
+
+    def quiet_items(self, path: str = "/notify", seconds: float = 0.6) -> list[dict[str, Any]]:
+        """Wait ``seconds`` and return the entities notified so far on ``path``."""
+        time.sleep(seconds)
+        return self.items(path)
 
     def quiet(self, path: str = "/notify", seconds: float = 0.6) -> list[Received]:
         """Wait ``seconds`` and return what arrived (to show that nothing more came)."""
@@ -116,6 +127,15 @@ def start_receiver() -> Receiver:
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        def do_GET(self) -> None:
+            document = receiver.documents.get(self.path)
+            raw = json.dumps(document).encode() if document is not None else b""
+            self.send_response(200 if document is not None else 404)
+            self.send_header("Content-Type", "application/ld+json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -218,7 +218,8 @@ class SubscriptionEngine:
         old = self._timers.pop(key, None)
         if old is not None:
             old.cancel()
-        delay = max(0.0, (at_us - now_us()) / 1_000_000)
+        # A little late rather than early: the lease is claimed only once it is due.
+        delay = max(0.0, (at_us - now_us()) / 1_000_000) + 0.002
         loop = asyncio.get_running_loop()
 
         def fire() -> None:
