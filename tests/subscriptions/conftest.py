@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from subscriptions_support import Receiver, start_receiver
+from subscriptions_support import MQTT_HOST, MQTT_PORT, Receiver, start_receiver
 
 from qala.config import Settings
 
@@ -28,3 +30,26 @@ def receiver() -> Iterator[Receiver]:
     yield receiver
     receiver.server.shutdown()
     receiver.server.server_close()
+
+
+def _require_service(config: pytest.Config) -> Callable[[str | None], None]:
+    """``require_service`` of the suite's root conftest (this folder's conftest shadows the
+    module name ``conftest``, so it is found through pytest's plugin registry)."""
+    root = str(Path(__file__).resolve().parent.parent / "conftest.py")
+    plugin = config.pluginmanager.get_plugin(root)
+    assert plugin is not None, f"{root} is not loaded"
+    helper: Callable[[str | None], None] = plugin.require_service
+    return helper
+
+
+@pytest.fixture
+def mqtt_broker(request: pytest.FixtureRequest) -> str:
+    """The Mosquitto broker's address; skips without it (fails under CI=true)."""
+    try:
+        with socket.create_connection((MQTT_HOST, MQTT_PORT), timeout=2):
+            pass
+    except OSError as exc:
+        _require_service(request.config)(
+            f"the MQTT broker is not reachable at {MQTT_HOST}:{MQTT_PORT}: {exc}"
+        )
+    return f"{MQTT_HOST}:{MQTT_PORT}"
