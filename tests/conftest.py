@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qala.app import create_app
+from qala.auth.keys import hash_key
 from qala.config import Settings
 from qala.store import migrate
 from qala.store.urls import DatabaseURL
@@ -65,6 +67,12 @@ def pg_url() -> Iterator[str]:
     asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+#: The admin API key every test server knows; ``client`` sends it with each request.
+ADMIN_KEY = "qala_test-admin-key-0123456789abcdefghijklmnopqrstuv"
+_KEY_ROW = ("test-admin", "test admin", "admin", None, hash_key(ADMIN_KEY), 0)
+_KEY_INSERT = "INSERT INTO api_keys(id, name, role, tenant, key_hash, created_at) VALUES "
+
+
 async def _truncate(url: str) -> None:
     conn = await asyncpg.connect(url, timeout=5)
     try:
@@ -79,15 +87,18 @@ async def _truncate(url: str) -> None:
             await conn.execute(
                 "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
             )
+        await conn.execute(_KEY_INSERT + "($1, $2, $3, $4, $5, $6)", *_KEY_ROW)
     finally:
         await conn.close()
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+    """A migrated SQLite file holding the admin key, copied for each test."""
     path = tmp_path_factory.mktemp("template") / "qala.db"
     migrate.upgrade(DatabaseURL(f"sqlite:///{path}"))
+    with sqlite3.connect(path) as conn:
+        conn.execute(_KEY_INSERT + "(?, ?, ?, ?, ?, ?)", _KEY_ROW)
     return path
 
 
@@ -115,8 +126,11 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    """An HTTP client for a fresh Qala server (NGSI-LD API under /ngsi-ld/v1)."""
-    with TestClient(create_app(settings)) as test_client:
+    """An HTTP client for a fresh Qala server (NGSI-LD API under /ngsi-ld/v1), acting as an
+    admin (``Authorization: Bearer <ADMIN_KEY>`` on every request)."""
+    with TestClient(
+        create_app(settings), headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    ) as test_client:
         yield test_client
 
 

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from qala import __version__
+from qala.auth.middleware import AuthMiddleware
 from qala.capabilities import Capability, load_capabilities
 from qala.config import Settings, load_settings
 from qala.hub.errors import (
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for router, prefix in cap.routers:
             app.include_router(router, prefix=prefix)
     install_error_handlers(app)
+    app.add_middleware(AuthMiddleware)
 
     @app.get("/health", tags=["Server"], summary="Version and the store's state")
     async def health(request: Request) -> Response:
@@ -119,7 +121,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.exception("health check of the store failed")
             store = {"error": type(exc).__name__}
             status = "degraded"
-        body = {"status": status, "version": __version__, "store": store}
+        body: dict[str, Any] = {"status": status, "version": __version__, "store": store}
+        if svc.settings.auth_disabled:
+            body["auth"] = {
+                "enabled": False,
+                "warning": "authentication is disabled: every request acts as admin",
+            }
+        else:
+            body["auth"] = {"enabled": True, "anonymous_role": svc.settings.anonymous_role}
+        for name, probe in svc.extras.get("health", {}).items():
+            try:
+                body[name] = probe() if callable(probe) else probe
+            except Exception:  # a capability's probe must not break the health check
+                log.exception("health probe %s failed", name)
+                body[name] = {"error": "probe failed"}
         return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
     return app

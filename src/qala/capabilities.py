@@ -18,6 +18,7 @@ from qala.services import Services
 
 #: Modules providing ``capability()``, in start order.
 CAPABILITIES: tuple[str, ...] = (
+    "qala.auth.capability",
     "qala.ngsild.capability",
     "qala.temporal.capability",
     "qala.sdm.validator",

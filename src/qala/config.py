@@ -62,6 +62,34 @@ class Settings(BaseSettings):
         description="Allow notification endpoints and @context URLs on loopback/private "
         "addresses (tests and the demo set it; keep it off on public deployments).",
     )
+    # Access control
+    auth_disabled: bool = Field(
+        False,
+        description="Turn authentication off: every request acts as admin. Only for "
+        "conformance testing and closed networks; the server warns about it at start and "
+        "in /health.",
+    )
+    anonymous_role: str | None = Field(
+        None,
+        description="Role of requests without credentials (e.g. 'public' for open-data reads);"
+        " unset: such requests get 401",
+    )
+    oidc_jwks: str | None = Field(
+        None, description="JWKS for bearer JWTs: a file path or an https:// URL"
+    )
+    oidc_issuer: str | None = Field(None, description="Required 'iss' of bearer JWTs")
+    oidc_audience: str | None = Field(None, description="Required 'aud' of bearer JWTs")
+    oidc_client_id: str | None = Field(
+        None, description="Read roles from resource_access.<client id> (default: any client)"
+    )
+    oidc_tenant_claim: str = Field("tenant", description="JWT claim holding the tenant")
+    rate_limit: float = Field(
+        200.0, description="Requests per second allowed to each key or user; 0 disables"
+    )
+    rate_burst: int = Field(400, description="Requests a key or user may make in a burst")
+    request_timeout: float = Field(
+        60.0, description="Seconds after which a request is abandoned with 503"
+    )
     # Notifications (subscriptions)
     notification_timeout: float = Field(
         10.0, description="Seconds to wait for a notification endpoint to answer"

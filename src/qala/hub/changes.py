@@ -19,11 +19,16 @@ ChangeKind = Literal["create", "update", "replace", "delete"]
 
 @dataclass(slots=True, frozen=True)
 class Actor:
-    """Who is writing: recorded as owner on create and in the audit log."""
+    """Who is asking: recorded as owner on create and in the audit log; the access policy
+    (``qala.auth.policy``) decides from ``role`` and ``tenant`` what it may read and write."""
 
     id: str = "anonymous"
     role: str = "admin"
     address: str | None = None
+    #: The one tenant this actor is bound to; None: not bound (admin, auditor).
+    tenant: str | None = None
+    #: How it authenticated: "key:<id>", "jwt", "anonymous", "disabled", "system".
+    via: str = "system"
 
     @classmethod
     def system(cls) -> Actor:

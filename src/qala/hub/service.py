@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from qala.auth import policy
 from qala.hub import attributes as attrs_ops
 from qala.hub.changes import Actor, Change, Participant, WriteContext
 from qala.hub.errors import (
@@ -63,7 +64,8 @@ UpsertMode = Literal["replace", "update"]
 class Plan:
     """Accumulates the entity writes and changes of one transaction."""
 
-    def __init__(self, current: dict[str, Entity]) -> None:
+    def __init__(self, current: dict[str, Entity], actor: Actor | None = None) -> None:
+        self.actor = actor
         self.state: dict[str, Entity | None] = dict(current)
         self.original: dict[str, Entity] = dict(current)
         self.changes: list[Change] = []
@@ -76,6 +78,8 @@ class Plan:
         return self.state.get(entity_id)
 
     def put(self, change: Change) -> None:
+        if self.actor is not None:
+            policy.check_entity_write(self.actor, change.before)
         self.changes.append(change)
         self.state[change.entity_id] = change.after
 
@@ -140,27 +144,62 @@ class Hub:
 
     # -- reads ------------------------------------------------------------------------------
 
-    async def get_entity(self, tenant: str | None, entity_id: str) -> Entity:
+    async def _reader(self, tenant: str | None, actor: Actor | None) -> tuple[Tenant, Any]:
+        """The tenant to read, after the access checks, and the actor's read scope in it."""
+        if actor is not None:
+            policy.check_tenant(actor, tenant)
         ten = await self.tenant(tenant)
+        return ten, policy.read_scope(actor, ten) if actor is not None else None
+
+    async def get_entity(
+        self, tenant: str | None, entity_id: str, actor: Actor | None = None
+    ) -> Entity:
+        ten, scope = await self._reader(tenant, actor)
         entity = await self.store.get_entity(ten.id, entity_id)
-        if entity is None:
+        if entity is None or (scope is not None and not scope.matches(entity)):
             raise NotFound(f"entity {entity_id!r} was not found")
         return entity
 
-    async def query(self, tenant: str | None, query: EntityQuery) -> QueryResult:
-        ten = await self.tenant(tenant)
+    async def query(
+        self, tenant: str | None, query: EntityQuery, actor: Actor | None = None
+    ) -> QueryResult:
+        ten, scope = await self._reader(tenant, actor)
+        if scope is not None:
+            query.filters.append(scope)
         return await self.store.query(ten.id, query)
 
-    async def types(self, tenant: str | None) -> list[str]:
-        return await self.store.types((await self.tenant(tenant)).id)
+    async def types(self, tenant: str | None, actor: Actor | None = None) -> list[str]:
+        ten, scope = await self._reader(tenant, actor)
+        found = await self.store.types(ten.id)
+        return found if scope is None else [t for t in found if t in scope.types]
 
-    async def type_details(self, tenant: str | None, types: list[str] | None) -> list[TypeInfo]:
-        return await self.store.type_details((await self.tenant(tenant)).id, types)
+    async def type_details(
+        self, tenant: str | None, types: list[str] | None, actor: Actor | None = None
+    ) -> list[TypeInfo]:
+        ten, scope = await self._reader(tenant, actor)
+        if scope is not None:
+            types = [t for t in (types or scope.types) if t in scope.types]
+            if not types:
+                return []
+        return await self.store.type_details(ten.id, types)
 
     async def attribute_details(
-        self, tenant: str | None, attrs: list[str] | None
+        self, tenant: str | None, attrs: list[str] | None, actor: Actor | None = None
     ) -> list[AttributeInfo]:
-        return await self.store.attribute_details((await self.tenant(tenant)).id, attrs)
+        ten, scope = await self._reader(tenant, actor)
+        if scope is not None:
+            # Attributes of the types this actor may see only.
+            infos = (
+                await self.store.type_details(ten.id, sorted(scope.types)) if scope.types else []
+            )
+            visible = {a for info in infos for a in info.attributes}
+            found = await self.store.attribute_details(ten.id, attrs)
+            return [
+                AttributeInfo(i.attr, i.count, i.types & scope.types, i.attribute_types)
+                for i in found
+                if i.attr in visible
+            ]
+        return await self.store.attribute_details(ten.id, attrs)
 
     # -- the write path ---------------------------------------------------------------------
 
@@ -175,11 +214,12 @@ class Hub:
         create_tenant: bool = True,
     ) -> Any:
         name = self.check_tenant_name(tenant)
+        policy.check_write(actor, name)
         ctx = WriteContext(operation=operation, actor=actor, now_us=now_us())
         committed: dict[str, Any] = {}
 
         def planner(ten: Tenant, current: dict[str, Entity]) -> WritePlan:
-            plan = Plan(current)
+            plan = Plan(current, actor)
             result = apply(plan, ctx, ten)
             batches: list[RowBatch] = list(plan.batches)
             # Participants see every write that changed something: entity changes, or rows
@@ -389,10 +429,16 @@ class Hub:
         outcome = AttributeOutcome()
         after = before.copy()
         after.modified_at = ctx.now_us
-        if fragment.types and not existing_only:
+        if fragment.types:  # types are always added (4.16), by append and update alike
             after.types = list(dict.fromkeys([*before.types, *fragment.types]))
-        if fragment.scope is not None and not existing_only:
-            after.scope = fragment.scope
+        if fragment.scope is not None:
+            # Append replaces the scope (noOverwrite: adds to it); update only replaces one.
+            if existing_only and before.scope is None:
+                outcome.not_updated.append(("scope", "the entity has no scope to update"))
+            elif no_overwrite and not existing_only:
+                after.scope = list(dict.fromkeys([*(before.scope or []), *fragment.scope]))
+            else:
+                after.scope = fragment.scope
         updated: set[str] = set()
         deleted: set[str] = set()
         created: set[str] = set()
@@ -456,6 +502,12 @@ class Hub:
             if current is None:
                 what = "" if dataset is None else f" with datasetId {dataset!r}"
                 raise NotFound(f"attribute {attr!r}{what} was not found in {entity_id!r}")
+            kind = patch.get("type")
+            if kind is not None and kind != current.get("type"):
+                raise BadRequestData(
+                    f"attribute {attr!r} is a {current.get('type')}; a partial update cannot "
+                    f"make it a {kind} (replace the attribute instead)"
+                )
             after = before.copy()
             after.modified_at = ctx.now_us
             if attrs_ops.is_null_instance(patch):
@@ -508,6 +560,23 @@ class Hub:
             plan.put(Change("update", entity_id, before, after, set(), {attr}, set()))
 
         await self.write(tenant, [entity_id], "attrs.delete", actor, apply, create_tenant=False)
+
+    async def delete_scope(self, tenant: str | None, entity_id: str, actor: Actor) -> None:
+        """DELETE /entities/{id}/attrs/scope: the entity no longer has a scope."""
+
+        def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> None:
+            before = plan.get(entity_id)
+            if before is None:
+                raise NotFound(f"entity {entity_id!r} was not found")
+            if before.scope is None:
+                raise NotFound(f"entity {entity_id!r} has no scope")
+            after = before.copy()
+            after.modified_at = ctx.now_us
+            after.scope = None
+            self._validate(ten, after)
+            plan.put(Change("update", entity_id, before, after, set(), set(), set()))
+
+        await self.write(tenant, [entity_id], "scope.delete", actor, apply, create_tenant=False)
 
     async def delete_entity(self, tenant: str | None, entity_id: str, actor: Actor) -> None:
         def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> None:
@@ -628,9 +697,13 @@ class Hub:
             before = plan.get(entity.id)
             if before is None:
                 raise NotFound(f"entity {entity.id!r} was not found")
-            change, _ = self._append(before, entity, ctx, ten, no_overwrite, False)
+            change, outcome = self._append(before, entity, ctx, ten, no_overwrite, False)
             if change is not None:
                 plan.put(change)
+            if outcome.not_updated:
+                # The rest of the entity is updated; it is reported as an error all the same.
+                kept = ", ".join(f"{name} ({reason})" for name, reason in outcome.not_updated)
+                raise BadRequestData(f"some attributes of {entity.id!r} were not updated: {kept}")
 
         return await self._batch(
             tenant, [e.id for e in entities], "batch.update", actor, each, create_tenant=False

@@ -1,0 +1,213 @@
+"""Authentication of every request: ``Authorization: Bearer <API key or JWT>``.
+
+The middleware resolves the caller into an :class:`~qala.hub.changes.Actor` stored in the
+request state (``request.state.actor``); APIs pass it to the hub, which applies the access
+policy. It also enforces per-caller rate limits and a request timeout. A few paths need no
+credentials: ``/health``, the API documentation, the ``@context`` documents the broker hosts
+(JSON-LD processors must be able to fetch them) and device measures (``/iot/json``, checked
+against the device's service API key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qala.auth.keys import PREFIX, KeyCache
+from qala.auth.tokens import TokenVerifier
+from qala.config import Settings
+from qala.hub.changes import Actor
+from qala.hub.errors import HubError, ServiceUnavailable, Unauthorized
+
+log = logging.getLogger("qala.auth")
+
+_OPEN_PATHS = ("/health", "/docs", "/openapi.json", "/static/")
+_HOSTED_CONTEXTS = "/ngsi-ld/v1/jsonldContexts/"
+
+
+class RateLimiter:
+    """A token bucket per caller."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(max(burst, 1))
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, who: str) -> float:
+        """0 when the request may go; else the seconds to wait."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        tokens, stamp = self._buckets.get(who, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+        if tokens < 1.0:
+            self._buckets[who] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+        if len(self._buckets) > 100_000:
+            self._buckets.clear()
+        self._buckets[who] = (tokens - 1.0, now)
+        return 0.0
+
+
+class Authenticator:
+    """Turns credentials into actors; shared by the HTTP middleware and other edges."""
+
+    def __init__(self, settings: Settings, keys: KeyCache, tokens: TokenVerifier | None):
+        self.settings = settings
+        self.keys = keys
+        self.tokens = tokens
+
+    async def actor(self, authorization: str | None, address: str | None) -> Actor:
+        if self.settings.auth_disabled:
+            return Actor(id="anonymous", role="admin", address=address, via="disabled")
+        if not authorization:
+            if self.settings.anonymous_role:
+                return Actor(
+                    id="anonymous",
+                    role=self.settings.anonymous_role,
+                    address=address,
+                    via="anonymous",
+                )
+            raise Unauthorized("credentials are required: send Authorization: Bearer <key>")
+        scheme, _, credential = authorization.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise Unauthorized("use Authorization: Bearer <API key or access token>")
+        if credential.startswith(PREFIX):
+            key = await self.keys.lookup(credential)
+            if key is None or not key.active:
+                raise Unauthorized("the API key is not valid (unknown or revoked)")
+            return Actor(
+                id=f"key:{key.id}",
+                role=key.role,
+                address=address,
+                tenant=key.tenant,
+                via=f"key:{key.id}",
+            )
+        if self.tokens is None:
+            raise Unauthorized("bearer tokens are not accepted: no JWKS is configured")
+        return await self.tokens.verify(credential, address)
+
+
+def _is_open(method: str, path: str) -> bool:
+    """Paths that need no credentials: health, API docs, hosted @contexts, and device
+    measures (``/iot/json``), which devices authenticate with their service's API key."""
+    if path.startswith(_OPEN_PATHS) or path == "/":
+        return True
+    if method == "POST" and path == "/iot/json":
+        return True
+    return method == "GET" and path.startswith(_HOSTED_CONTEXTS)
+
+
+def _problem(
+    status: int, title: str, detail: str, headers: dict[str, str]
+) -> tuple[Message, bytes]:
+    return {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json")]
+        + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }, orjson.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
+
+
+async def _send_problem(
+    send: Send, status: int, title: str, detail: str, headers: dict[str, str] | None = None
+) -> None:
+    start, body = _problem(status, title, detail, headers or {})
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
+
+
+class AuthMiddleware:
+    """Pure ASGI middleware: authenticate, rate-limit, time out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        services = getattr(scope["app"].state, "services", None)
+        auth: Authenticator | None = services.extras.get("auth") if services else None
+        if auth is None:
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        method = scope["method"]
+        client = scope.get("client")
+        address = client[0] if client else None
+        authorization = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+                break
+        try:
+            actor = await auth.actor(authorization, address)
+        except HubError as exc:
+            if _is_open(method, path):
+                actor = Actor(id="anonymous", role="public", address=address, via="anonymous")
+            else:
+                await _send_problem(
+                    send,
+                    401,
+                    "Unauthorized",
+                    exc.detail,
+                    {"WWW-Authenticate": 'Bearer realm="qala"'},
+                )
+                return
+        scope.setdefault("state", {})["actor"] = actor
+        limiter: RateLimiter = services.extras["rate_limiter"]
+        wait = limiter.allow(actor.via if actor.via.startswith("key:") else actor.id)
+        if wait > 0 and not auth.settings.auth_disabled:
+            await _send_problem(
+                send,
+                429,
+                "Too many requests",
+                f"rate limit of {limiter.rate:g} requests/s exceeded; retry after {wait:.1f} s",
+                {"Retry-After": str(max(1, round(wait)))},
+            )
+            return
+        await self._with_timeout(scope, receive, send, auth.settings.request_timeout)
+
+    async def _with_timeout(
+        self, scope: Scope, receive: Receive, send: Send, timeout: float
+    ) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            async with asyncio.timeout(timeout):
+                await self.app(scope, receive, tracking_send)
+        except TimeoutError:
+            log.warning(
+                "request %s %s timed out after %s s", scope["method"], scope["path"], timeout
+            )
+            if not started:
+                detail = ServiceUnavailable(f"the request took longer than {timeout:g} s").detail
+                await _send_problem(send, 503, "Service unavailable", detail, {"Retry-After": "5"})
+
+
+def install(services: Any, settings: Settings) -> None:
+    """Create the authenticator and rate limiter for a running server."""
+    tokens = None
+    if settings.oidc_jwks:
+        tokens = TokenVerifier(
+            settings.oidc_jwks,
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            tenant_claim=settings.oidc_tenant_claim,
+            client_id=settings.oidc_client_id,
+        )
+    services.extras["auth"] = Authenticator(settings, KeyCache(services.store), tokens)
+    services.extras["rate_limiter"] = RateLimiter(settings.rate_limit, settings.rate_burst)
