@@ -14,7 +14,7 @@ from typing import Any
 
 from pyld import jsonld
 
-from qala.jsonld.core import CORE_CONTEXT_URL, DEFAULT_VOCAB
+from qala.jsonld.core import CORE_CONTEXT_URL, CORE_CONTEXT_URLS, DEFAULT_VOCAB
 
 _PROCESSOR = jsonld.JsonLdProcessor()
 # pyld's context processing shares caches between threads; serialise it (it runs once per
@@ -150,6 +150,13 @@ class CompiledContext:
             self._expand[term] = iri
         return iri
 
+    def keyword(self, term: str) -> str | None:
+        """The JSON-LD keyword ``term`` stands for (``type`` -> ``@type``), if it is one."""
+        if term.startswith("@"):
+            return term
+        iri = _PROCESSOR._expand_iri(self._active, term, vocab=True)
+        return iri if isinstance(iri, str) and iri.startswith("@") else None
+
     def compact(self, iri: str) -> str:
         """Compact an IRI to the shortest term or compact IRI this context allows."""
         try:
@@ -181,7 +188,15 @@ def process(
 
     Raises ``jsonld.JsonLdError`` for an invalid context and ``KeyError`` for a URL whose
     document was not supplied.
+
+    Every core context URL a user context refers to (directly, or inside a compound context
+    document) stands for the core context of this request: versions of the core context
+    define their protected terms differently, and JSON-LD forbids redefining a protected term
+    unless the definitions are identical.
     """
+    if core_url in documents:
+        core = documents[core_url]
+        documents = {**documents, **dict.fromkeys(CORE_CONTEXT_URLS, core)}
 
     def loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"contextUrl": None, "documentUrl": url, "document": documents[url]}

@@ -41,6 +41,25 @@ CORE_CONTEXT_URLS: frozenset[str] = frozenset(_CORE_FILES)
 def _load(filename: str) -> dict[str, Any]:
     data = resources.files("qala.jsonld").joinpath("data").joinpath(filename).read_bytes()
     doc: dict[str, Any] = orjson.loads(data)
+    return _offline(doc)
+
+
+def _offline(doc: dict[str, Any]) -> dict[str, Any]:
+    """The core context without remote imports in its type-scoped contexts.
+
+    v1.9 scopes the W3C Data Integrity context (https://w3id.org/security/data-integrity/v2)
+    to the ``ngsildproof`` term. JSON-LD processes scoped contexts when the term is defined,
+    so that URL would have to be fetched for every request naming the v1.9 core context; the
+    broker never needs it (values, proofs included, are stored as given), so it is dropped
+    and the terms the core itself scopes there (``entityIdSealed``…) are kept.
+    """
+    terms = doc.get("@context")
+    if not isinstance(terms, dict):
+        return doc
+    for definition in terms.values():
+        scoped = definition.get("@context") if isinstance(definition, dict) else None
+        if isinstance(scoped, list):
+            definition["@context"] = [item for item in scoped if not isinstance(item, str)]
     return doc
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from qala.hub.errors import BadRequestData, HubError
+from qala.hub.errors import BadRequestData, HubError, UnsupportedMediaType
 from qala.hub.model import Entity
 from qala.hub.service import BatchOutcome
 from qala.jsonld.compiled import CompiledContext
@@ -77,23 +77,56 @@ def _entity_array(body: Any, max_entities: int) -> list[Any]:
     return body
 
 
-async def _parse_each(
-    request: Request,
-    tenant: str | None,
-    items: list[Any],
-    ctx: CompiledContext,
-    *,
-    fragment: bool,
+async def _read_batch(
+    request: Request, tenant: str | None, *, fragment: bool
 ) -> tuple[list[Entity], list[tuple[str, HubError]]]:
+    """The entities of a batch body, each parsed with its own @context; per-entity errors.
+
+    The request as a whole must be an array of JSON objects. With ``application/ld+json``
+    every entity carries its @context (one that is missing, invalid or unavailable fails that
+    entity only); with ``application/json`` the Link header gives it and entities must not.
+    """
+    svc = services(request)
+    kind = http.media_type(request)
+    if kind not in (http.JSON, http.JSONLD):
+        raise UnsupportedMediaType(
+            f"Content-Type {kind or '(none)'!r} is not supported; use application/json or "
+            "application/ld+json"
+        )
+    body = await http.read_json(request, svc.settings.max_body_bytes)
+    items = _entity_array(body, svc.settings.max_batch_entities)
+    if not all(isinstance(item, dict) for item in items):
+        raise BadRequestData("every item of a batch must be a JSON object (an entity)")
+    link = request.headers.get("link")
+    shared: CompiledContext | None = None
+    if kind == http.JSONLD:
+        if link and http.context_link(link):
+            raise BadRequestData(
+                "with Content-Type application/ld+json the @context goes in each entity, "
+                "not in a Link header"
+            )
+    else:
+        shared = await svc.contexts.compile(http.context_link(link))
     parsed: list[Entity] = []
     errors: list[tuple[str, HubError]] = []
     for item in items:
-        raw_id = item.get("id") if isinstance(item, dict) else None
+        raw_id = item.get("id")
         try:
+            if shared is not None:
+                if "@context" in item:
+                    raise BadRequestData(
+                        "with Content-Type application/json an entity cannot carry @context; "
+                        "send application/ld+json or use a Link header"
+                    )
+                ctx = shared
+            else:
+                if item.get("@context") is None:
+                    raise BadRequestData(
+                        "with Content-Type application/ld+json every entity must carry @context"
+                    )
+                ctx = await svc.contexts.compile(item["@context"])
             if fragment:
-                if not isinstance(item, dict):
-                    raise BadRequestData("each batch item must be a JSON object")
-                entity_id = check_entity_id(item.get("id"))
+                entity_id = check_entity_id(raw_id)
                 known = (
                     None if "type" in item else await stored_types(request, tenant, entity_id, ctx)
                 )
@@ -124,10 +157,7 @@ def _batch_result(outcome: BatchOutcome, errors: list[tuple[str, HubError]]) -> 
 )
 async def batch_create(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
-    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    entities, errors = await _parse_each(
-        request, tenant, _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=False
-    )
+    entities, errors = await _read_batch(request, tenant, fragment=False)
     outcome = (
         await svc.hub.batch_create(tenant, entities, actor_of(request))
         if entities
@@ -158,10 +188,7 @@ async def batch_upsert(
     opts = http.parse_options(options, frozenset({"replace", "update"}))
     if len(opts) > 1:
         raise BadRequestData("options=replace and options=update exclude each other")
-    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    entities, errors = await _parse_each(
-        request, tenant, _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=False
-    )
+    entities, errors = await _read_batch(request, tenant, fragment=False)
     outcome = (
         await svc.hub.batch_upsert(
             tenant, entities, actor_of(request), mode="update" if "update" in opts else "replace"
@@ -191,10 +218,7 @@ async def batch_update(
 ) -> Response:
     svc = services(request)
     opts = http.parse_options(options, frozenset({"noOverwrite"}))
-    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    entities, errors = await _parse_each(
-        request, tenant, _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=True
-    )
+    entities, errors = await _read_batch(request, tenant, fragment=True)
     outcome = (
         await svc.hub.batch_update(
             tenant, entities, actor_of(request), no_overwrite="noOverwrite" in opts
@@ -217,10 +241,7 @@ async def batch_update(
 )
 async def batch_merge(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
-    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    entities, errors = await _parse_each(
-        request, tenant, _entity_array(body, svc.settings.max_batch_entities), ctx, fragment=True
-    )
+    entities, errors = await _read_batch(request, tenant, fragment=True)
     outcome = (
         await svc.hub.batch_merge(tenant, entities, actor_of(request))
         if entities
@@ -243,7 +264,9 @@ async def batch_delete(request: Request, tenant: TenantHeader = None) -> Respons
     svc = services(request)
     kind = http.media_type(request)
     if kind not in (http.JSON, http.JSONLD):
-        raise BadRequestData(f"Content-Type {kind!r} is not supported; use application/json")
+        raise UnsupportedMediaType(
+            f"Content-Type {kind or '(none)'!r} is not supported; use application/json"
+        )
     body = await http.read_json(request, svc.settings.max_body_bytes)
     items = _entity_array(body, svc.settings.max_batch_entities)
     ids: list[str] = []
@@ -295,7 +318,7 @@ async def batch_query(
         omit=None,
         lang=lang or body.get("lang"),
     )
-    result = await svc.hub.query(tenant, query)
+    result = await svc.hub.query(tenant, query, actor_of(request))
     return entity_list_response(
         request,
         negotiated,

@@ -13,6 +13,7 @@ def capability() -> Capability:
         name="ngsi-ld",
         routers=[
             (entities.router, PREFIX),
+            (entities.missing_id_router, PREFIX),
             (batch.router, PREFIX),
             (discovery.router, PREFIX),
             (contexts.router, PREFIX),

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from qala.hub.errors import BadRequestData, NotFound, UnsupportedMediaType
+from qala.hub.errors import BadRequestData, InvalidRequest, NotFound, UnsupportedMediaType
 from qala.hub.model import us_to_iso
 from qala.jsonld.resolver import HOSTED_PATH, StoredContext
 from qala.ngsild import http
@@ -19,6 +19,7 @@ from qala.services import services
 router = APIRouter(tags=["JSON-LD contexts"], route_class=FastRoute)
 _KINDS = {"hosted": "Hosted", "cached": "Cached", "implicitlycreated": "ImplicitlyCreated"}
 _BUILTIN_PREFIX = "builtin-"
+HOSTED_PREFIX = "/ngsi-ld/v1/jsonldContexts"
 
 
 def _iso(seconds: float | None) -> str | None:
@@ -103,7 +104,7 @@ async def add_context(request: Request) -> Response:
         raise UnsupportedMediaType(f"Content-Type {kind!r} is not supported; use application/json")
     body = await http.read_json(request, svc.settings.max_body_bytes)
     if not isinstance(body, dict) or "@context" not in body:
-        raise BadRequestData('the body must be a JSON-LD document: {"@context": …}')
+        raise InvalidRequest('the body must be a JSON-LD document: {"@context": …}')
     if not isinstance(body["@context"], dict | list | str):
         raise BadRequestData("@context must be an object, an array or a URL")
     local_id = uuid.uuid4().hex
@@ -111,7 +112,8 @@ async def add_context(request: Request) -> Response:
     # Check that the context is usable before hosting it.
     await svc.contexts.compile(body["@context"])
     await svc.store.save_context(StoredContext(local_id, url, "Hosted", body, time.time()))
-    return Response(status_code=201, headers={"Location": url})
+    # Location is the path (like every Location of the API); the context's URL is absolute.
+    return Response(status_code=201, headers={"Location": f"{HOSTED_PREFIX}/{local_id}"})
 
 
 @router.get("/jsonldContexts/{contextId:path}", summary="Serve a @context document")
@@ -136,8 +138,18 @@ async def delete_context(
     reload: Annotated[bool, Query(description="Fetch a cached context again")] = False,
 ) -> Response:
     svc = services(request)
-    stored = await _find(request, contextId)
+    try:
+        stored = await _find(request, contextId)
+    except NotFound:
+        if reload:  # reload names a Cached context; nothing here is one
+            raise BadRequestData(
+                f"@context {contextId!r} is not a Cached context of this broker; "
+                "only Cached contexts can be reloaded"
+            ) from None
+        raise
     if stored.local_id.startswith(_BUILTIN_PREFIX):
+        if reload:  # built-in documents are the broker's own copy: reloading changes nothing
+            return Response(status_code=204)
         raise BadRequestData(f"{stored.url!r} is built in and cannot be deleted")
     if reload and stored.kind != "Cached":
         raise BadRequestData("only Cached contexts can be reloaded")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
 from qala.hub.changes import Actor
-from qala.hub.errors import BadRequestData, HubError, NotFound
+from qala.hub.errors import BadRequestData, HubError, InvalidRequest, NotFound
 from qala.hub.service import AttributeOutcome
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
@@ -18,6 +18,7 @@ from qala.ngsild.params import (
     QueryParams,
     build_entity_query,
     names_context,
+    pick_filter,
     render_options,
 )
 from qala.ngsild.parse import (
@@ -25,7 +26,7 @@ from qala.ngsild.parse import (
     check_name,
     parse_entity,
     parse_fragment,
-    parse_instance,
+    parse_partial_instance,
 )
 from qala.ngsild.render import (
     DEFAULT_GEOMETRY_PROPERTY,
@@ -124,7 +125,7 @@ async def stored_types(
     if not ctx.has_type_scoped:
         return None
     try:
-        entity = await services(request).hub.get_entity(tenant, entity_id)
+        entity = await services(request).hub.get_entity(tenant, entity_id, actor_of(request))
     except HubError:
         return None
     return entity.types
@@ -174,6 +175,7 @@ async def query_entities(
     limit: Annotated[int | None, Query(ge=0, description="Page size")] = None,
     offset: Annotated[int | None, Query(ge=0, description="Page start")] = None,
     count: Annotated[bool, Query(description="Return NGSILD-Results-Count")] = False,
+    local: Annotated[bool, Query(description="true: query every entity of the tenant")] = False,
     options: OptionsQuery = None,
     format: FormatQuery = None,
     lang: LangQuery = None,
@@ -205,6 +207,8 @@ async def query_entities(
         limit=limit,
         offset=offset,
         count=count,
+        local=local,
+        pick_attrs=pick_filter(opts),
     )
     query = build_entity_query(
         params,
@@ -213,7 +217,7 @@ async def query_entities(
         max_limit=svc.settings.max_limit,
         max_terms=svc.settings.max_query_terms,
     )
-    result = await svc.hub.query(tenant, query)
+    result = await svc.hub.query(tenant, query, actor_of(request))
     return entity_list_response(
         request,
         negotiated,
@@ -284,6 +288,28 @@ def _page_url(request: Request, limit: int, offset: int) -> str:
     return f"{url.path}?{url.query}"
 
 
+# -- URLs without the entity id ---------------------------------------------------------------
+
+
+#: Routes that only explain a malformed URL (no FastRoute: they take any query parameter).
+missing_id_router = APIRouter(include_in_schema=False)
+
+
+@missing_id_router.api_route("/entities/", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+async def entities_slash(request: Request) -> Response:
+    if request.method in ("GET", "POST"):  # what the slash redirect would do
+        url = request.url
+        target = url.path.rstrip("/") + (f"?{url.query}" if url.query else "")
+        return Response(status_code=307, headers={"Location": target})
+    raise BadRequestData("the URL names no entity: use /entities/{entityId}")
+
+
+@missing_id_router.api_route("/entities//attrs", methods=["POST", "PATCH"])
+@missing_id_router.api_route("/entities//attrs/{attrId}", methods=["PUT", "PATCH", "DELETE"])
+async def attrs_without_entity(request: Request) -> Response:
+    raise BadRequestData("the URL names no entity: use /entities/{entityId}/attrs")
+
+
 # -- /entities/{id} ------------------------------------------------------------------------
 
 
@@ -306,24 +332,42 @@ async def retrieve_entity(
     negotiated = await negotiate(request)
     ctx = negotiated.ctx
     parsed_options = http.parse_options(options, RETRIEVE_OPTIONS)
-    entity = await svc.hub.get_entity(tenant, entityId)
-    opts = render_options(
-        ctx.for_types(entity.types),
-        options=parsed_options,
-        format=format,
-        attrs=attrs,
-        pick=pick,
-        omit=omit,
-        lang=lang,
-    )
-    if type is not None:
-        wanted = {ctx.expand(check_name(t.strip(), "type")) for t in type.split(",") if t.strip()}
-        if not wanted & set(entity.types):
-            raise NotFound(f"entity {entityId!r} has none of the types {type!r}")
+
+    def options_for(names: CompiledContext) -> RenderOptions:
+        return render_options(
+            names,
+            options=parsed_options,
+            format=format,
+            attrs=attrs,
+            pick=pick,
+            omit=omit,
+            lang=lang,
+        )
+
+    opts = options_for(ctx)  # every parameter is checked before the entity is looked up
+    wanted = type_filter(type, ctx)
+    geo_property = geometry_property(ctx, geometryProperty)
+    entity = await svc.hub.get_entity(tenant, entityId, actor_of(request))
+    if ctx.has_type_scoped:
+        opts = options_for(ctx.for_types(entity.types))
+    if wanted is not None and not wanted & set(entity.types):
+        raise NotFound(f"entity {entityId!r} has none of the types {type!r}")
     if opts.pick is not None and not (opts.pick & set(entity.attrs)) and attrs is not None:
         raise NotFound(f"entity {entityId!r} has none of the attributes {attrs!r}")
-    body = render_body(entity, negotiated, opts, geometry_property(ctx, geometryProperty))
+    body = render_body(entity, negotiated, opts, geo_property)
+    if not body:
+        raise NotFound(f"nothing of entity {entityId!r} is left after pick and omit")
     return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
+
+
+def type_filter(raw: str | None, ctx: CompiledContext) -> set[str] | None:
+    """``type=A,B`` on an operation on one entity: the entity must have one of these types."""
+    if raw is None:
+        return None
+    names = [t.strip() for t in raw.split(",") if t.strip()]
+    if not names:
+        raise BadRequestData("type must name at least one entity type")
+    return {ctx.expand(check_name(t, "type")) for t in names}
 
 
 @router.put(
@@ -414,7 +458,7 @@ async def append_attributes(
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
     known = await stored_types(request, tenant, entityId, ctx)
     fragment = parse_fragment(body, ctx, entityId, known)
-    if not fragment.attrs and not fragment.types:
+    if not fragment.attrs and not fragment.types and fragment.scope is None:
         raise BadRequestData("the request body has no attributes to append")
     outcome = await svc.hub.append_attributes(
         tenant, fragment, actor_of(request), no_overwrite="noOverwrite" in opts
@@ -439,7 +483,7 @@ async def update_attributes(
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
     known = await stored_types(request, tenant, entityId, ctx)
     fragment = parse_fragment(body, ctx, entityId, known)
-    if not fragment.attrs:
+    if not fragment.attrs and not fragment.types and fragment.scope is None:
         raise BadRequestData("the request body has no attributes to update")
     outcome = await svc.hub.update_attributes(tenant, fragment, actor_of(request))
     return outcome_response(outcome, ctx, tenant)
@@ -459,24 +503,23 @@ async def update_attribute(
 ) -> Response:
     svc = services(request)
     check_entity_id(entityId)
-    body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
+    body, ctx = await http.body_and_context(
+        request, svc.contexts, svc.settings.max_body_bytes, allow_merge_patch=True
+    )
+    check_attribute_path_name(attrId, ctx)
     known = await stored_types(request, tenant, entityId, ctx)
-    iri = ctx.for_types(known or []).expand(check_name(attrId, "attribute name"))
-    if not isinstance(body, dict) or not body:
-        raise BadRequestData("the request body must be a non-empty JSON object")
-    patch = _attribute_patch(body, ctx, attrId, iri)
+    iri = ctx.for_types(known or []).expand(attrId)
+    patch = parse_partial_instance(body, ctx, attrId, iri)
     await svc.hub.update_attribute(tenant, entityId, iri, patch, actor_of(request))
     return Response(status_code=204, headers=tenant_headers(tenant))
 
 
-def _attribute_patch(body: dict[str, Any], ctx: CompiledContext, name: str, iri: str) -> Any:
-    """A partial instance: the members given, validated as far as they go."""
-    clean = {k: v for k, v in body.items() if k != "@context"}
-    instance = parse_instance(clean, ctx, name, iri)
-    if "type" not in clean:
-        # The type was inferred only to validate; a partial update keeps the existing kind.
-        instance.pop("type", None)
-    return instance
+def check_attribute_path_name(name: str, ctx: CompiledContext) -> str:
+    """An attribute name in a URL path: a valid name, and not an entity member."""
+    check_name(name, "attribute name")
+    if name in ("scope", "id", "type") or ctx.keyword(name) is not None:
+        raise BadRequestData(f"{name!r} is an entity member, not an attribute this operation takes")
+    return name
 
 
 @router.put(
@@ -494,9 +537,9 @@ async def replace_attribute(
     svc = services(request)
     check_entity_id(entityId)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    check_name(attrId, "attribute name")
+    check_attribute_path_name(attrId, ctx)
     if not isinstance(body, dict):
-        raise BadRequestData("the request body must be a JSON object")
+        raise InvalidRequest("the request body must be a JSON object")
     clean = {k: v for k, v in body.items() if k != "@context"}
     known = await stored_types(request, tenant, entityId, ctx)
     fragment = parse_fragment({attrId: clean}, ctx, entityId, known)
@@ -520,10 +563,14 @@ async def delete_attribute(
     svc = services(request)
     check_entity_id(entityId)
     ctx = await http.request_context(request, svc.contexts)
-    known = await stored_types(request, tenant, entityId, ctx)
-    iri = ctx.for_types(known or []).expand(check_name(attrId, "attribute name"))
     if datasetId is not None:
         check_entity_id(datasetId, "datasetId")
+    if attrId == "scope":  # the entity's scope can be deleted like an attribute (4.18)
+        await svc.hub.delete_scope(tenant, entityId, actor_of(request))
+        return Response(status_code=204, headers=tenant_headers(tenant))
+    check_attribute_path_name(attrId, ctx)
+    known = await stored_types(request, tenant, entityId, ctx)
+    iri = ctx.for_types(known or []).expand(attrId)
     await svc.hub.delete_attribute(
         tenant, entityId, iri, actor_of(request), dataset_id=datasetId, delete_all=deleteAll
     )

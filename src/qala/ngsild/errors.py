@@ -20,7 +20,8 @@ _PROBLEMS: dict[type[e.HubError], tuple[str, int, str]] = {
     e.OperationNotSupported: (ETSI + "OperationNotSupported", 422, "Operation not supported"),
     e.TooComplexQuery: (ETSI + "TooComplexQuery", 403, "Too complex query"),
     e.TooManyResults: (ETSI + "TooManyResults", 403, "Too many results"),
-    e.ContextNotAvailable: (ETSI + "LdContextNotAvailable", 503, "@context not available"),
+    # 504 since GS CIM 009 v1.8.1 (503 before).
+    e.ContextNotAvailable: (ETSI + "LdContextNotAvailable", 504, "@context not available"),
     e.UnknownTenant: (ETSI + "NonexistentTenant", 404, "Nonexistent tenant"),
     e.Conflict: (ETSI + "AlreadyExists", 409, "Conflict"),
     e.Unauthorized: ("about:blank", 401, "Unauthorized"),

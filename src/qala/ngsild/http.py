@@ -205,7 +205,7 @@ def parse_options(raw: str | None, allowed: frozenset[str]) -> set[str]:
     options = {o.strip() for o in raw.split(",") if o.strip()}
     unknown = options - allowed
     if unknown:
-        raise BadRequestData(
+        raise InvalidRequest(
             f"unknown option(s) {', '.join(sorted(unknown))}; this operation accepts "
             f"{', '.join(sorted(allowed))}"
         )

@@ -6,13 +6,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from qala.hub.errors import BadRequestData, TooManyResults
+from qala.hub.errors import BadRequestData, InvalidRequest, TooManyResults
 from qala.hub.query import EntityQuery, Selector
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild.parse import check_entity_id, check_name
 from qala.ngsild.render import Format, RenderOptions
 
-RETRIEVE_OPTIONS = frozenset({"keyValues", "concise", "normalized", "sysAttrs"})
+RETRIEVE_OPTIONS = frozenset({"keyValues", "simplified", "concise", "normalized", "sysAttrs"})
+#: Entity members (not attributes) that pick and omit may name.
+ENTITY_MEMBERS = frozenset({"id", "type", "scope"})
 _FORMATS = {
     "keyValues": "keyValues",
     "simplified": "keyValues",
@@ -27,13 +29,99 @@ def split_list(raw: str | None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def expand_attr(name: str, ctx: CompiledContext, what: str) -> str:
+    """An attribute name from a request parameter, expanded; keywords are no attributes."""
+    check_name(name, what)
+    if ctx.keyword(name) is not None:
+        raise BadRequestData(f"{name!r} in {what} is an entity member, not an attribute name")
+    return ctx.expand(name)
+
+
 def expand_attrs(raw: str | None, ctx: CompiledContext, what: str = "attrs") -> list[str] | None:
     if raw is None:
         return None
     names = split_list(raw)
     if not names:
         raise BadRequestData(f"{what} must name at least one attribute")
-    return [ctx.expand(check_name(n, f"attribute name in {what}")) for n in names]
+    return [expand_attr(n, ctx, f"attribute name in {what}") for n in names]
+
+
+# -- representation and projection -----------------------------------------------------------
+
+
+def representation(options: set[str], format: str | None) -> Format:
+    """The representation ``format`` (which wins) or ``options`` ask for; normalized if none."""
+    if format is not None:
+        if format not in _FORMATS:
+            raise InvalidRequest(
+                f"unknown format {format!r}; use normalized, concise, keyValues or simplified"
+            )
+        return _FORMATS[format]  # type: ignore[return-value]
+    chosen = {_FORMATS[o] for o in options if o in _FORMATS}
+    if len(chosen) > 1:
+        raise BadRequestData(f"conflicting representation options: {', '.join(sorted(chosen))}")
+    return chosen.pop() if chosen else "normalized"  # type: ignore[return-value]
+
+
+_PROJECTION_TOKEN = re.compile(r"[{}|,]|[^{}|,]+")
+
+
+def parse_projection(raw: str, what: str) -> list[str]:
+    """The names of a ``pick``/``omit`` expression: ``a,b|c`` (``,`` and ``|`` alike).
+
+    ``a{b,c}`` (projection of linked entities) is recognised so that malformed expressions get
+    a precise error, but it needs linked-entity retrieval (``join``), which Qala does not offer.
+    """
+    tokens = _PROJECTION_TOKEN.findall(raw)
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def fail(reason: str) -> BadRequestData:
+        return BadRequestData(f"invalid {what} {raw!r}: {reason}")
+
+    def items(depth: int) -> list[tuple[str, bool]]:
+        nonlocal pos
+        found: list[tuple[str, bool]] = []
+        while True:
+            token = peek()
+            if token is None or token in "{}|,":
+                where = "at the end" if token is None else f"before {token!r}"
+                raise fail(f"a name is missing {where}")
+            name = token.strip()
+            pos += 1
+            if not name:
+                raise fail("a name is missing")
+            try:
+                check_name(name, what)
+            except BadRequestData as exc:
+                raise fail(exc.detail) from None
+            nested = False
+            if peek() == "{":
+                pos += 1
+                items(depth + 1)
+                if peek() != "}":
+                    raise fail("a '{' is not closed")
+                pos += 1
+                nested = True
+            found.append((name, nested))
+            if peek() in (",", "|"):
+                pos += 1
+                continue
+            if depth == 0 and peek() is not None:
+                raise fail(f"unexpected {peek()!r}")
+            return found
+
+    if not raw.strip():
+        raise fail("it names nothing")
+    names = items(0)
+    if any(nested for _, nested in names):
+        raise BadRequestData(
+            f"{what} {raw!r} projects linked entities (name{{…}}), which needs join; "
+            "this broker does not offer linked-entity retrieval"
+        )
+    return [name for name, _ in names]
 
 
 def render_options(
@@ -46,40 +134,31 @@ def render_options(
     omit: str | None,
     lang: str | None,
 ) -> RenderOptions:
-    fmt: Format = "normalized"
-    chosen = [o for o in ("keyValues", "concise", "normalized") if o in options]
-    if format is not None:
-        if format not in _FORMATS:
-            raise BadRequestData(
-                f"unknown format {format!r}; use normalized, concise, keyValues or simplified"
-            )
-        chosen.append(_FORMATS[format])
-    if len(set(chosen)) > 1:
-        raise BadRequestData(
-            f"conflicting representation options: {', '.join(sorted(set(chosen)))}"
-        )
-    if chosen:
-        fmt = chosen[0]  # type: ignore[assignment]
+    fmt = representation(options, format)
+    if attrs is not None and (pick is not None or omit is not None):
+        raise BadRequestData("attrs cannot be combined with pick or omit (pick replaces attrs)")
     picked: frozenset[str] | None = None
     members: frozenset[str] | None = None
     if attrs is not None:
         picked = frozenset(expand_attrs(attrs, ctx) or ())
+    picked_names = parse_projection(pick, "pick") if pick is not None else []
+    omitted_names = parse_projection(omit, "omit") if omit is not None else []
+    both = set(picked_names) & set(omitted_names)
+    if both:
+        raise BadRequestData(f"{', '.join(sorted(both))} cannot be both picked and omitted")
     if pick is not None:
-        names = split_list(pick)
-        if not names:
-            raise BadRequestData("pick must name at least one attribute")
-        members = frozenset(n for n in names if n in ("id", "type", "scope"))
-        rest = [ctx.expand(check_name(n, "pick")) for n in names if n not in members]
-        picked = frozenset(rest) if picked is None else picked & frozenset(rest)
+        members = frozenset(n for n in picked_names if n in ENTITY_MEMBERS)
+        picked = frozenset(
+            ctx.expand(check_name(n, "pick")) for n in picked_names if n not in ENTITY_MEMBERS
+        )
     omitted = None
     if omit is not None:
-        names = split_list(omit)
         omitted = frozenset(
-            ctx.expand(check_name(n, "omit")) for n in names if n not in ("id", "type", "scope")
+            ctx.expand(check_name(n, "omit")) for n in omitted_names if n not in ENTITY_MEMBERS
         )
-        omitted_members = {n for n in names if n in ("id", "type", "scope")}
+        omitted_members = {n for n in omitted_names if n in ENTITY_MEMBERS}
         if omitted_members:
-            members = (members or frozenset({"id", "type", "scope"})) - omitted_members
+            members = (members or ENTITY_MEMBERS) - omitted_members
     if lang is not None and not lang.strip():
         raise BadRequestData("lang must name a language (e.g. lang=kk) or *")
     return RenderOptions(
@@ -90,6 +169,13 @@ def render_options(
         pick_members=members,
         lang=lang,
     )
+
+
+def pick_filter(opts: RenderOptions) -> list[str] | None:
+    """The attributes an entity needs to appear in a query with ``pick`` of attributes only."""
+    if opts.pick and opts.pick_members is not None and not opts.pick_members:
+        return sorted(opts.pick)
+    return None
 
 
 # -- type expressions ----------------------------------------------------------------------
@@ -153,7 +239,7 @@ def parse_type_expression(raw: str, ctx: CompiledContext) -> list[list[str]]:
 
 def names_context(type_expression: str | None, ctx: CompiledContext) -> CompiledContext:
     """The context for attribute names in a query: type-scoped when one type is asked for."""
-    if not type_expression or not ctx.has_type_scoped:
+    if not type_expression or type_expression.strip() == "*" or not ctx.has_type_scoped:
         return ctx
     try:
         groups = parse_type_expression(type_expression, ctx)
@@ -203,6 +289,10 @@ class QueryParams:
     limit: int | None = None
     offset: int | None = None
     count: bool = False
+    #: ``local=true``: every local entity may match (no other restriction needed).
+    local: bool = False
+    #: Attributes picked (``pick`` without entity members): entities need one of them.
+    pick_attrs: list[str] | None = None
 
 
 def build_entity_query(
@@ -215,13 +305,22 @@ def build_entity_query(
 ) -> EntityQuery:
     from qala.ngsild.filters import geo_filter, q_filter, scope_filter
 
+    geo_given = (
+        params.georel is not None or params.geometry is not None or params.coordinates is not None
+    )
+    if not (params.type or params.attrs or params.q or geo_given or params.local):
+        raise BadRequestData(
+            "a query needs at least one of type, attrs, q or a geo-query "
+            "(or local=true to select every entity)"
+        )
     limit, offset = paging(params.limit, params.offset, default_limit, max_limit)
     query = EntityQuery(limit=limit, offset=offset, count=params.count)
     selector = Selector()
     if params.type is not None:
         if not params.type.strip():
             raise BadRequestData("type must not be empty")
-        selector.type_groups = parse_type_expression(params.type, ctx)
+        if params.type.strip() != "*":  # the wildcard: entities of any type
+            selector.type_groups = parse_type_expression(params.type, ctx)
     if params.id is not None:
         ids = split_list(params.id)
         if not ids:
@@ -234,11 +333,13 @@ def build_entity_query(
     names = names_context(params.type, ctx)
     if params.attrs is not None:
         query.attrs_any = expand_attrs(params.attrs, names)
+    if params.pick_attrs:
+        query.attrs_any = params.pick_attrs
     if params.q is not None:
         query.filters.append(q_filter(params.q, names, max_terms))
     if params.scope_q is not None:
         query.filters.append(scope_filter(params.scope_q))
-    if params.georel is not None or params.geometry is not None or params.coordinates is not None:
+    if geo_given:
         query.geo = geo_filter(
             params.georel, params.geometry, params.coordinates, params.geoproperty, names
         )

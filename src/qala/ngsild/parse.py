@@ -10,7 +10,7 @@ import re
 import unicodedata
 from typing import Any
 
-from qala.hub.errors import BadRequestData
+from qala.hub.errors import BadRequestData, InvalidRequest
 from qala.hub.model import AttrValue, Entity, Instance, pack_instances, parse_datetime
 from qala.jsonld.compiled import CompiledContext
 from qala.jsonld.core import ATTRIBUTE_TYPES, CORE_GEO_PROPERTIES
@@ -137,7 +137,13 @@ def _types(value: Any, ctx: CompiledContext) -> list[str]:
     items = value if isinstance(value, list) else [value]
     if not items:
         raise BadRequestData("entity type must not be an empty list")
-    return [ctx.expand(check_name(t, "entity type")) for t in items]
+    types = []
+    for item in items:
+        check_name(item, "entity type")
+        if ctx.keyword(item) is not None:
+            raise BadRequestData(f"{item!r} is a JSON-LD keyword, not an entity type")
+        types.append(ctx.expand(item))
+    return types
 
 
 def _scope(value: Any) -> list[str]:
@@ -157,7 +163,7 @@ def parse_entity(
 ) -> Entity:
     """A full entity (create, replace, batch). ``entity_id`` comes from the URL, if any."""
     if not isinstance(body, dict):
-        raise BadRequestData("the entity must be a JSON object")
+        raise InvalidRequest("the entity must be a JSON object")
     raw_id = body.get("id", body.get("@id"))
     if entity_id is not None:
         if raw_id is not None and raw_id != entity_id:
@@ -183,7 +189,7 @@ def parse_fragment(
     has any) apply to the attribute names.
     """
     if not isinstance(body, dict):
-        raise BadRequestData("the request body must be a JSON object of attributes")
+        raise InvalidRequest("the request body must be a JSON object of attributes")
     raw_id = body.get("id", body.get("@id"))
     if raw_id is not None and raw_id != entity_id:
         raise BadRequestData(f"the id in the body ({raw_id!r}) differs from the URL's")
@@ -310,6 +316,39 @@ def parse_instance(
         sub_iri = ctx.expand(check_name(key, f"sub-attribute of {name!r}"))
         instance[sub_iri] = parse_instance(member, ctx, key, sub_iri, depth + 1)
     return _check_instance(instance, ctx, name, iri)
+
+
+_PATCH_METADATA = frozenset({"datasetId", "observedAt", "unitCode", "objectType"})
+
+
+def parse_partial_instance(body: Any, ctx: CompiledContext, name: str, iri: str) -> Instance:
+    """The members of a partial attribute update (PATCH …/attrs/{attr}): only those given.
+
+    With a value member or a type it is an instance as usual (the type inferred only to
+    validate it is dropped: the stored attribute keeps its kind); without, the body holds only
+    metadata (``observedAt``, ``unitCode``…) and sub-attributes to merge.
+    """
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object of attribute members")
+    clean = {k: v for k, v in body.items() if k != "@context"}
+    if not clean:
+        raise BadRequestData("the request body has no attribute members to update")
+    if "type" in clean or not _ALL_VALUE_MEMBERS.isdisjoint(clean):
+        instance = parse_instance(clean, ctx, name, iri)
+        if "type" not in clean:
+            instance.pop("type", None)
+        return instance
+    instance = {}
+    for key, member in clean.items():
+        if key in _IGNORED_MEMBERS:
+            continue
+        if key in _PATCH_METADATA:
+            instance[key] = member
+            continue
+        sub_iri = ctx.expand(check_name(key, f"sub-attribute of {name!r}"))
+        instance[sub_iri] = parse_instance(member, ctx, key, sub_iri, 1)
+    _check_metadata(instance, name)
+    return instance
 
 
 def _check_instance(instance: Instance, ctx: CompiledContext, name: str, iri: str) -> Instance:

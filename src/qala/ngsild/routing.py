@@ -5,7 +5,8 @@ microseconds per request when an endpoint declares many query parameters — mor
 read from the store. NGSI-LD endpoints take only plain strings, integers and booleans from the
 query string, headers and path, so :class:`FastRoute` reads them directly and calls the
 endpoint, while FastAPI still builds the OpenAPI description from the same declarations.
-Malformed values raise :class:`~qala.hub.errors.BadRequestData` (ProblemDetails), never 422.
+Malformed values raise :class:`~qala.hub.errors.BadRequestData` (ProblemDetails), never 422;
+query parameters the endpoint does not declare raise ``InvalidRequest`` (NGSI-LD 6.3.20).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from qala.hub.errors import BadRequestData
+from qala.hub.errors import BadRequestData, InvalidRequest
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -71,13 +72,30 @@ def _minimum(field: Any) -> int | None:
     return None
 
 
+def reject_unknown_parameters(request: Request, known: frozenset[str]) -> None:
+    """NGSI-LD 6.3.20: a query parameter the operation does not define is an InvalidRequest."""
+    unknown = sorted({key for key in request.query_params if key not in known})
+    if unknown:
+        offered = ", ".join(sorted(known)) or "none"
+        raise InvalidRequest(
+            f"unknown query parameter(s) {', '.join(unknown)}; this operation accepts {offered}"
+        )
+
+
 class FastRoute(APIRoute):
     """An APIRoute whose endpoint receives plain query/header/path values, quickly."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         dependant = self.dependant
+        known = frozenset(field.alias for field in dependant.query_params)
         if dependant.body_params or dependant.dependencies or dependant.cookie_params:
-            return super().get_route_handler()
+            general = super().get_route_handler()
+
+            async def checked(request: Request) -> Response:
+                reject_unknown_parameters(request, known)
+                return await general(request)
+
+            return checked
         plan: list[tuple[str, str, str, Callable[[str], Any], Any]] = []
         for where, fields in (
             ("query", dependant.query_params),
@@ -97,6 +115,8 @@ class FastRoute(APIRoute):
         async def handler(request: Request) -> Response:
             kwargs: dict[str, Any] = {}
             query = request.query_params
+            if query:
+                reject_unknown_parameters(request, known)
             headers = request.headers
             path = request.path_params
             for where, name, alias, convert, default in plan:
