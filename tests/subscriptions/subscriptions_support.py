@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from ngsi import BASE, headers
@@ -186,3 +191,75 @@ def wait_for(condition: Any, timeout: float = 10.0, what: str = "condition") -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+class ServerProcess:
+    """A Qala server in its own process (uvicorn), for crash and multi-process tests."""
+
+    def __init__(self, database_url: str, log_path: str, **settings: str) -> None:
+        self.port = free_port()
+        self.database_url = database_url
+        self.log_path = log_path
+        self.settings = settings
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        env = {
+            **os.environ,
+            "QALA_DATABASE_URL": self.database_url,
+            "QALA_ALLOW_LOCAL_ENDPOINTS": "true",
+            "QALA_AUTH_DISABLED": "true",
+            "QALA_NOTIFICATION_POLL_INTERVAL": "0.2",
+            "QALA_NOTIFICATION_RETRY_BASE": "0.2",
+            "QALA_NOTIFICATION_RETRY_MAX": "1",
+            **{f"QALA_{k.upper()}": v for k, v in self.settings.items()},
+        }
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "qala.app:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited; see {self.log_path}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"the server did not start within {timeout} s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flushing; what was acknowledged must survive."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)

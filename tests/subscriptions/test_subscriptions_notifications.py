@@ -475,7 +475,8 @@ def test_a_failing_endpoint_is_retried_with_backoff_without_delaying_others(
     wait_for(lambda: len(receiver.attempts.get("/down", [])) >= 4, timeout=5, what="4 attempts")
     tries = receiver.attempts["/down"][:4]
     gaps = [b - a for a, b in itertools.pairwise(tries)]
-    assert gaps[1] > gaps[0] * 1.4 and gaps[2] > gaps[1] * 1.4, gaps  # exponential backoff
+    # Exponential backoff: 0.2 s, 0.4 s, 0.8 s (±10 %; request times blur the first gap).
+    assert gaps[2] > gaps[1] > gaps[0] and gaps[2] > 2 * gaps[0], gaps
     status = get_subscription(client, failing)
     assert status["status"] == "failed"
     assert status["notification"]["status"] == "failed"
@@ -494,15 +495,15 @@ def test_a_failing_endpoint_is_retried_with_backoff_without_delaying_others(
 def test_a_slow_endpoint_delays_neither_writes_nor_other_subscriptions(
     client: TestClient, receiver: Receiver
 ) -> None:
-    receiver.delay["/slow"] = 1.5
+    receiver.delay["/slow"] = 3.0
     subscribe(client, subscription(receiver.url("/slow")))
     subscribe(client, subscription(receiver.url("/fast")))
     create(client, streetlight(1))
     started = time.monotonic()
     for n in range(5):
         patch_attrs(client, LIGHT, {"status": prop(f"s{n}")})
-    assert time.monotonic() - started < 1.0
-    items = receiver.wait_items(6, "/fast", timeout=1.0)
+    assert time.monotonic() - started < 2.0
+    items = receiver.wait_items(6, "/fast", timeout=2.0)
     assert statuses(items)[-1] == "s4"
     assert len(receiver.at("/slow")) == 0  # the first one is still being answered
 

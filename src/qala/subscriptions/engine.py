@@ -236,6 +236,7 @@ class SubscriptionEngine:
         tenant_id, sub_id = key
         event = self._events[key]
         held = False
+        idle = 0.0
         try:
             now = now_us()
             held = await self.repo.claim(
@@ -252,11 +253,17 @@ class SubscriptionEngine:
                 limit = 1000 if sub.throttling_us else BATCH_ROWS
                 rows = await self.repo.pending(tenant_id, sub_id, limit)
                 if not rows:
+                    # Stay a while for more: woken by this process's writes, and looking
+                    # again every poll interval for rows other processes wrote.
                     try:
-                        await asyncio.wait_for(event.wait(), IDLE_SECONDS)
+                        await asyncio.wait_for(event.wait(), self.poll)
+                        idle = 0.0
                     except TimeoutError:
-                        break
+                        idle += self.poll
+                        if idle >= IDLE_SECONDS:
+                            break
                     continue
+                idle = 0.0
                 retry_at = await self._send(sub, rows)
                 if retry_at is not None:
                     held = False  # a failure gives the lease back
