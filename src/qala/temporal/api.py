@@ -397,13 +397,23 @@ async def create_temporal(request: Request, tenant: TenantHeader = None) -> Resp
     known = {s.sid for s in series}
 
     def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
-        plan.batches.extend(_instance_rows(ten.id, entity_id, attrs, known, wctx.now_us))
+        plan.batches.extend(
+            _instance_rows(ten.id, entity_id, attrs, known, schema.millis(wctx.now_us))
+        )
         if not exists:
             plan.batches.append(
                 RowBatch(
                     schema.ENTITIES,
                     schema.ENTITY_COLUMNS,
-                    [(ten.id, entity_id, wctx.now_us, orjson.dumps(types).decode(), 0)],
+                    [
+                        (
+                            ten.id,
+                            entity_id,
+                            schema.millis(wctx.now_us),
+                            orjson.dumps(types).decode(),
+                            0,
+                        )
+                    ],
                 )
             )
 
@@ -447,7 +457,9 @@ async def append_temporal(
     known = {s.sid for s in series}
 
     def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
-        plan.batches.extend(_instance_rows(ten.id, entityId, attrs, known, wctx.now_us))
+        plan.batches.extend(
+            _instance_rows(ten.id, entityId, attrs, known, schema.millis(wctx.now_us))
+        )
 
     await svc.hub.write(
         tenant, [entityId], "temporal.append", actor_of(request), apply, create_tenant=False
@@ -535,7 +547,7 @@ async def delete_temporal(
                 [ten.id, entityId],
             )
         )
-        _re_register(plan, ten, entityId, wctx.now_us, None)
+        _re_register(plan, ten, entityId, schema.millis(wctx.now_us), None)
 
     await svc.hub.write(
         tenant, [entityId], "temporal.delete", actor_of(request), apply, create_tenant=False
@@ -587,7 +599,7 @@ async def delete_temporal_attribute(
             (f"DELETE FROM temporal_series WHERE tenant_id = $1 AND sid IN ({marks})", args)
         )
         if deleteAll or datasetId is None:
-            _re_register(plan, ten, entityId, wctx.now_us, iri)
+            _re_register(plan, ten, entityId, schema.millis(wctx.now_us), iri)
 
     await svc.hub.write(
         tenant, [entityId], "temporal.attrs.delete", actor_of(request), apply, create_tenant=False
@@ -654,7 +666,7 @@ async def patch_instance(
             (
                 "UPDATE temporal_instances SET ts = $1, k = $2, num = $3, val = $4, doc = $5, "
                 "modified_at = $6 WHERE sid = $7 AND iid = $8",
-                [ts, k, num, val, doc, wctx.now_us, row.sid, iid],
+                [ts, k, num, val, doc, schema.millis(wctx.now_us), row.sid, iid],
             )
         )
 

@@ -35,7 +35,7 @@ async def load_history(
     ``register`` (entity id -> expanded types) records the entities' creation for entities
     the history does not know yet (those written through the hub are known already).
     """
-    now = now_us()
+    now = schema.millis(now_us())
     known = {
         r[0]
         for r in await store.fetch(

@@ -43,8 +43,8 @@ class HistoryRecorder:
     def rows_for(self, tenant: Tenant, changes: list[Change], ctx: WriteContext) -> list[RowBatch]:
         if not changes:
             return []
-        now = ctx.now_us
-        now_iso = us_to_iso(now)
+        now_iso = us_to_iso(ctx.now_us)
+        now = schema.millis(ctx.now_us)
         tid = tenant.id
         rows: list[tuple[Any, ...]] = []
         series: list[tuple[Any, ...]] = []

@@ -105,6 +105,11 @@ def series_id(
 _LOW = (1 << 36) - 1
 
 
+def millis(us: int) -> int:
+    """``us`` truncated to the millisecond: history times are what the API shows (ms)."""
+    return us - us % 1000
+
+
 def new_iid() -> int:
     return _random.getrandbits(62) + 1
 

@@ -1,0 +1,408 @@
+"""Temporal queries: time windows, lastN, attrs, entity selection, representations, pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from temporal_support import (
+    SENSOR,
+    at,
+    create,
+    h,
+    history,
+    observe,
+    query,
+    sensor,
+    temporal,
+    values,
+)
+
+from conftest import ADMIN_KEY
+from ngsi import BASE, SDM, link, problem, prop
+from qala.app import create_app
+from qala.config import Settings
+
+HOURS = [10.0, 11.0, 12.0, 13.0, 14.0, 15.0]  # pm25 at 00:00 … 05:00
+
+
+def times(pairs: list) -> list[str]:
+    return [t[11:16] for _, t in pairs]
+
+
+# -- time windows ----------------------------------------------------------------------------
+
+
+def test_timerel_before_is_strictly_before(client: TestClient) -> None:
+    observe(client, HOURS)
+    got = values(client, timerel="before", timeAt=at(2))
+    assert times(got) == ["00:00", "01:00"]
+
+
+def test_timerel_after_is_strictly_after(client: TestClient) -> None:
+    observe(client, HOURS)
+    got = values(client, timerel="after", timeAt=at(3))
+    assert times(got) == ["04:00", "05:00"]
+
+
+def test_timerel_between_includes_the_start_and_excludes_the_end(client: TestClient) -> None:
+    observe(client, HOURS)
+    got = values(client, timerel="between", timeAt=at(1), endTimeAt=at(3))
+    assert got == [[11.0, "2026-03-01T01:00:00.000Z"], [12.0, "2026-03-01T02:00:00.000Z"]]
+
+
+def test_time_zones_in_time_at_are_honoured(client: TestClient) -> None:
+    observe(client, HOURS)
+    # 08:00 in Astana (UTC+5) is 03:00 UTC.
+    got = values(client, timerel="before", timeAt="2026-03-01T08:00:00+05:00")
+    assert times(got) == ["00:00", "01:00", "02:00"]
+
+
+def test_timeproperty_modified_at_uses_the_recording_time(client: TestClient) -> None:
+    observe(client, HOURS[:2])
+    recorded = history(client, options="sysAttrs")["pm25"]
+    first_modified = recorded[0]["modifiedAt"]
+    by_observation = values(client, timerel="before", timeAt=at(1))
+    assert len(by_observation) == 1
+    by_modification = values(
+        client, timeproperty="modifiedAt", timerel="after", timeAt=first_modified
+    )
+    # Both were written after March; the first at first_modified, the second later.
+    assert [v for v, _ in by_modification] == [11.0]
+    pairs = values(client, timeproperty="createdAt")
+    assert pairs[0][1] == recorded[0]["createdAt"]
+
+
+def test_last_n_gives_the_newest_instances_in_time_order(client: TestClient) -> None:
+    observe(client, HOURS)
+    assert times(values(client, lastN=2)) == ["04:00", "05:00"]
+    assert times(values(client, lastN=2, timerel="before", timeAt=at(3))) == ["01:00", "02:00"]
+    assert len(values(client, lastN=100)) == 6
+
+
+def test_attrs_limits_the_attributes(client: TestClient) -> None:
+    create(client, sensor(pm25=prop(1, observedAt=at(0)), no2=prop(2, observedAt=at(0))))
+    body = history(client, attrs="no2")
+    assert "no2" in body and "pm25" not in body
+
+
+def test_an_empty_window_gives_the_entity_without_attributes(client: TestClient) -> None:
+    observe(client, HOURS)
+    body = history(client, timerel="before", timeAt="2020-01-01T00:00:00Z")
+    assert body == {"id": SENSOR, "type": "AirQualityObserved"}
+
+
+def test_sys_attrs_add_created_and_modified_at(client: TestClient) -> None:
+    observe(client, HOURS[:1])
+    body = history(client, options="sysAttrs")
+    assert "createdAt" in body
+    [instance] = body["pm25"]
+    assert instance["createdAt"] == instance["modifiedAt"]
+
+
+def test_attribute_names_follow_the_requests_context(client: TestClient) -> None:
+    body = {
+        "id": SENSOR,
+        "type": "AirQualityObserved",
+        "pm25": prop(4, observedAt=at(0)),
+    }
+    response = client.post(f"{BASE}/entities", json=body, headers=h(Link=link(SDM)))
+    assert response.status_code == 201, response.text
+    with_context = client.get(f"{BASE}/temporal/entities/{SENSOR}", headers=h(Link=link(SDM)))
+    assert "pm25" in with_context.json()
+    bare = history(client)
+    assert "https://smartdatamodels.org/dataModel.Environment/pm25" in bare
+
+
+def test_json_ld_responses_carry_the_context(client: TestClient) -> None:
+    observe(client, HOURS[:1])
+    response = client.get(
+        f"{BASE}/temporal/entities/{SENSOR}", headers=h(Accept="application/ld+json")
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/ld+json"
+    assert "@context" in response.json()
+
+
+# -- entity selection ------------------------------------------------------------------------
+
+
+def _three(client: TestClient) -> list[str]:
+    ids = [f"urn:ngsi-ld:AirQualityObserved:astana:{n}" for n in (1, 2, 3)]
+    for n, entity_id in enumerate(ids):
+        create(client, sensor(entity_id, pm25=prop(10 * (n + 1), observedAt=at(0))))
+        client.patch(
+            f"{BASE}/entities/{entity_id}/attrs",
+            json={"pm25": prop(10 * (n + 1) + 1, observedAt=at(1))},
+            headers=h(),
+        )
+    create(
+        client,
+        {
+            "id": "urn:ngsi-ld:Streetlight:1",
+            "type": "Streetlight",
+            "status": prop("ok", observedAt=at(0)),
+        },
+    )
+    return ids
+
+
+def test_query_by_type(client: TestClient) -> None:
+    ids = _three(client)
+    response = query(client, type="AirQualityObserved", options="temporalValues")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [e["id"] for e in body] == ids
+    assert [v for v, _ in body[0]["pm25"]["values"]] == [10, 11]
+
+
+def test_query_by_id_and_id_pattern(client: TestClient) -> None:
+    ids = _three(client)
+    got = query(client, id=f"{ids[0]},{ids[2]}").json()
+    assert [e["id"] for e in got] == [ids[0], ids[2]]
+    got = query(client, idPattern=".*:[23]$", type="AirQualityObserved").json()
+    assert [e["id"] for e in got] == ids[1:]
+
+
+def test_query_by_attrs_selects_entities_having_them(client: TestClient) -> None:
+    _three(client)
+    got = query(client, attrs="status").json()
+    assert [e["id"] for e in got] == ["urn:ngsi-ld:Streetlight:1"]
+
+
+def test_q_is_evaluated_on_the_current_state(client: TestClient) -> None:
+    ids = _three(client)
+    # Current pm25: 11, 21, 31. Sensor 1 had 10 < 15 in the past but is 11 now.
+    got = query(client, type="AirQualityObserved", q="pm25>15").json()
+    assert [e["id"] for e in got] == ids[1:]
+    # The history returned is the whole history of the selected entities.
+    assert len(got[0]["pm25"]) == 2
+
+
+def test_geo_queries_select_on_the_current_location(client: TestClient) -> None:
+    create(
+        client,
+        sensor(
+            "urn:ngsi-ld:AirQualityObserved:astana:near",
+            location={
+                "type": "GeoProperty",
+                "value": {"type": "Point", "coordinates": [71.43, 51.13]},
+            },
+            pm25=prop(1, observedAt=at(0)),
+        ),
+    )
+    create(
+        client,
+        sensor(
+            "urn:ngsi-ld:AirQualityObserved:astana:far",
+            location={
+                "type": "GeoProperty",
+                "value": {"type": "Point", "coordinates": [76.9, 43.2]},
+            },
+            pm25=prop(2, observedAt=at(0)),
+        ),
+    )
+    response = query(
+        client,
+        type="AirQualityObserved",
+        georel="near;maxDistance==5000",
+        geometry="Point",
+        coordinates="[71.43,51.13]",
+    )
+    assert response.status_code == 200, response.text
+    assert [e["id"] for e in response.json()] == ["urn:ngsi-ld:AirQualityObserved:astana:near"]
+
+
+def test_deleted_entities_are_found_by_type(client: TestClient) -> None:
+    ids = _three(client)
+    client.delete(f"{BASE}/entities/{ids[0]}", headers=h())
+    got = query(client, type="AirQualityObserved").json()
+    assert [e["id"] for e in got] == ids
+    assert "deletedAt" in got[0] and "deletedAt" not in got[1]
+
+
+def test_post_query_takes_the_query_in_the_body(client: TestClient) -> None:
+    ids = _three(client)
+    body = {
+        "type": "Query",
+        "entities": [{"type": "AirQualityObserved", "idPattern": ".*:[12]$"}],
+        "attrs": ["pm25"],
+        "temporalQ": {"timerel": "before", "timeAt": at(1)},
+    }
+    response = client.post(
+        f"{BASE}/temporal/entityOperations/query",
+        json=body,
+        params={"options": "temporalValues"},
+        headers=h(),
+    )
+    assert response.status_code == 200, response.text
+    got = response.json()
+    assert [e["id"] for e in got] == ids[:2]
+    assert [v for v, _ in got[1]["pm25"]["values"]] == [20]
+
+
+def test_post_query_last_n_in_temporal_q(client: TestClient) -> None:
+    _three(client)
+    body = {
+        "type": "Query",
+        "entities": [{"type": "AirQualityObserved"}],
+        "temporalQ": {"lastN": 1},
+    }
+    response = client.post(f"{BASE}/temporal/entityOperations/query", json=body, headers=h())
+    assert response.status_code == 200, response.text
+    assert all(len(e["pm25"]) == 1 for e in response.json())
+
+
+# -- pagination ------------------------------------------------------------------------------
+
+
+def test_entities_are_paged_with_count_and_links(client: TestClient) -> None:
+    ids = _three(client)
+    response = query(client, type="AirQualityObserved", limit=2, count="true")
+    assert response.status_code == 200
+    assert response.headers["NGSILD-Results-Count"] == "3"
+    assert [e["id"] for e in response.json()] == ids[:2]
+    assert 'rel="next"' in response.headers["link"]
+    rest = query(client, type="AirQualityObserved", limit=2, offset=2)
+    assert [e["id"] for e in rest.json()] == ids[2:]
+    assert 'rel="prev"' in rest.headers["link"]
+
+
+@pytest.fixture
+def capped(settings: Settings) -> Iterator[TestClient]:
+    """A server answering at most 3 instances per attribute."""
+    app = create_app(settings.model_copy(update={"temporal_max_instances": 3}))
+    with TestClient(app, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as capped_client:
+        yield capped_client
+
+
+def test_more_instances_than_the_cap_give_206_and_a_content_range(capped: TestClient) -> None:
+    observe(capped, HOURS)
+    response = temporal(capped, options="temporalValues")
+    assert response.status_code == 206, response.text
+    assert response.headers["content-range"] == (
+        "date-time 2026-03-01T00:00:00.000Z-2026-03-01T02:00:00.000Z/*"
+    )
+    assert times(response.json()["pm25"]["values"]) == ["00:00", "01:00", "02:00"]
+    # The next page starts after the end of the range.
+    following = temporal(
+        capped, options="temporalValues", timerel="after", timeAt="2026-03-01T02:00:00.000Z"
+    )
+    assert following.status_code == 200  # the rest fits in one page
+    assert times(following.json()["pm25"]["values"]) == ["03:00", "04:00", "05:00"]
+    last = temporal(capped, timerel="after", timeAt="2026-03-01T05:00:00.000Z")
+    assert last.status_code == 200
+
+
+def test_within_the_cap_the_answer_is_complete(capped: TestClient) -> None:
+    observe(capped, HOURS[:3])
+    response = temporal(capped)
+    assert response.status_code == 200
+    assert "content-range" not in response.headers
+
+
+def test_last_n_beyond_the_cap_gives_the_newest_page(capped: TestClient) -> None:
+    observe(capped, HOURS)
+    response = temporal(capped, lastN=5, options="temporalValues")
+    assert response.status_code == 206
+    assert times(response.json()["pm25"]["values"]) == ["03:00", "04:00", "05:00"]
+    assert response.headers["content-range"] == (
+        "date-time 2026-03-01T05:00:00.000Z-2026-03-01T03:00:00.000Z/5"
+    )
+
+
+def test_the_page_is_cut_at_one_instant_for_every_attribute(capped: TestClient) -> None:
+    create(capped, sensor(pm25=prop(0, observedAt=at(0)), no2=prop(0, observedAt=at(0))))
+    for hour in range(1, 5):
+        capped.patch(
+            f"{BASE}/entities/{SENSOR}/attrs",
+            json={"pm25": prop(hour, observedAt=at(hour))},
+            headers=h(),
+        )
+    capped.patch(
+        f"{BASE}/entities/{SENSOR}/attrs", json={"no2": prop(9, observedAt=at(4))}, headers=h()
+    )
+    response = temporal(capped, options="temporalValues")
+    assert response.status_code == 206
+    body = response.json()
+    assert times(body["pm25"]["values"]) == ["00:00", "01:00", "02:00"]
+    assert times(body["no2"]["values"]) == ["00:00"]  # 04:00 is after the range
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"timerel": "during", "timeAt": "2026-03-01T00:00:00Z"}, "timerel"),
+        ({"timerel": "before"}, "needs timeAt"),
+        ({"timerel": "between", "timeAt": "2026-03-01T00:00:00Z"}, "endTimeAt"),
+        (
+            {
+                "timerel": "between",
+                "timeAt": "2026-03-02T00:00:00Z",
+                "endTimeAt": "2026-03-01T00:00:00Z",
+            },
+            "later",
+        ),
+        ({"timerel": "before", "timeAt": "yesterday"}, "timeAt"),
+        ({"timeAt": "2026-03-01T00:00:00Z"}, "timerel"),
+        ({"timeproperty": "observed"}, "timeproperty"),
+        ({"lastN": "0"}, "lastN"),
+        ({"lastN": "three"}, "lastN"),
+        ({"options": "keyValues"}, "temporalValues"),
+        ({"options": "temporalValues,aggregatedValues"}, "combined"),
+        ({"options": "aggregatedValues"}, "aggrMethods"),
+        ({"options": "aggregatedValues", "aggrMethods": "median"}, "median"),
+        (
+            {"options": "aggregatedValues", "aggrMethods": "avg", "aggrPeriodDuration": "1H"},
+            "duration",
+        ),
+        ({"aggrMethods": "avg"}, "aggregatedValues"),
+        ({"format": "flat"}, "format"),
+    ],
+)
+def test_bad_parameters_are_400(client: TestClient, params: dict, fragment: str) -> None:
+    observe(client, HOURS[:1])
+    body = problem(temporal(client, **params), 400, "BadRequestData")
+    assert fragment in body["detail"]
+
+
+def test_unknown_options_are_400(client: TestClient) -> None:
+    observe(client, HOURS[:1])
+    response = temporal(client, options="bogus")
+    assert response.status_code == 400 and "bogus" in response.json()["detail"]
+
+
+def test_a_query_must_select_something(client: TestClient) -> None:
+    body = problem(query(client), 400, "BadRequestData")
+    assert "type" in body["detail"]
+
+
+def test_bad_entity_ids_and_unknown_entities(client: TestClient) -> None:
+    observe(client, HOURS[:1])
+    problem(client.get(f"{BASE}/temporal/entities/not a uri", headers=h()), 400, "BadRequestData")
+    problem(temporal(client, "urn:ngsi-ld:Nothing:1"), 404, "ResourceNotFound")
+
+
+def test_unknown_tenant_is_404(client: TestClient) -> None:
+    problem(query(client, tenant="atlantis", type="AirQualityObserved"), 404, "NonexistentTenant")
+
+
+def test_post_query_rejects_malformed_bodies(client: TestClient) -> None:
+    url = f"{BASE}/temporal/entityOperations/query"
+    for body in (
+        [],
+        {"type": "Subscription"},
+        {"type": "Query", "entities": "all"},
+        {"type": "Query", "temporalQ": "yesterday", "attrs": ["a"]},
+        {"type": "Query", "attrs": "pm25"},
+        {"type": "Query", "what": 1},
+    ):
+        problem(client.post(url, json=body, headers=h()), 400, "BadRequestData")
+
+
+def test_too_large_pages_are_refused(client: TestClient) -> None:
+    problem(query(client, type="AirQualityObserved", limit=100000), 403, "TooManyResults")
