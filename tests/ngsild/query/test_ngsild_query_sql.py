@@ -176,3 +176,30 @@ def test_deep_paths_and_combinations(runner: Runner) -> None:
         "a[*]==1",
     ):
         assert_agrees(runner, query, evaluate(query, entities))
+
+
+def test_terms_too_deep_for_sqlite_become_a_superset(runner: Runner) -> None:
+    """SQLite's parser has a small stack: the deepest terms the limits allow are
+    reduced to a superset there (exact=False); PostgreSQL stays exact."""
+    a, s, t, u = (expand(name) for name in "astu")
+    leaf = {"type": "Property", "value": "2020-01-01T00:00:00Z"}
+    entities = {
+        1: {
+            a: {
+                "type": "Property",
+                "value": 1,
+                s: {"type": "Property", "value": 2, t: {"type": "Property", "value": 3, u: leaf}},
+            }
+        },
+        2: {a: {"type": "Property", "value": 1}},
+        3: {expand("b"): {"type": "Property", "value": 1}},
+    }
+    runner.load(entities)
+    deep = "a.s.t.u==2020-01-01T00:00:00Z,2021-01-01,12:00:00"
+    for query in (
+        f"(b;(c|(b|c;(b;(c|(b|c;{deep}))))))",
+        f"{deep};!a.s.t.u.v",
+        f"!{deep.split('==')[0]}|{deep}",
+    ):
+        exact = assert_agrees(runner, query, evaluate(query, entities))
+        assert exact is (runner.dialect == "postgresql"), query

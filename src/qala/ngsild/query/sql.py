@@ -15,7 +15,10 @@ matches. It is ``False`` when some term could only be approximated by a superset
 * ``~=``/``!~=`` with a pattern that is not a plain literal (optionally anchored with
   ``^``): SQL regular expression dialects differ from Python's, so the filter only
   requires a string target value;
-* on SQLite, integers beyond the 64-bit range (only the type is checked).
+* on SQLite, integers beyond the 64-bit range (only the type is checked);
+* on SQLite, terms whose SQL would nest deeper than SQLite's parser accepts (deep
+  sub-attribute paths with date-time values inside many parentheses): the largest
+  terms are then reduced to "the attribute exists" until the statement parses.
 
 The caller re-checks the rows with the evaluator when ``exact`` is ``False``.
 
@@ -34,6 +37,7 @@ Notes for callers:
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -52,6 +56,7 @@ from .ast import (
     Pattern,
     Query,
     Range,
+    iter_terms,
 )
 from .evaluate import ALL_MEMBERS, STRING_MEMBERS, VALUE_MEMBERS, applicable_members
 from .parser import parse_query
@@ -95,12 +100,49 @@ def compile_sql(
         raise ValueError(f"unknown SQL dialect {dialect!r}")
     compiler = _Compiler(backend, column, expand)
     sql = compiler.query(query)
+    if dialect == "sqlite" and not _sqlite_parses(sql):
+        sql = _coarsen(compiler, query)
     values = compiler.values
     text = _MARKER.sub(lambda match: param(values[int(match.group(1))]), sql)
     return SqlFilter(text, compiler.exact)
 
 
 _MARKER = re.compile("\x00([0-9]+)\x00")
+_TOO_DEEP = ("parser stack overflow", "Expression tree is too large")
+
+
+def _sqlite_parses(sql: str) -> bool:
+    """Whether SQLite's parser accepts the filter: its stack is small (100 entries),
+    and nested sub-queries and pending operators fill it. Parsing happens before
+    name resolution, so an empty in-memory database is enough to find out."""
+    probe = sqlite3.connect(":memory:")
+    try:
+        probe.execute("SELECT 1 WHERE " + _MARKER.sub("?", sql))
+    except sqlite3.OperationalError as exc:
+        return not any(reason in str(exc) for reason in _TOO_DEEP)
+    except sqlite3.Error:
+        return True
+    finally:
+        probe.close()
+    return True
+
+
+def _coarsen(compiler: _Compiler, query: Query) -> str:
+    """Replace the largest terms by a shallow superset until SQLite accepts the SQL."""
+    sizes: dict[int, int] = {}
+    for term in iter_terms(query):
+        mark = len(compiler.values)
+        sizes[id(term)] = len(compiler.query(term))
+        del compiler.values[mark:]
+    compiler.exact = False
+    for term_id in sorted(sizes, key=sizes.__getitem__, reverse=True):
+        compiler.coarse.add(term_id)
+        compiler.values.clear()
+        sql = compiler.query(query)
+        if _sqlite_parses(sql):
+            return sql
+    raise AssertionError("a query of coarse terms is always shallow")
+
 
 _SQL_OPERATORS = {Op.EQ: "=", Op.GT: ">", Op.GE: ">=", Op.LT: "<", Op.LE: "<="}
 _INT64 = range(-(2**63), 2**63)
@@ -574,6 +616,8 @@ class _Compiler:
         self.aliases = 0
         # Set when a predicate of the comparison being compiled is only a superset.
         self.approximate = False
+        # ids of the terms to compile as a shallow superset (see _coarsen).
+        self.coarse: set[int] = set()
 
     def approximated(self) -> None:
         self.exact = False
@@ -597,6 +641,12 @@ class _Compiler:
             return "(" + " AND ".join(self.query(term) for term in node.terms) + ")"
         if isinstance(node, Or):
             return "(" + " OR ".join(self.query(term) for term in node.terms) + ")"
+        if id(node) in self.coarse:
+            # Every term but a negated existence needs its top-level attribute.
+            if isinstance(node, Exists) and node.negated:
+                return self.db.true
+            iri = self.expand(node.path.attribute)
+            return self.db.exists(self.db.attribute(self.column, iri))
         if isinstance(node, Exists):
             return self.exists_term(node)
         return self.comparison(node)
@@ -618,8 +668,10 @@ class _Compiler:
         alias = self.alias("i")
         source, element = self.db.instances(loc, alias)
         several = at_instance(element)
+        # The outer type test is redundant with the row source's own guard, but lets
+        # the database skip the sub-query for single instances (the usual case).
         return (
-            f"({single} OR EXISTS (SELECT 1 FROM {source}"
+            f"({single} OR {self.db.is_array(loc)} AND EXISTS (SELECT 1 FROM {source}"
             f" WHERE {self.db.is_object(element)} AND {several}))"
         )
 
@@ -636,7 +688,10 @@ class _Compiler:
             if key == ANY_KEY:
                 alias = self.alias("m")
                 source, element = self.db.members(loc, alias)
-                return f"EXISTS (SELECT 1 FROM {source} WHERE {test(element)})"
+                return (
+                    f"({self.db.is_object(loc)} AND EXISTS (SELECT 1 FROM {source}"
+                    f" WHERE {test(element)}))"
+                )
             loc = self.db.member(loc, key)
         return test(loc)
 
@@ -657,7 +712,10 @@ class _Compiler:
                 source, element = rows
                 return f"EXISTS (SELECT 1 FROM {source} WHERE {predicate(element)})"
         source, element = self.db.elements(loc, alias)
-        return f"({predicate(loc)} OR EXISTS (SELECT 1 FROM {source} WHERE {predicate(element)}))"
+        return (
+            f"({predicate(loc)} OR {self.db.is_array(loc)} AND EXISTS (SELECT 1 FROM {source}"
+            f" WHERE {predicate(element)}))"
+        )
 
     # terms
 
