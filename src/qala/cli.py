@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import orjson
 import typer
@@ -15,6 +16,11 @@ from qala import __version__
 from qala.config import load_settings
 from qala.temporal.cli import temporal_app
 
+if TYPE_CHECKING:
+    from qala.store.base import Store
+
+T = TypeVar("T")
+
 app = typer.Typer(
     name="qala",
     help="Qala, a smart-city platform: NGSI-LD city data hub, live data and more.",
@@ -23,7 +29,9 @@ app = typer.Typer(
 )
 contexts_app = typer.Typer(help="JSON-LD @context documents the broker serves offline.")
 db_app = typer.Typer(help="The database: migrations.")
+keys_app = typer.Typer(help="API keys: create, list, revoke.")
 app.add_typer(contexts_app, name="contexts")
+app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(temporal_app, name="temporal")
 
@@ -100,8 +108,98 @@ def demo(
     os.environ.setdefault("QALA_ALLOW_LOCAL_ENDPOINTS", "true")
     settings = load_settings()
     asyncio.run(seed_demo(settings, seed=seed, console=console))
+    secret = _with_store(_demo_admin_key)
+    console.print(
+        "\n[bold yellow]Demo admin key[/] (full access to every city; keep it private):\n"
+        f"  {secret}\n"
+        f"Use it as: curl -H 'Authorization: Bearer {secret}' "
+        f"http://{settings.host}:{settings.port}/ngsi-ld/v1/types -H 'NGSILD-Tenant: astana'\n"
+    )
     if not no_serve:
         _serve()
+
+
+def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the configured store, run ``work`` on it, close it."""
+
+    async def run() -> T:
+        from qala.store import open_store
+
+        store = open_store(load_settings())
+        await store.open()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+DEMO_KEY_NAME = "demo admin"
+
+
+async def _demo_admin_key(store: Store) -> str:
+    """A fresh admin key for the demo; earlier demo keys are revoked."""
+    from qala.auth import keys
+
+    for key in await keys.list_keys(store):
+        if key.name == DEMO_KEY_NAME and key.active:
+            await keys.revoke_key(store, key.id)
+    secret, _ = await keys.create_key(store, "admin", None, DEMO_KEY_NAME)
+    return secret
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin, city-operator, partner, auditor or public")],
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="Bind the key to one tenant (required for city-operator and partner)"),
+    ] = None,
+    name: Annotated[str, typer.Option(help="A label, e.g. who holds the key")] = "",
+    db: DbOption = None,
+) -> None:
+    """Create an API key and print it, alone, on standard output (it is not shown again)."""
+    from qala.auth import keys
+    from qala.hub.errors import HubError
+
+    _export(db)
+    try:
+        secret, key = _with_store(lambda store: keys.create_key(store, role, tenant, name))
+    except HubError as exc:
+        console.print(f"[red]{exc.detail}[/]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"created key {key.id} ({key.role}{', tenant ' + key.tenant if key.tenant else ''})"
+    )
+    typer.echo(secret)
+
+
+@keys_app.command("list")
+def keys_list(db: DbOption = None) -> None:
+    """List API keys (their secrets are never shown again)."""
+    from qala.auth import keys
+    from qala.hub.model import us_to_iso
+
+    _export(db)
+    for key in _with_store(keys.list_keys):
+        state = f"revoked {us_to_iso(key.revoked_at)}" if key.revoked_at else "active"
+        typer.echo(f"{key.id}\t{key.role}\t{key.tenant or '-'}\t{key.name}\t{state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from qala keys list)")],
+    db: DbOption = None,
+) -> None:
+    """Revoke an API key."""
+    from qala.auth import keys
+
+    _export(db)
+    if not _with_store(lambda store: keys.revoke_key(store, key_id)):
+        console.print(f"[red]no active key {key_id!r}[/]")
+        raise typer.Exit(1)
+    console.print(f"revoked {key_id}")
 
 
 @app.command()

@@ -4,6 +4,11 @@ Settings are a JSON object per tenant; known keys:
 
 * ``validation``: ``"smart-data-models"`` checks entities against their Smart Data Model
   schema on every write; ``"off"`` (the default) does not.
+* ``partnerTypes``: entity types the city shares with its partners (private operators).
+* ``openDataTypes``: entity types the city publishes as open data (the ``public`` role).
+
+Type names are expanded with the request's ``@context`` (``Link`` header), like NGSI-LD.
+An admin may change any tenant; a city operator its own.
 """
 
 from __future__ import annotations
@@ -13,50 +18,76 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
+from qala.auth import audit, policy
+from qala.auth.capability import actor_of
 from qala.capabilities import Capability
-from qala.hub.errors import BadRequestData, NotFound
-from qala.hub.model import DEFAULT_TENANT
+from qala.hub.errors import BadRequestData, Forbidden, NotFound
 from qala.hub.service import Hub
+from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
+from qala.ngsild.parse import check_name
 from qala.services import services
 from qala.store.base import Tenant
 
 router = APIRouter(tags=["Administration"])
 PREFIX = "/qala/v1"
 
-#: Known settings and their allowed values.
-SETTINGS: dict[str, tuple[str, ...]] = {"validation": ("off", "smart-data-models")}
+#: Settings with a fixed set of values.
+CHOICES: dict[str, tuple[str, ...]] = {"validation": ("off", "smart-data-models")}
+#: Settings holding lists of entity types.
+TYPE_LISTS = (policy.PARTNER_TYPES, policy.OPEN_DATA_TYPES)
 
 
-def check_settings(changes: Any) -> dict[str, Any]:
+def check_settings(changes: Any, ctx: CompiledContext) -> dict[str, Any]:
+    """Validated settings, with type names expanded to IRIs."""
     if not isinstance(changes, dict):
         raise BadRequestData("settings must be a JSON object")
+    clean: dict[str, Any] = {}
     for key, value in changes.items():
-        if key not in SETTINGS:
-            raise BadRequestData(f"unknown setting {key!r}; known: {', '.join(sorted(SETTINGS))}")
-        if value not in SETTINGS[key]:
-            raise BadRequestData(
-                f"setting {key!r} takes one of {', '.join(SETTINGS[key])}, not {value!r}"
-            )
-    return changes
+        if key in CHOICES:
+            if value not in CHOICES[key]:
+                raise BadRequestData(
+                    f"setting {key!r} takes one of {', '.join(CHOICES[key])}, not {value!r}"
+                )
+            clean[key] = value
+        elif key in TYPE_LISTS:
+            if not isinstance(value, list):
+                raise BadRequestData(f"setting {key!r} is a list of entity types")
+            clean[key] = sorted({ctx.expand(check_name(t, f"type in {key}")) for t in value})
+        else:
+            known = ", ".join(sorted([*CHOICES, *TYPE_LISTS]))
+            raise BadRequestData(f"unknown setting {key!r}; known: {known}")
+    return clean
 
 
-def _tenant_body(tenant: Tenant) -> dict[str, Any]:
-    return {"name": tenant.name or DEFAULT_TENANT, "settings": tenant.settings}
+def _tenant_body(tenant: Tenant, ctx: CompiledContext) -> dict[str, Any]:
+    settings = dict(tenant.settings)
+    for key in TYPE_LISTS:
+        if key in settings:
+            settings[key] = [ctx.compact(t) for t in settings[key]]
+    return {"name": tenant.name, "settings": settings}
 
 
 @router.get("/tenants", summary="The tenants (cities) this server holds")
 async def list_tenants(request: Request) -> Response:
-    tenants = await services(request).store.tenants()
-    return http.json_response([_tenant_body(t) for t in tenants])
+    svc = services(request)
+    actor = actor_of(request)
+    ctx = await http.request_context(request, svc.contexts)
+    tenants = await svc.store.tenants()
+    if actor.tenant is not None:
+        tenants = [t for t in tenants if t.name == actor.tenant]
+    return http.json_response([_tenant_body(t, ctx) for t in tenants])
 
 
 @router.get("/tenants/{name}", summary="One tenant and its settings")
 async def get_tenant(request: Request, name: Annotated[str, Path()]) -> Response:
-    tenant = await services(request).store.tenant(name)
+    svc = services(request)
+    policy.check_tenant(actor_of(request), name)
+    ctx = await http.request_context(request, svc.contexts)
+    tenant = await svc.store.tenant(name)
     if tenant is None:
         raise NotFound(f"tenant {name!r} does not exist")
-    return http.json_response(_tenant_body(tenant))
+    return http.json_response(_tenant_body(tenant, ctx))
 
 
 @router.patch(
@@ -71,15 +102,21 @@ async def get_tenant(request: Request, name: Annotated[str, Path()]) -> Response
 )
 async def patch_tenant(request: Request, name: Annotated[str, Path()]) -> Response:
     svc = services(request)
+    actor = actor_of(request)
+    policy.check_tenant(actor, name)
+    if actor.role not in (policy.ADMIN, policy.OPERATOR):
+        raise Forbidden("only an admin or the city's operator may change its settings")
     Hub.check_tenant_name(name)
+    ctx = await http.request_context(request, svc.contexts)
     body = await http.read_json(request, svc.settings.max_body_bytes)
     if not isinstance(body, dict) or set(body) - {"settings"}:
         raise BadRequestData('the body must be {"settings": {...}}')
-    changes = check_settings(body.get("settings", {}))
+    changes = check_settings(body.get("settings", {}), ctx)
     current = await svc.store.tenant(name)
     merged = {**(current.settings if current else {}), **changes}
     tenant = await svc.store.update_tenant_settings(name, merged)
-    return http.json_response(_tenant_body(tenant))
+    await audit.record(svc.store, actor, "tenant.settings", tenant=name, detail=changes)
+    return http.json_response(_tenant_body(tenant, ctx))
 
 
 def capability() -> Capability:
