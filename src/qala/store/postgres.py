@@ -55,7 +55,13 @@ class PostgresStore(Store):
     async def open(self) -> None:
         await anyio.to_thread.run_sync(migrate.upgrade, self.url)
         self._pool = await asyncpg.create_pool(
-            self.url.asyncpg_dsn, min_size=self._min, max_size=self._max, command_timeout=60
+            self.url.asyncpg_dsn,
+            min_size=self._min,
+            max_size=self._max,
+            command_timeout=60,
+            # JIT compilation costs seconds on the large JSON filters of the q-language, which
+            # otherwise run in milliseconds.
+            server_settings={"jit": "off"},
         )
         await self._load_tenants()
 
