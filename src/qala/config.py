@@ -125,9 +125,12 @@ class Settings(BaseSettings):
         86_400, description="Seconds the broker keeps a named client's session while away"
     )
     mqtt_receive_maximum: int = Field(
-        10_000, description="Unacknowledged QoS 1 measures the broker may send at once (1-65535)"
+        65_535, description="Unacknowledged QoS 1 messages the broker may send at once (1-65535)"
     )
     mqtt_keepalive: int = Field(30, description="MQTT keep-alive interval (seconds)")
+    mqtt_reconnect_max: float = Field(
+        30.0, description="Longest wait between MQTT reconnection attempts (seconds)"
+    )
     iot_batch_max: int = Field(
         1000, description="Most device messages written in one hub transaction"
     )

@@ -53,6 +53,7 @@ async def start(svc: Services) -> None:
                 session_expiry=settings.mqtt_session_expiry,
                 receive_maximum=settings.mqtt_receive_maximum,
                 keepalive=settings.mqtt_keepalive,
+                backoff_max=settings.mqtt_reconnect_max,
             )
         except ValueError as exc:
             iot.mqtt_error = str(exc)
