@@ -46,3 +46,12 @@ def publisher(mqtt_broker: str) -> Iterator[Publisher]:
     publisher = Publisher()
     yield publisher
     publisher.close()
+
+
+@pytest.fixture
+def admin_headers(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The credentials the suite's ``client`` sends, for servers a test starts itself."""
+    root = str(Path(__file__).resolve().parent.parent / "conftest.py")
+    plugin = request.config.pluginmanager.get_plugin(root)
+    key = getattr(plugin, "ADMIN_KEY", None)
+    return {"Authorization": f"Bearer {key}"} if key else {}
