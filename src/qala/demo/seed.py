@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -12,9 +13,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from qala.config import Settings
 from qala.demo.cities import CITY_KEYS, City, boundary_geojson, cities
-from qala.demo.generate import CONTEXT, demo_plan, generate_city
+from qala.demo.generate import (
+    CONTEXT,
+    DEFAULT_OBSERVED_AT,
+    DEMO_HISTORY,
+    demo_plan,
+    generate_city,
+    generate_history,
+)
 from qala.hub.changes import Actor
 from qala.hub.errors import HubError
+from qala.hub.model import iso_to_us
 from qala.ngsild.parse import parse_entity
 from qala.services import Services
 
@@ -87,6 +96,60 @@ async def _load(
     return written
 
 
+async def _load_history(
+    svc: Services,
+    tenant: str,
+    entities: list[dict[str, Any]],
+    progress: Progress,
+    label: str,
+) -> int:
+    """The demo's past values (``DEMO_HISTORY`` windows before ``DEFAULT_OBSERVED_AT``), loaded
+    in bulk into the temporal history: re-seeding replaces them rather than adding copies."""
+    from qala.temporal.bulk import HistoryPoint, load_history
+
+    ctx = await svc.contexts.compile(list(CONTEXT))
+    tenant_id = (await svc.hub.tenant(tenant)).id
+    chosen = [e for e in entities if e.get("type") in DEMO_HISTORY]
+    task = progress.add_task(f"{label} history", total=len(chosen))
+    end = DEFAULT_OBSERVED_AT
+    times: dict[str, int] = {}
+    loaded = 0
+    for entity_type, (length, step) in DEMO_HISTORY.items():
+        group = [e for e in chosen if e["type"] == entity_type]
+        if not group:
+            continue
+        start = end - length
+        names = ctx.for_types([ctx.expand(entity_type)])
+        terms: dict[str, str] = {}
+
+        def points(
+            group: list[dict[str, Any]] = group,
+            start: datetime = start,
+            step: timedelta = step,
+            names: Any = names,
+            terms: dict[str, str] = terms,
+        ) -> Iterator[HistoryPoint]:
+            for entity in group:
+                entity_id = entity["id"]
+                for term, observed, value in generate_history(entity, start, end, step):
+                    iri = terms.get(term)
+                    if iri is None:
+                        iri = terms[term] = names.expand(term)
+                    ts = times.get(observed)
+                    if ts is None:
+                        ts = times[observed] = iso_to_us(observed)
+                    yield entity_id, iri, ts, value
+
+        window = (iso_to_us(_iso(start)), iso_to_us(_iso(end)))
+        loaded += await load_history(svc.store, tenant_id, points(), replace=window)
+        progress.advance(task, len(group))
+    return loaded
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _progress(console: Console) -> Progress:
     return Progress(
         TextColumn("{task.description:<28}"),
@@ -108,6 +171,7 @@ async def seed_demo(settings: Settings, *, seed: int, console: Console) -> dict[
     started = time.perf_counter()
     svc = await start_services(settings)
     counts: dict[str, int] = {}
+    points = 0
     try:
         with _progress(console) as progress:
             for key in CITY_KEYS:
@@ -115,11 +179,12 @@ async def seed_demo(settings: Settings, *, seed: int, console: Console) -> dict[
                 total = sum(demo_plan(key).values()) + 1
                 items = [city_entity(city), *generate_city(key, seed)]
                 counts[key] = await _load(svc, key, items, total, progress, city.name["en"])
+                points += await _load_history(svc, key, items, progress, city.name["en"])
     finally:
         await stop_services(svc)
     console.print(
-        f"seeded {sum(counts.values())} entities in {len(counts)} cities "
-        f"in {time.perf_counter() - started:.1f} s"
+        f"seeded {sum(counts.values())} entities and {points} history points in {len(counts)} "
+        f"cities in {time.perf_counter() - started:.1f} s"
     )
     return counts
 

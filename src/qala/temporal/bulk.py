@@ -28,12 +28,15 @@ async def load_history(
     points: Iterable[HistoryPoint],
     *,
     register: dict[str, list[str]] | None = None,
+    replace: tuple[int, int] | None = None,
     chunk: int = CHUNK,
 ) -> int:
     """Insert observed Property values as history instances; the number of instances.
 
     ``register`` (entity id -> expanded types) records the entities' creation for entities
     the history does not know yet (those written through the hub are known already).
+    ``replace`` (start, end µs): first remove the loaded series' instances in [start, end), so
+    that loading the same data again leaves one copy (the demo is re-seeded this way).
     """
     now = schema.millis(now_us())
     known = {
@@ -61,6 +64,7 @@ async def load_history(
     rows: list[tuple[Any, ...]] = []
     series: list[tuple[Any, ...]] = []
     total = 0
+    cleared: set[int] = set()
     rand = schema.new_iid
     for entity_id, attr, ts, value in points:
         key = (entity_id, attr)
@@ -79,15 +83,37 @@ async def load_history(
             text = orjson.dumps(value).decode()
             rows.append((sid, ts, rand(), OBSERVED, None, text, None, now, None))
         if len(rows) >= chunk:
-            total += await _flush(store, rows, series)
-    total += await _flush(store, rows, series)
+            total += await _flush(store, rows, series, replace, cleared)
+    total += await _flush(store, rows, series, replace, cleared)
     return total
 
 
-async def _flush(store: Store, rows: list[tuple[Any, ...]], series: list[tuple[Any, ...]]) -> int:
+async def _flush(
+    store: Store,
+    rows: list[tuple[Any, ...]],
+    series: list[tuple[Any, ...]],
+    replace: tuple[int, int] | None,
+    cleared: set[int],
+) -> int:
     if not rows and not series:
         return 0
     rows.sort(key=lambda r: (r[0], r[1]))
+    if replace is not None:
+        fresh = sorted({r[0] for r in rows} - cleared)
+        cleared.update(fresh)
+        statements = []
+        for start in range(0, len(fresh), 500):
+            part = fresh[start : start + 500]
+            marks = ", ".join(f"${i + 3}" for i in range(len(part)))
+            statements.append(
+                (
+                    f"DELETE FROM temporal_instances WHERE ts >= $1 AND ts < $2 "
+                    f"AND sid IN ({marks})",
+                    [replace[0], replace[1], *part],
+                )
+            )
+        if statements:
+            await store.execute(statements)
     batches = [RowBatch(schema.INSTANCES, schema.INSTANCE_COLUMNS, list(rows))]
     if series:
         batches.append(RowBatch(schema.SERIES, schema.SERIES_COLUMNS, list(series)))
