@@ -5,10 +5,13 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from subscriptions_support import MQTT_HOST, MQTT_PORT, Receiver, start_receiver
 
+from qala.app import create_app
 from qala.config import Settings
 
 
@@ -32,14 +35,27 @@ def receiver() -> Iterator[Receiver]:
     receiver.server.server_close()
 
 
-def _require_service(config: pytest.Config) -> Callable[[str | None], None]:
-    """``require_service`` of the suite's root conftest (this folder's conftest shadows the
-    module name ``conftest``, so it is found through pytest's plugin registry)."""
+def _root_conftest(config: pytest.Config) -> Any:
+    """The suite's root conftest module (this folder's conftest shadows the module name
+    ``conftest``, so it is found through pytest's plugin registry)."""
     root = str(Path(__file__).resolve().parent.parent / "conftest.py")
     plugin = config.pluginmanager.get_plugin(root)
     assert plugin is not None, f"{root} is not loaded"
-    helper: Callable[[str | None], None] = plugin.require_service
+    return plugin
+
+
+def _require_service(config: pytest.Config) -> Callable[[str | None], None]:
+    helper: Callable[[str | None], None] = _root_conftest(config).require_service
     return helper
+
+
+@pytest.fixture
+def guarded_client(database_url: str, request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """A server with the default outbound guard: local notification endpoints refused."""
+    settings = Settings(database_url=database_url, allow_local_endpoints=False)
+    admin = {"Authorization": f"Bearer {_root_conftest(request.config).ADMIN_KEY}"}
+    with TestClient(create_app(settings), headers=admin) as client:
+        yield client
 
 
 @pytest.fixture

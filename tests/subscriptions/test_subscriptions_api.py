@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from subscriptions_support import get_subscription, subscribe, subscription
 
 from ngsi import BASE, CORE, headers, problem
-from qala.app import create_app
-from qala.config import Settings
 
 ENDPOINT = "http://127.0.0.1:9/notify"
 
@@ -338,13 +334,6 @@ def test_names_are_kept_in_the_subscriptions_context(client: TestClient) -> None
     assert response.json()["@context"] == CORE
 
 
-@pytest.fixture
-def guarded_client(database_url: str) -> Iterator[TestClient]:
-    settings = Settings(database_url=database_url, allow_local_endpoints=False)
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
 def test_endpoints_on_local_addresses_are_refused_by_default(guarded_client: TestClient) -> None:
     for uri in (
         "http://127.0.0.1:8080/notify",
@@ -357,3 +346,45 @@ def test_endpoints_on_local_addresses_are_refused_by_default(guarded_client: Tes
             "BadRequestData",
         )
         assert "QALA_ALLOW_LOCAL_ENDPOINTS" in body["detail"], body["detail"]
+
+
+def _key(client: TestClient, role: str, tenant: str | None = None) -> dict[str, str]:
+    body = {"role": role, "name": f"subscriber {role}", **({"tenant": tenant} if tenant else {})}
+    response = client.post("/qala/v1/keys", json=body)
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['key']}"}
+
+
+def test_admins_and_city_operators_manage_subscriptions_auditors_read_them(
+    client: TestClient,
+) -> None:
+    url = f"{BASE}/subscriptions"
+    operator = _key(client, "city-operator", "astana")
+    created = client.post(url, json=subscription(ENDPOINT), headers=headers("astana", **operator))
+    assert created.status_code == 201, created.text
+    sub_url = created.headers["location"]
+    assert (
+        client.patch(
+            sub_url, json={"isActive": False}, headers=headers("astana", **operator)
+        ).status_code
+        == 204
+    )
+    # Not in another city.
+    other = client.post(url, json=subscription(ENDPOINT), headers=headers("almaty", **operator))
+    problem_status(other, 403)
+    # Partners and the public may not subscribe: notifications carry every matching entity.
+    for role in ("partner", "public"):
+        auth = _key(client, role, "astana")
+        denied = client.post(url, json=subscription(ENDPOINT), headers=headers("astana", **auth))
+        problem_status(denied, 403)
+        problem_status(client.get(url, headers=headers("astana", **auth)), 403)
+    auditor = _key(client, "auditor")
+    assert len(client.get(url, headers=headers("astana", **auditor)).json()) == 1
+    assert client.get(sub_url, headers=headers("astana", **auditor)).status_code == 200
+    problem_status(client.delete(sub_url, headers=headers("astana", **auditor)), 403)
+    assert client.delete(sub_url, headers=headers("astana", **operator)).status_code == 204
+
+
+def problem_status(response: Any, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["detail"], response.text

@@ -9,12 +9,13 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from qala.hub.errors import AlreadyExists, BadRequestData, Conflict, NotFound
+from qala.auth import policy
+from qala.hub.errors import AlreadyExists, BadRequestData, Conflict, Forbidden, NotFound
 from qala.hub.model import iso_to_us, now_us, us_to_iso
 from qala.jsonld.compiled import CompiledContext
 from qala.netguard import RefusedAddress, check_url
 from qala.ngsild import http
-from qala.ngsild.entities import TenantHeader, negotiate, page_links, tenant_headers
+from qala.ngsild.entities import TenantHeader, actor_of, negotiate, page_links, tenant_headers
 from qala.ngsild.params import paging
 from qala.ngsild.parse import check_entity_id
 from qala.services import Services, services
@@ -45,6 +46,29 @@ _BODY = {
 def engine_of(request: Request) -> SubscriptionEngine:
     engine: SubscriptionEngine = services(request).extras["subscriptions"]
     return engine
+
+
+#: Notifications carry every matching entity, whoever owns it: subscribing takes a role that
+#: reads everything in its tenant.
+_MANAGERS = frozenset({policy.ADMIN, policy.OPERATOR})
+_READERS = _MANAGERS | {policy.AUDITOR}
+
+
+def may_manage(request: Request, tenant: str | None) -> None:
+    actor = actor_of(request)
+    policy.check_tenant(actor, tenant)
+    if actor.role not in _MANAGERS:
+        raise Forbidden(
+            f"the {actor.role} role may not manage subscriptions: notifications carry every "
+            "matching entity, so only admins and city operators subscribe"
+        )
+
+
+def may_read(request: Request, tenant: str | None) -> None:
+    actor = actor_of(request)
+    policy.check_tenant(actor, tenant)
+    if actor.role not in _READERS:
+        raise Forbidden(f"the {actor.role} role may not read subscriptions")
 
 
 def location(sub_id: str) -> str:
@@ -87,6 +111,7 @@ async def create_subscription(request: Request, tenant: TenantHeader = None) -> 
     svc = services(request)
     engine = engine_of(request)
     name = svc.hub.check_tenant_name(tenant)
+    may_manage(request, tenant)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
     doc = validate(body, ctx, max_terms=svc.settings.max_query_terms, creating=True)
     sub_id = doc.get("id") or f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
@@ -118,6 +143,7 @@ async def list_subscriptions(
 ) -> Response:
     svc = services(request)
     engine = engine_of(request)
+    may_read(request, tenant)
     negotiated = await negotiate(request, geojson=False)
     sys_attrs = "sysAttrs" in http.parse_options(options, frozenset({"sysAttrs"}))
     lim, off = paging(limit, offset, svc.settings.default_limit, svc.settings.max_limit)
@@ -150,6 +176,7 @@ async def retrieve_subscription(
 ) -> Response:
     svc = services(request)
     check_entity_id(subscriptionId, "subscription id")
+    may_read(request, tenant)
     negotiated = await negotiate(request, geojson=False)
     sys_attrs = "sysAttrs" in http.parse_options(options, frozenset({"sysAttrs"}))
     stored = await _stored(request, tenant, subscriptionId)
@@ -171,6 +198,7 @@ async def update_subscription(
     svc = services(request)
     engine = engine_of(request)
     check_entity_id(subscriptionId, "subscription id")
+    may_manage(request, tenant)
     body, patch_ctx = await http.body_and_context(
         request, svc.contexts, svc.settings.max_body_bytes
     )
@@ -227,6 +255,7 @@ async def delete_subscription(
     svc = services(request)
     engine = engine_of(request)
     check_entity_id(subscriptionId, "subscription id")
+    may_manage(request, tenant)
     ten = await svc.hub.tenant(tenant)
     if not await engine.repo.delete(ten.id, subscriptionId):
         raise NotFound(f"subscription {subscriptionId!r} was not found")
