@@ -14,6 +14,7 @@ from rich.console import Console
 
 from qala import __version__
 from qala.config import load_settings
+from qala.iot.cli import simulate
 from qala.temporal.cli import temporal_app
 
 if TYPE_CHECKING:
@@ -100,6 +101,15 @@ def demo(
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Seed the five cities, then exit")
     ] = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live/--no-live",
+            help="Simulate the demo's devices while serving: qala simulate over MQTT when "
+            "the broker is reachable, else in the server",
+        ),
+    ] = True,
+    rate: Annotated[float, typer.Option(help="Live messages per second (all cities)")] = 20.0,
 ) -> None:
     """Seed the five cities (astana, almaty, shymkent, aktobe, karaganda), then serve."""
     from qala.demo.seed import seed_demo
@@ -115,8 +125,19 @@ def demo(
         f"Use it as: curl -H 'Authorization: Bearer {secret}' "
         f"http://{settings.host}:{settings.port}/ngsi-ld/v1/types -H 'NGSILD-Tenant: astana'\n"
     )
+    from qala.iot.cli import provision_demo, start_demo_simulation
+    from qala.iot.simulate import parse_tenants
+
+    devices = asyncio.run(provision_demo(settings.database_url, parse_tenants("all")))
+    console.print(f"provisioned {devices} demo IoT devices (GET /iot/devices)")
     if not no_serve:
-        _serve()
+        simulation = start_demo_simulation(rate) if live else None
+        try:
+            _serve()
+        finally:
+            if simulation is not None:
+                simulation.terminate()
+                simulation.wait(10)
 
 
 def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:
@@ -283,6 +304,9 @@ def db_upgrade(db: DbOption = None) -> None:
     url = DatabaseURL(load_settings().database_url)
     migrate.upgrade(url)
     console.print(f"database {url} is up to date")
+
+
+app.command("simulate")(simulate)
 
 
 @app.command()

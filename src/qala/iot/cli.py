@@ -157,18 +157,16 @@ async def _simulate(
 
 
 def start_demo_simulation(rate: float) -> subprocess.Popen[bytes] | None:
-    """Make the demo alive: provision the demo devices, then run ``qala simulate`` beside the
+    """Make the demo alive (its devices are provisioned): run ``qala simulate`` beside the
     server when the MQTT broker is reachable (returns the process), else ask the server to
     simulate in-process (through its hub)."""
     from qala.config import load_settings
-    from qala.iot.simulate import parse_tenants
 
     settings = load_settings()
-    count = asyncio.run(provision_demo(settings.database_url, parse_tenants("all")))
     if settings.mqtt_url and broker_reachable(settings.mqtt_url):
         console.print(
-            f"live data: {count} demo devices publish over MQTT ({settings.mqtt_url}), "
-            f"{rate:g} messages/s"
+            f"live data: the demo devices publish over MQTT ({settings.mqtt_url}), "
+            f"{rate:g} messages/s (qala simulate)"
         )
         return subprocess.Popen(
             [sys.executable, "-m", "qala.cli", "simulate", "--rate", str(rate)],
@@ -178,6 +176,6 @@ def start_demo_simulation(rate: float) -> subprocess.Popen[bytes] | None:
     os.environ["QALA_IOT_SIMULATE_RATE"] = str(rate)
     console.print(
         f"live data: no MQTT broker at {settings.mqtt_url or '(none)'}; the server simulates "
-        f"{count} demo devices in-process, {rate:g} messages/s"
+        f"the demo devices in-process, {rate:g} messages/s"
     )
     return None
