@@ -149,7 +149,15 @@ def test_language_properties_and_lang(client: TestClient) -> None:
     kk = client.get(url, params={"lang": "kk"}).json()["name"]
     assert kk == {"type": "Property", "value": "Шам", "lang": "kk"}
     assert client.get(url, params={"lang": "kk", "options": "keyValues"}).json()["name"] == "Шам"
-    assert client.get(url, params={"lang": "*"}).json()["name"] == name
+    # lang=* accepts any language: one of them is given, as a Property with its tag (4.15).
+    anything = client.get(url, params={"lang": "*"}).json()["name"]
+    assert anything["type"] == "Property" and anything["lang"] in name["languageMap"]
+    assert anything["value"] == name["languageMap"][anything["lang"]]
+    # Weights rank the languages, as in Accept-Language.
+    ranked = client.get(url, params={"lang": "ru;q=0.5,en;q=0.9"}).json()["name"]
+    assert ranked["lang"] == "en"
+    # Without lang the LanguageProperty is whole.
+    assert client.get(url).json()["name"] == name
 
 
 def test_geojson_representation(client: TestClient) -> None:

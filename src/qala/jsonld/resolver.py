@@ -13,7 +13,7 @@ import asyncio
 import functools
 import re
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +100,8 @@ class ContextResolver:
         self._locks: dict[str, asyncio.Lock] = {}
         self._core = compiled.process("", [], CORE_CONTEXT_URL, self._documents)
         self._compiled[""] = self._core
+        #: How many requests named each context URL (in this process), for numberOfHits.
+        self.uses: Counter[str] = Counter()
 
     # -- public API -------------------------------------------------------------------------
 
@@ -134,6 +136,10 @@ class ContextResolver:
         """The compiled context for a request's ``@context`` value (None: the core alone)."""
         if value is None:
             return self._core
+        if isinstance(value, str):
+            self.uses[value] += 1
+        elif isinstance(value, list):
+            self.uses.update(entry for entry in value if isinstance(entry, str))
         key = value if isinstance(value, str) else _canonical(value)
         hit = self._compiled.get(key)
         if hit is not None:

@@ -293,6 +293,7 @@ async def batch_query(
     limit: Annotated[int | None, Query(ge=0)] = None,
     offset: Annotated[int | None, Query(ge=0)] = None,
     count: bool = False,
+    local: bool = False,
     options: OptionsQuery = None,
     format: FormatQuery = None,
     lang: LangQuery = None,
@@ -306,7 +307,7 @@ async def batch_query(
         raise BadRequestData("the query must be a JSON object of type Query")
     if body.get("type") != "Query":
         raise BadRequestData('the query object must have "type": "Query"')
-    query = _query_from_body(body, ctx, svc.settings, limit, offset, count)
+    query = _query_from_body(body, ctx, svc.settings, limit, offset, count, local)
     attrs = body.get("attrs")
     attrs_text = ",".join(attrs) if isinstance(attrs, list) else None
     opts = render_options(
@@ -339,9 +340,15 @@ def _query_from_body(
     limit: int | None,
     offset: int | None,
     count: bool,
+    local: bool = False,
 ) -> Any:
     from qala.hub.query import EntityQuery, Selector
 
+    if not any(body.get(k) is not None for k in ("entities", "attrs", "q", "geoQ")) and not local:
+        raise BadRequestData(
+            "a query needs at least one of entities, attrs, q or geoQ "
+            "(or local=true to select every entity)"
+        )
     lim, off = paging(limit, offset, settings.default_limit, settings.max_limit)
     query = EntityQuery(limit=lim, offset=off, count=count)
     selectors = body.get("entities")

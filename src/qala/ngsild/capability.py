@@ -12,8 +12,8 @@ def capability() -> Capability:
     return Capability(
         name="ngsi-ld",
         routers=[
+            (entities.missing_id_router, PREFIX),  # before: it matches URLs without an id
             (entities.router, PREFIX),
-            (entities.missing_id_router, PREFIX),
             (batch.router, PREFIX),
             (discovery.router, PREFIX),
             (contexts.router, PREFIX),

@@ -26,13 +26,14 @@ def _iso(seconds: float | None) -> str | None:
     return us_to_iso(int(seconds * 1_000_000)) if seconds else None
 
 
-def _info(ctx: StoredContext) -> dict[str, Any]:
+def _info(ctx: StoredContext, uses: int = 0) -> dict[str, Any]:
+    """The ContextInfo of a stored context; ``uses``: requests naming it since the start."""
     info: dict[str, Any] = {
         "URL": ctx.url,
         "localId": ctx.local_id,
         "kind": ctx.kind,
         "createdAt": _iso(ctx.created_at),
-        "numberOfHits": ctx.hits,
+        "numberOfHits": ctx.hits + uses,
     }
     if ctx.last_usage:
         info["lastUsage"] = _iso(ctx.last_usage)
@@ -79,7 +80,8 @@ async def list_contexts(
     stored = await svc.store.contexts(wanted)
     if wanted in (None, "Cached"):
         stored = _builtins(request) + stored
-    body: Any = [_info(c) for c in stored] if details else [c.url for c in stored]
+    uses = svc.contexts.uses
+    body: Any = [_info(c, uses[c.url]) for c in stored] if details else [c.url for c in stored]
     return http.json_response(body)
 
 
@@ -125,10 +127,10 @@ async def get_context(
     svc = services(request)
     stored = await _find(request, contextId)
     if details:
-        return http.json_response(_info(stored))
+        return http.json_response(_info(stored, svc.contexts.uses[stored.url]))
     if not stored.local_id.startswith(_BUILTIN_PREFIX):
         await svc.store.touch_context(stored.local_id)
-    return http.json_response(stored.body, headers={"Content-Type": http.JSONLD})
+    return http.json_response(stored.body)
 
 
 @router.delete("/jsonldContexts/{contextId:path}", status_code=204, summary="Delete a @context")

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from qala.hub.errors import NotFound
 from qala.ngsild import http
-from qala.ngsild.entities import TenantHeader, negotiate, tenant_headers
+from qala.ngsild.entities import TenantHeader, actor_of, negotiate, tenant_headers
 from qala.ngsild.parse import check_name
 from qala.ngsild.routing import FastRoute
 from qala.services import services
@@ -38,14 +38,14 @@ async def list_types(
     ctx = negotiated.ctx
     body: Any
     if not details:
-        types = await svc.hub.types(tenant)
+        types = await svc.hub.types(tenant, actor_of(request))
         body = {
             "id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4()}",
             "type": "EntityTypeList",
             "typeList": [ctx.compact(t) for t in types],
         }
     else:
-        infos = await svc.hub.type_details(tenant, None)
+        infos = await svc.hub.type_details(tenant, None, actor_of(request))
         body = [
             {
                 "id": info.type,
@@ -59,7 +59,7 @@ async def list_types(
     return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
 
 
-@router.get("/types/{type}", summary="One entity type: count and attributes")
+@router.get("/types/{type:path}", summary="One entity type: count and attributes")
 async def type_info(
     request: Request,
     type: Annotated[str, Path(description="Entity type name")],
@@ -69,7 +69,7 @@ async def type_info(
     negotiated = await negotiate(request, geojson=False)
     ctx = negotiated.ctx
     iri = ctx.expand(check_name(type, "entity type"))
-    infos = await svc.hub.type_details(tenant, [iri])
+    infos = await svc.hub.type_details(tenant, [iri], actor_of(request))
     if not infos:
         raise NotFound(f"no entity has type {type!r}")
     info = infos[0]
@@ -110,7 +110,7 @@ async def list_attributes(
     svc = services(request)
     negotiated = await negotiate(request, geojson=False)
     ctx = negotiated.ctx
-    infos = await svc.hub.attribute_details(tenant, None)
+    infos = await svc.hub.attribute_details(tenant, None, actor_of(request))
     body: Any
     if not details:
         body = {
@@ -124,7 +124,7 @@ async def list_attributes(
     return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
 
 
-@router.get("/attributes/{attrId}", summary="One attribute: count, kinds, entity types")
+@router.get("/attributes/{attrId:path}", summary="One attribute: count, kinds, entity types")
 async def attribute_info(
     request: Request,
     attrId: Annotated[str, Path(description="Attribute name")],
@@ -134,7 +134,7 @@ async def attribute_info(
     negotiated = await negotiate(request, geojson=False)
     ctx = negotiated.ctx
     iri = ctx.expand(check_name(attrId, "attribute name"))
-    infos = await svc.hub.attribute_details(tenant, [iri])
+    infos = await svc.hub.attribute_details(tenant, [iri], actor_of(request))
     if not infos:
         raise NotFound(f"no entity has attribute {attrId!r}")
     body = _with_context(_attribute_body(infos[0], ctx), negotiated)

@@ -55,6 +55,10 @@ OptionsQuery = Annotated[
 FormatQuery = Annotated[str | None, Query(description="normalized, concise or keyValues")]
 AttrsQuery = Annotated[str | None, Query(description="Comma-separated attribute names")]
 LangQuery = Annotated[str | None, Query(description="Language for LanguageProperties, or *")]
+DatasetIdQuery = Annotated[
+    str | None,
+    Query(description="Only attribute instances with these datasetIds (@none: the default one)"),
+]
 
 _ENTITY_BODY = {
     "requestBody": {
@@ -172,6 +176,7 @@ async def query_entities(
     geoproperty: Annotated[str | None, Query(description="GeoProperty to test")] = None,
     geometryProperty: Annotated[str | None, Query(description="GeoJSON output geometry")] = None,
     scopeQ: Annotated[str | None, Query(description="Scope query")] = None,
+    datasetId: DatasetIdQuery = None,
     limit: Annotated[int | None, Query(ge=0, description="Page size")] = None,
     offset: Annotated[int | None, Query(ge=0, description="Page start")] = None,
     count: Annotated[bool, Query(description="Return NGSILD-Results-Count")] = False,
@@ -192,6 +197,7 @@ async def query_entities(
         pick=pick,
         omit=omit,
         lang=lang,
+        dataset_id=datasetId,
     )
     params = QueryParams(
         type=type,
@@ -313,7 +319,7 @@ async def attrs_without_entity(request: Request) -> Response:
 # -- /entities/{id} ------------------------------------------------------------------------
 
 
-@router.get("/entities/{entityId}", summary="Retrieve an entity")
+@router.get("/entities/{entityId:path}", summary="Retrieve an entity")
 async def retrieve_entity(
     request: Request,
     entityId: EntityIdPath,
@@ -321,6 +327,7 @@ async def retrieve_entity(
     pick: AttrsQuery = None,
     omit: AttrsQuery = None,
     type: Annotated[str | None, Query(description="Only if the entity has this type")] = None,
+    datasetId: DatasetIdQuery = None,
     geometryProperty: Annotated[str | None, Query(description="GeoJSON output geometry")] = None,
     options: OptionsQuery = None,
     format: FormatQuery = None,
@@ -342,6 +349,7 @@ async def retrieve_entity(
             pick=pick,
             omit=omit,
             lang=lang,
+            dataset_id=datasetId,
         )
 
     opts = options_for(ctx)  # every parameter is checked before the entity is looked up
@@ -371,7 +379,10 @@ def type_filter(raw: str | None, ctx: CompiledContext) -> set[str] | None:
 
 
 @router.put(
-    "/entities/{entityId}", status_code=204, summary="Replace an entity", openapi_extra=_ENTITY_BODY
+    "/entities/{entityId:path}",
+    status_code=204,
+    summary="Replace an entity",
+    openapi_extra=_ENTITY_BODY,
 )
 async def replace_entity(
     request: Request,
@@ -387,7 +398,7 @@ async def replace_entity(
 
 
 @router.patch(
-    "/entities/{entityId}",
+    "/entities/{entityId:path}",
     status_code=204,
     summary="Merge into an entity (merge-patch; urn:ngsi-ld:null deletes)",
     openapi_extra=_MERGE_BODY,
@@ -410,7 +421,7 @@ async def merge_entity(
     return Response(status_code=204, headers=tenant_headers(tenant))
 
 
-@router.delete("/entities/{entityId}", status_code=204, summary="Delete an entity")
+@router.delete("/entities/{entityId:path}", status_code=204, summary="Delete an entity")
 async def delete_entity(
     request: Request,
     entityId: EntityIdPath,
@@ -440,7 +451,7 @@ def outcome_response(
 
 
 @router.post(
-    "/entities/{entityId}/attrs",
+    "/entities/{entityId:path}/attrs",
     status_code=204,
     summary="Append attributes (options=noOverwrite keeps existing ones)",
     openapi_extra=_ATTRS_BODY,
@@ -467,7 +478,7 @@ async def append_attributes(
 
 
 @router.patch(
-    "/entities/{entityId}/attrs",
+    "/entities/{entityId:path}/attrs",
     status_code=204,
     summary="Update existing attributes",
     openapi_extra=_ATTRS_BODY,
@@ -490,7 +501,7 @@ async def update_attributes(
 
 
 @router.patch(
-    "/entities/{entityId}/attrs/{attrId}",
+    "/entities/{entityId:path}/attrs/{attrId}",
     status_code=204,
     summary="Partially update one attribute",
     openapi_extra=_ATTRS_BODY,
@@ -523,7 +534,7 @@ def check_attribute_path_name(name: str, ctx: CompiledContext) -> str:
 
 
 @router.put(
-    "/entities/{entityId}/attrs/{attrId}",
+    "/entities/{entityId:path}/attrs/{attrId}",
     status_code=204,
     summary="Replace one attribute",
     openapi_extra=_ATTRS_BODY,
@@ -550,7 +561,7 @@ async def replace_attribute(
 
 
 @router.delete(
-    "/entities/{entityId}/attrs/{attrId}", status_code=204, summary="Delete an attribute"
+    "/entities/{entityId:path}/attrs/{attrId}", status_code=204, summary="Delete an attribute"
 )
 async def delete_attribute(
     request: Request,
@@ -575,3 +586,8 @@ async def delete_attribute(
         tenant, entityId, iri, actor_of(request), dataset_id=datasetId, delete_all=deleteAll
     )
     return Response(status_code=204, headers=tenant_headers(tenant))
+
+
+# An entity id may hold '/' (an http URL as id: its %2F is decoded before routing), so the
+# entity id takes the rest of the path: the routes with more after the id are tried first.
+router.routes.sort(key=lambda route: -len(getattr(route, "path", "")))

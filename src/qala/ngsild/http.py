@@ -133,7 +133,7 @@ async def body_and_context(
     *,
     allow_merge_patch: bool = False,
 ) -> tuple[Any, CompiledContext]:
-    """Read a JSON body and resolve its @context (Link header or the body's @context)."""
+    """Read a JSON object body and resolve its @context (Link header or the body's)."""
     kind = media_type(request)
     allowed = (JSON, JSONLD, MERGE_PATCH) if allow_merge_patch else (JSON, JSONLD)
     if kind not in allowed:
@@ -141,6 +141,8 @@ async def body_and_context(
             f"Content-Type {kind or '(none)'!r} is not supported; use {' or '.join(allowed)}"
         )
     body = await read_json(request, limit)
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
     link = request.headers.get("link")
     if kind == JSONLD:
         if link and context_link(link):
@@ -148,33 +150,20 @@ async def body_and_context(
                 "with Content-Type application/ld+json the @context goes in the body, "
                 "not in a Link header"
             )
-        context_value = _body_context(body)
+        context_value = body.get("@context")
         if context_value is None:
             raise BadRequestData(
                 "a request with Content-Type application/ld+json must carry @context in its body"
             )
         ctx = await resolver.compile(context_value)
     else:
-        if isinstance(body, dict) and "@context" in body:
+        if "@context" in body:
             raise BadRequestData(
                 "with Content-Type application/json the @context goes in a Link header; "
                 "send application/ld+json to put it in the body"
             )
         ctx = await resolver.compile(context_link(link))
     return body, ctx
-
-
-def _body_context(body: Any) -> Any:
-    if isinstance(body, dict):
-        return body.get("@context")
-    if isinstance(body, list):
-        # Batch operations: every entity carries its own @context; they must agree.
-        contexts = [item.get("@context") for item in body if isinstance(item, dict)]
-        if contexts and all(c == contexts[0] for c in contexts):
-            return contexts[0]
-        if contexts:
-            raise BadRequestData("the entities of a batch must all use the same @context")
-    return None
 
 
 async def request_context(request: Request, resolver: ContextResolver) -> CompiledContext:

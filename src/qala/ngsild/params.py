@@ -133,6 +133,7 @@ def render_options(
     pick: str | None,
     omit: str | None,
     lang: str | None,
+    dataset_id: str | None = None,
 ) -> RenderOptions:
     fmt = representation(options, format)
     if attrs is not None and (pick is not None or omit is not None):
@@ -161,6 +162,12 @@ def render_options(
             members = (members or ENTITY_MEMBERS) - omitted_members
     if lang is not None and not lang.strip():
         raise BadRequestData("lang must name a language (e.g. lang=kk) or *")
+    datasets = None
+    if dataset_id is not None:
+        names = split_list(dataset_id)
+        if not names:
+            raise BadRequestData("datasetId must name at least one datasetId (or @none)")
+        datasets = frozenset(n if n == "@none" else check_entity_id(n, "datasetId") for n in names)
     return RenderOptions(
         format=fmt,
         sys_attrs="sysAttrs" in options,
@@ -168,6 +175,7 @@ def render_options(
         omit=omitted,
         pick_members=members,
         lang=lang,
+        datasets=datasets,
     )
 
 

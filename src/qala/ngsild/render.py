@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from qala.hub.attributes import is_sub_attribute
-from qala.hub.model import Entity, Instance, us_to_iso
+from qala.hub.model import Entity, Instance, instances_of, us_to_iso
 from qala.jsonld.compiled import CompiledContext
 from qala.jsonld.core import NGSI_LD
 
@@ -41,6 +41,8 @@ class RenderOptions:
     #: Also project entity members: id/type may be omitted or picked in v1.8.
     pick_members: frozenset[str] | None = None
     lang: str | None = None
+    #: Only the attribute instances with these datasetIds (``@none``: the default instance).
+    datasets: frozenset[str] | None = None
 
 
 def render_entity(entity: Entity, ctx: CompiledContext, opts: RenderOptions) -> dict[str, Any]:
@@ -62,6 +64,11 @@ def render_entity(entity: Entity, ctx: CompiledContext, opts: RenderOptions) -> 
             continue
         if opts.omit is not None and iri in opts.omit:
             continue
+        if opts.datasets is not None:
+            kept = [i for i in instances_of(value) if i.get("datasetId", "@none") in opts.datasets]
+            if not kept:
+                continue
+            value = kept[0] if len(kept) == 1 else kept
         out[names.compact(iri)] = render_attribute(value, ctx, opts)
     return out
 
@@ -154,8 +161,7 @@ def _pick_language(language_map: dict[str, Any], lang: str) -> tuple[str, Any]:
     """The best text for ``lang`` (a tag, a comma list with q-values, or ``*``)."""
     if not language_map:
         return "@none", None
-    wanted = [part.split(";")[0].strip() for part in lang.split(",") if part.strip()]
-    for tag in wanted:
+    for tag in _ranked_languages(lang):
         if tag == "*":
             break
         if tag in language_map:
@@ -170,12 +176,26 @@ def _pick_language(language_map: dict[str, Any], lang: str) -> tuple[str, Any]:
     return key, language_map[key]
 
 
+def _ranked_languages(lang: str) -> list[str]:
+    """The tags of ``lang`` (like Accept-Language) by weight, then position; q=0 drops one."""
+    ranked = []
+    for position, part in enumerate(lang.split(",")):
+        tag, *params = (piece.strip() for piece in part.split(";"))
+        weight = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    weight = float(param[2:])
+                except ValueError:
+                    weight = 0.0
+        if tag and weight > 0:
+            ranked.append((-weight, position, tag))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
 def _language_as_property(out: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A LanguageProperty as the Property of the best language for ``lang`` (4.15)."""
     language_map = out.pop("languageMap", {})
-    if lang.strip() == "*":
-        out["type"] = "LanguageProperty"
-        out["languageMap"] = language_map
-        return out
     tag, text = _pick_language(language_map, lang)
     converted: dict[str, Any] = {"type": "Property", "value": text, "lang": tag}
     for key, member in out.items():
