@@ -95,12 +95,12 @@ class Receiver:
         """Every notified entity on ``path``, in order (notifications may carry several)."""
         return [item for r in self.at(path) for item in r.data]
 
-    def quiet_items(self, path: str = "/notify", seconds: float = 0.6) -> list[dict[str, Any]]:
+    def quiet_items(self, path: str = "/notify", seconds: float = 0.4) -> list[dict[str, Any]]:
         """Wait ``seconds`` and return the entities notified so far on ``path``."""
         time.sleep(seconds)
         return self.items(path)
 
-    def quiet(self, path: str = "/notify", seconds: float = 0.6) -> list[Received]:
+    def quiet(self, path: str = "/notify", seconds: float = 0.4) -> list[Received]:
         """Wait ``seconds`` and return what arrived (to show that nothing more came)."""
         time.sleep(seconds)
         return self.at(path)

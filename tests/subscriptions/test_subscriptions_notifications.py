@@ -492,6 +492,21 @@ def test_a_failing_endpoint_is_retried_with_backoff_without_delaying_others(
     assert "lastFailureReason" not in get_subscription(client, failing)["notification"]
 
 
+def test_pointing_a_failing_subscription_elsewhere_delivers_its_backlog_at_once(
+    client: TestClient, receiver: Receiver
+) -> None:
+    receiver.status["/down"] = 500
+    sub_id = subscribe(client, subscription(receiver.url("/down")))
+    create(client, streetlight(1))
+    patch_attrs(client, LIGHT, {"status": prop("broken")})
+    wait_for(lambda: len(receiver.attempts.get("/down", [])) >= 4, what="4 attempts")
+    # The next retry is a second away; a new endpoint is tried at once.
+    endpoint = {"endpoint": {"uri": receiver.url("/new")}}
+    response = client.patch(f"{BASE}/subscriptions/{sub_id}", json={"notification": endpoint})
+    assert response.status_code == 204, response.text
+    assert statuses(receiver.wait_items(2, "/new", timeout=0.7)) == ["ok", "broken"]
+
+
 def test_a_slow_endpoint_delays_neither_writes_nor_other_subscriptions(
     client: TestClient, receiver: Receiver
 ) -> None:

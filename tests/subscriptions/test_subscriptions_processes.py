@@ -115,7 +115,7 @@ def test_processes_sharing_postgresql_deliver_each_notification_once(
     sub_id = _subscribe(first, subscription(receiver.url()))
     time.sleep(0.6)  # the second process notices the new subscription by polling
     written = []
-    for n in range(60):
+    for n in range(30):
         server = (first, second)[n % 2]
         entity = streetlight(n)
         response = httpx.post(server.url + f"{BASE}/entities", json=entity, timeout=10)

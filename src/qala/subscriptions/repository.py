@@ -122,11 +122,13 @@ class Repository:
         previous_modified_at: int,
         *,
         reschedule: bool,
+        retry_now: bool,
     ) -> bool:
         """Replace the definition (delivery state is kept); False if it changed meanwhile.
 
         ``reschedule``: set the next periodic notification to ``next_periodic_at`` (else the
-        schedule is kept, unless the subscription is no longer periodic)."""
+        schedule is kept, unless the subscription is no longer periodic). ``retry_now``: send
+        what is pending without waiting for the retry delay (a new endpoint, a resumption)."""
         periodic = (
             "CAST($9 AS BIGINT)"
             if reschedule
@@ -138,8 +140,9 @@ class Repository:
                 (
                     "UPDATE subscriptions SET body = $3, modified_at = $4, is_active = $5, "
                     "expires_at = $6, time_interval_us = $7, throttling_us = $8, "
-                    f"next_periodic_at = {periodic} "
-                    "WHERE tenant_id = $1 AND id = $2 AND modified_at = $10",
+                    f"next_periodic_at = {periodic}"
+                    + (", next_send_at = NULL " if retry_now else " ")
+                    + "WHERE tenant_id = $1 AND id = $2 AND modified_at = $10",
                     (
                         tenant_id,
                         sub_id,

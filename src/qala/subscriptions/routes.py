@@ -240,6 +240,8 @@ async def update_subscription(
         now if cols.time_interval_us else None,
         stored.modified_at,
         reschedule=reschedule,
+        retry_now="isActive" in fragment
+        or doc["notification"]["endpoint"] != stored.body["notification"]["endpoint"],
     )
     if not updated:
         raise Conflict(f"subscription {subscriptionId!r} was changed meanwhile; try again")
