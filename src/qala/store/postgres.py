@@ -23,7 +23,15 @@ from qala.hub.query import AttributeInfo, EntityQuery, QueryResult, TypeInfo
 from qala.jsonld.resolver import StoredContext
 from qala.store import migrate
 from qala.store.base import Planner, RowBatch, Statement, Store, Tenant, WritePlan
-from qala.store.sql import ENTITY_COLUMNS, Dialect, PageCollector, build_select, row_to_entity
+from qala.store.sql import (
+    ENTITY_COLUMNS,
+    Dialect,
+    GeoPlan,
+    PageCollector,
+    build_select,
+    by_pks,
+    row_to_entity,
+)
 from qala.store.urls import DatabaseURL
 
 _RETRYABLE = (
@@ -315,6 +323,21 @@ class PostgresStore(Store):
     async def query(self, tenant_id: int, query: EntityQuery) -> QueryResult:
         select = build_select(self._sql, tenant_id, query)
         async with self.pool.acquire() as conn:
+
+            async def read(pks: list[int]) -> list[Entity]:
+                if not pks:
+                    return []
+                sql, values = by_pks(pks, numbered=True)
+                return [row_to_entity(r) for r in await conn.fetch(sql, *values)]
+
+            if select.geo is not None:
+                plan = GeoPlan(select, query)
+                sql, values = select.geo_candidates()
+                matched, unknown = plan.decide(await conn.fetch(sql, *values))
+                result, missing, known = plan.result(
+                    matched, unknown, await read(plan.to_read(matched, unknown))
+                )
+                return result if result is not None else plan.finish(known, await read(missing))
             if select.exact:
                 count = None
                 if query.count:

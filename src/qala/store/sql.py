@@ -99,14 +99,15 @@ class Dialect:
         minx, miny, maxx, maxy = bbox
         if self.name == "sqlite":
             return (
-                "SELECT DISTINCT g.entity_pk AS pk FROM entity_geo g WHERE g.id IN "
+                "SELECT g.entity_pk AS pk, g.minx, g.miny, g.maxx, g.maxy "
+                "FROM entity_geo g WHERE g.id IN "
                 "(SELECT id FROM entity_geo_rtree WHERE "
                 f"minx <= {p(maxx)} AND maxx >= {p(minx)} "
                 f"AND miny <= {p(maxy)} AND maxy >= {p(miny)})"
                 f" AND g.attr = {p(attr)} AND g.tenant_id = {p(tenant_id)}"
             )
         return (
-            "SELECT DISTINCT g.entity_pk AS pk FROM entity_geo g WHERE "
+            "SELECT g.entity_pk AS pk, g.minx, g.miny, g.maxx, g.maxy FROM entity_geo g WHERE "
             f"box(point(g.minx, g.miny), point(g.maxx, g.maxy)) && "
             f"box(point({p(minx)}, {p(miny)}), point({p(maxx)}, {p(maxy)}))"
             f" AND g.attr = {p(attr)} AND g.tenant_id = {p(tenant_id)}"
@@ -145,6 +146,95 @@ class EntitySelect:
     def count(self) -> tuple[str, list[Any]]:
         sql = f"SELECT count(*) FROM {self.from_sql} WHERE {' AND '.join(self.where)}"
         return sql, list(self.params.values)
+
+    #: Set for geo-queries: candidates come from the spatial index with their boxes.
+    geo: Any = None
+
+    def geo_candidates(self) -> tuple[str, list[Any]]:
+        """(pk, minx, miny, maxx, maxy) of each candidate GeoProperty instance, in entity
+        order, under every SQL condition — without reading the entities' documents."""
+        sql = (
+            f"SELECT c.pk, c.minx, c.miny, c.maxx, c.maxy FROM {self.from_sql} "
+            f"WHERE {' AND '.join(self.where)} ORDER BY c.pk"
+        )
+        return sql, list(self.params.values)
+
+
+def by_pks(pks: list[int], numbered: bool) -> tuple[str, list[Any]]:
+    """The entities with these primary keys, in key order."""
+    p = Params(numbered)
+    marks = ", ".join(p(pk) for pk in pks)
+    return (
+        f"SELECT {ENTITY_COLUMNS} FROM entities e WHERE e.pk IN ({marks}) ORDER BY e.pk",
+        p.values,
+    )
+
+
+class GeoPlan:
+    """A geo-query decided as far as possible from the spatial index alone.
+
+    A candidate whose GeoProperty instances are all points is decided from the index rows
+    (a point's box is the point itself), so only the page's entities are read. Candidates with
+    other geometries, or queries with further Python checks, fall back to reading entities.
+    """
+
+    def __init__(self, select: EntitySelect, query: EntityQuery) -> None:
+        self.select = select
+        self.query = query
+        self.other_checks = [c for c in select.python_checks if c is not query.geo]
+        self._pending: tuple[list[int], int | None] = ([], None)
+
+    def decide(self, rows: Sequence[Sequence[Any]]) -> tuple[list[int], list[int]]:
+        """(pks decided to match, pks needing the entity) — both in entity order."""
+        boxes: dict[int, list[tuple[float, float, float, float]]] = {}
+        for pk, minx, miny, maxx, maxy in rows:
+            boxes.setdefault(pk, []).append((minx, miny, maxx, maxy))
+        matched: list[int] = []
+        unknown: list[int] = []
+        test = self.query.geo.matches_geometry  # type: ignore[union-attr]
+        for pk, found in boxes.items():
+            if all(b[0] == b[2] and b[1] == b[3] for b in found):
+                if any(test({"type": "Point", "coordinates": [b[0], b[1]]}) for b in found):
+                    matched.append(pk)
+            else:
+                unknown.append(pk)
+        return matched, unknown
+
+    def page(self, matched: list[int]) -> list[int]:
+        return matched[self.query.offset : self.query.offset + self.query.limit]
+
+    def to_read(self, matched: list[int], unknown: list[int]) -> list[int]:
+        """Entities to read before paging: the undecided ones (and, when other Python checks
+        remain, every candidate)."""
+        if self.other_checks:
+            return sorted({*matched, *unknown})
+        return unknown
+
+    def result(
+        self, matched: list[int], unknown: list[int], read: list[Entity]
+    ) -> tuple[QueryResult | None, list[int], dict[int, Entity]]:
+        """The result if complete, else the page's keys still to read (and what is read)."""
+        known = {e.pk: e for e in read if e.pk is not None}
+        if self.other_checks:
+            collector = PageCollector(self.select.python_checks, self.query)
+            for entity in read:
+                if collector.feed(entity):
+                    break
+            return collector.result(), [], known
+        resolved = [e.pk for e in read if e.pk is not None and self.query.geo.matches(e)]  # type: ignore[union-attr]
+        everything = sorted({*matched, *resolved})
+        page = self.page(everything)
+        missing = [pk for pk in page if pk not in known]
+        count = len(everything) if self.query.count else None
+        if not missing:
+            return QueryResult([known[pk] for pk in page], count), [], known
+        self._pending = (page, count)
+        return None, missing, known
+
+    def finish(self, known: dict[int, Entity], read: list[Entity]) -> QueryResult:
+        page, count = self._pending
+        known.update({e.pk: e for e in read if e.pk is not None})
+        return QueryResult([known[pk] for pk in page if pk in known], count)
 
 
 def _type_condition(tenant_id: int, groups: list[list[str]], p: Params) -> str:
@@ -188,7 +278,9 @@ def build_select(dialect: Dialect, tenant_id: int, query: EntityQuery) -> Entity
         if groups is not None and len(groups) == 1 and len(groups[0]) == 1:
             single_type = groups[0][0]
 
-    if query.geo is not None and query.geo.bbox is not None:
+    geo_indexed = query.geo is not None and query.geo.bbox is not None
+    if geo_indexed:
+        assert query.geo is not None and query.geo.bbox is not None
         candidates = dialect.geo_candidates(tenant_id, query.geo.attr, query.geo.bbox, p)
         from_sql = f"({candidates}) c JOIN entities e ON e.pk = c.pk"
         where.append(f"e.tenant_id = {p(tenant_id)}")
@@ -233,4 +325,8 @@ def build_select(dialect: Dialect, tenant_id: int, query: EntityQuery) -> Entity
     if query.geo is not None:
         exact = False
         checks.append(query.geo)
-    return EntitySelect(from_sql, where, p, exact, order_by, checks)
+    select = EntitySelect(from_sql, where, p, exact, order_by, checks)
+    if geo_indexed:
+        select.geo = query.geo
+        select.order_by = "e.pk"
+    return select

@@ -32,7 +32,15 @@ from qala.hub.query import AttributeInfo, EntityQuery, QueryResult, TypeInfo
 from qala.jsonld.resolver import StoredContext
 from qala.store import migrate
 from qala.store.base import Planner, RowBatch, Statement, Store, Tenant, WritePlan
-from qala.store.sql import ENTITY_COLUMNS, Dialect, PageCollector, build_select, row_to_entity
+from qala.store.sql import (
+    ENTITY_COLUMNS,
+    Dialect,
+    GeoPlan,
+    PageCollector,
+    build_select,
+    by_pks,
+    row_to_entity,
+)
 from qala.store.urls import DatabaseURL
 
 T = TypeVar("T")
@@ -435,7 +443,22 @@ class SQLiteStore(Store):
     async def query(self, tenant_id: int, query: EntityQuery) -> QueryResult:
         select = build_select(self._sql, tenant_id, query)
 
+        def read(conn: sqlite3.Connection, pks: list[int]) -> list[Entity]:
+            found: list[Entity] = []
+            for start in range(0, len(pks), _CHUNK):
+                sql, values = by_pks(pks[start : start + _CHUNK], numbered=False)
+                found.extend(row_to_entity(r) for r in conn.execute(sql, values))
+            return found
+
         def run(conn: sqlite3.Connection) -> QueryResult:
+            if select.geo is not None:
+                plan = GeoPlan(select, query)
+                sql, values = select.geo_candidates()
+                matched, unknown = plan.decide(conn.execute(sql, values).fetchall())
+                result, missing, known = plan.result(
+                    matched, unknown, read(conn, plan.to_read(matched, unknown))
+                )
+                return result if result is not None else plan.finish(known, read(conn, missing))
             if select.exact:
                 count = None
                 if query.count:
