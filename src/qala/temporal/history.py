@@ -122,44 +122,29 @@ class Buckets:
         return 0
 
 
-@dataclass(slots=True)
-class Aggregate:
-    """Sums of one bucket of one series, mergeable across raw rows and hourly rollups."""
+#: One bucket of one series: (n, nnum, sum, sumsq, min, max, distinct, first, last, avg,
+#: partial). ``n`` counts instances, ``nnum`` numeric ones; ``first``/``last`` are the times of
+#: the first and last instance; ``avg`` is computed by SQL when nothing needs merging;
+#: ``partial``: part of it comes from hourly rollups (so the distinct count is unknown).
+#: Plain tuples: a year of hourly buckets of a hundred sensors is close to a million of them.
+Aggregate = tuple[Any, ...]
+N, NNUM, SUM, SUMSQ, MIN, MAX, DISTINCT, FIRST, LAST, AVG, PARTIAL = range(11)
 
-    n: int = 0
-    nnum: int = 0
-    sum: float | None = None
-    sumsq: float | None = None
-    min: float | None = None
-    max: float | None = None
-    distinct: int | None = None
-    first: int | None = None
-    last: int | None = None
-    partial: bool = False  # some of it comes from hourly rollups (distinctCount unknown)
-    kind: int = 0  # attribute type code (schema.KINDS)
 
-    def merge(self, other: Aggregate) -> None:
-        self.n += other.n
-        self.nnum += other.nnum
-        self.sum = _add(self.sum, other.sum)
-        self.sumsq = _add(self.sumsq, other.sumsq)
-        self.min = (
-            other.min
-            if self.min is None
-            else self.min
-            if other.min is None
-            else min(self.min, other.min)
-        )
-        self.max = (
-            other.max
-            if self.max is None
-            else self.max
-            if other.max is None
-            else max(self.max, other.max)
-        )
-        self.first = _lo(self.first, other.first)
-        self.last = _hi(self.last, other.last)
-        self.partial = self.partial or other.partial
+def merge(a: Aggregate, b: Aggregate) -> Aggregate:
+    return (
+        (a[N] or 0) + (b[N] or 0),
+        (a[NNUM] or 0) + (b[NNUM] or 0),
+        _add(a[SUM], b[SUM]),
+        _add(a[SUMSQ], b[SUMSQ]),
+        _lo(a[MIN], b[MIN]),
+        _hi(a[MAX], b[MAX]),
+        None,
+        _lo(a[FIRST], b[FIRST]),
+        _hi(a[LAST], b[LAST]),
+        None,
+        True,
+    )
 
 
 def _add(a: float | None, b: float | None) -> float | None:
@@ -359,56 +344,95 @@ class History:
         prop: str,
         buckets: Buckets,
         *,
-        distinct: bool,
+        needs: frozenset[str],
         hourly: bool = True,
     ) -> dict[int, dict[int, Aggregate]]:
-        """Per series and bucket: counts, sums, sums of squares, extremes — all in SQL."""
+        """Per series and bucket: counts, sums, sums of squares, extremes, means — in SQL.
+
+        ``needs``: the parts to compute (n, nnum, sum, sumsq, min, max, distinct, span, avg);
+        the others come back as None. Hourly rollups in the window are merged in (then the
+        mean comes from the merged sum and count).
+        """
         column = TIME_COLUMN[prop]
         out: dict[int, dict[int, Aggregate]] = {sid: {} for sid in sids}
-        distinct_sql = "count(DISTINCT num) + count(DISTINCT val)" if distinct else "NULL"
+        rolled: list[tuple[Any, ...]] = []
+        if hourly and prop == "observedAt":
+            for chunk in _chunks(list(sids)):
+                args: list[Any] = []
+                marks = _marks(chunk, args)
+                cond = window.sql("hour", args)
+                bucket = buckets.sql("hour", args)
+                rolled.extend(
+                    await self.store.fetch(
+                        f"SELECT sid, {bucket} AS b, sum(n), sum(nnum), sum(sum), sum(sumsq), "
+                        f"min(min), max(max), min(hour), max(hour) FROM temporal_hourly "
+                        f"WHERE sid IN ({marks}) AND {cond} GROUP BY sid, b",
+                        *args,
+                    )
+                )
+        if rolled and "avg" in needs:
+            needs = needs | {"nnum", "sum"}
+
+        def part(name: str, sql: str) -> str:
+            return sql if name in needs else "NULL"
+
+        columns = ", ".join(
+            [
+                part("n", "count(*)"),
+                part("nnum", "count(num)"),
+                part("sum", "sum(num)"),
+                part("sumsq", "sum(num * num)"),
+                part("min", "min(num)"),
+                part("max", "max(num)"),
+                part("distinct", "count(DISTINCT num) + count(DISTINCT val)"),
+                part("span", f"min({column})"),
+                part("span", f"max({column})"),
+                "NULL" if rolled else part("avg", "avg(num)"),
+            ]
+        )
         for chunk in _chunks(list(sids)):
-            args: list[Any] = []
+            args = []
             marks = _marks(chunk, args)
             cond = window.sql(column, args)
             bucket = buckets.sql(column, args)
             rows = await self.store.fetch(
-                f"SELECT sid, {bucket} AS b, count(*), count(num), sum(num), sum(num * num), "
-                f"min(num), max(num), {distinct_sql}, min({column}), max({column}), "
-                f"max(k & {schema.KIND_MASK}) "
+                f"SELECT sid, {bucket} AS b, {columns}, 0 "
                 f"FROM temporal_instances WHERE sid IN ({marks}) AND {cond} "
                 f"AND (k & {DELETED}) = 0 GROUP BY sid, b",
                 *args,
             )
-            for sid, b, n, nnum, total, sumsq, lo, hi, dist, first, last, kind in rows:
-                out[sid][b] = Aggregate(n, nnum, total, sumsq, lo, hi, dist, first, last, kind=kind)
-        if hourly and prop == "observedAt":
-            for chunk in _chunks(list(sids)):
-                args = []
-                marks = _marks(chunk, args)
-                cond = window.sql("hour", args)
-                bucket = buckets.sql("hour", args)
-                rows = await self.store.fetch(
-                    f"SELECT sid, {bucket} AS b, sum(n), sum(nnum), sum(sum), sum(sumsq), "
-                    f"min(min), max(max), min(hour), max(hour) FROM temporal_hourly "
-                    f"WHERE sid IN ({marks}) AND {cond} GROUP BY sid, b",
-                    *args,
-                )
-                for sid, b, n, nnum, total, sumsq, lo, hi, first, last in rows:
-                    part = Aggregate(
-                        int(n),
-                        int(nnum),
-                        total,
-                        sumsq,
-                        lo,
-                        hi,
-                        None,
-                        first,
-                        last + HOUR_US - 1,
-                        True,
-                    )
-                    current = out[sid].get(b)
-                    if current is None:
-                        out[sid][b] = part
-                    else:
-                        current.merge(part)
+            for row in rows:
+                out[row[0]][row[1]] = row[2:]
+        for sid, b, n, nnum, total, sumsq, lo, hi, first, last in rolled:
+            rollup = (
+                int(n),
+                int(nnum),
+                total,
+                sumsq,
+                lo,
+                hi,
+                None,
+                first,
+                last + HOUR_US - 1,
+                None,
+                True,
+            )
+            current = out[sid].get(b)
+            out[sid][b] = rollup if current is None else merge(current, rollup)
         return out
+
+    async def kinds(self, sids: Sequence[int]) -> dict[int, int]:
+        """The attribute type code of each series (from one of its instances)."""
+        found: dict[int, int] = {}
+        for chunk in _chunks(list(sids), 200):
+            args: list[Any] = []
+            parts = []
+            for index, sid in enumerate(chunk):
+                args.append(sid)
+                parts.append(
+                    f"SELECT * FROM (SELECT sid, k FROM temporal_instances "
+                    f"WHERE sid = ${len(args)} LIMIT 1) AS k{index}"
+                )
+            for sid, k in await self.store.fetch(" UNION ALL ".join(parts), *args):
+                found[sid] = k & schema.KIND_MASK
+        return found

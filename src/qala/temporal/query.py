@@ -17,7 +17,10 @@ Semantics (ETSI GS CIM 009 v1.8, clause 4.11 and 5.7.3/5.7.4; see docs/temporal.
 
 from __future__ import annotations
 
+import gc
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +40,26 @@ from qala.ngsild.parse import check_entity_id
 from qala.services import Services
 from qala.temporal import schema
 from qala.temporal.duration import Duration, InvalidDuration, add, parse_duration
-from qala.temporal.history import Aggregate, Buckets, EntityInfo, History, Row, Series, Window
+from qala.temporal.history import (
+    AVG,
+    DISTINCT,
+    FIRST,
+    LAST,
+    MAX,
+    MIN,
+    NNUM,
+    PARTIAL,
+    SUM,
+    SUMSQ,
+    Aggregate,
+    Buckets,
+    EntityInfo,
+    History,
+    N,
+    Row,
+    Series,
+    Window,
+)
 
 AGGR_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
 TIME_PROPERTIES = ("observedAt", "createdAt", "modifiedAt")
@@ -337,13 +359,19 @@ async def run_query(
     content_range = None
     if query.representation == "aggregatedValues":
         buckets = _buckets(query)
-        aggregates = await history.aggregate(
-            sids, query.window, query.prop, buckets, distinct="distinctCount" in query.methods
-        )
-        bodies = [
-            render_aggregated(info, by_entity.get(info.id, []), aggregates, buckets, query, ctx)
-            for info in infos
-        ]
+        needs = frozenset(part for m in query.methods for part in _NEEDS[m])
+        if buckets.period is None and buckets.bounds is None:
+            needs |= {"span"}
+        aggregates = await history.aggregate(sids, query.window, query.prop, buckets, needs=needs)
+        bounds = _Bounds(buckets, query.window)
+        kinds = await history.kinds([sid for sid in sids if aggregates.get(sid)])
+        with _no_gc():  # up to a million small lists: collections would only slow it down
+            bodies = [
+                render_aggregated(
+                    info, by_entity.get(info.id, []), aggregates, bounds, kinds, query, ctx
+                )
+                for info in infos
+            ]
         return bodies, None
     cap = svc.settings.temporal_max_instances
     wanted = query.last_n if query.last_n is not None else cap
@@ -356,6 +384,18 @@ async def run_query(
         render_instances(info, by_entity.get(info.id, []), rows, query, ctx) for info in infos
     ]
     return bodies, content_range
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large acyclic response bodies."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _paginate(
@@ -532,50 +572,86 @@ def render_instances(
     return out
 
 
-def _bucket_bounds(b: int, agg: Aggregate, buckets: Buckets, window: Window) -> tuple[int, int]:
-    if buckets.period is not None:
-        start = buckets.origin + b * buckets.period
-        return start, start + buckets.period
-    if buckets.bounds is not None:
-        return buckets.bounds[b], buckets.bounds[b + 1] if b + 1 < len(buckets.bounds) else (
-            buckets.bounds[-1]
-        )
-    start = window.start if window.start is not None else agg.first or 0
-    end = window.end if window.end is not None else agg.last or start
-    return start, end
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "totalCount": ("n",),
+    "distinctCount": ("distinct",),
+    "sum": ("nnum", "sum"),
+    "avg": ("avg",),
+    "min": ("nnum", "min"),
+    "max": ("nnum", "max"),
+    "stddev": ("nnum", "sum", "sumsq"),
+    "sumsq": ("nnum", "sumsq"),
+}
 
 
-def aggregate_value(method: str, agg: Aggregate) -> Any:
-    if method == "totalCount":
-        return agg.n
-    if method == "distinctCount":
-        return None if agg.partial else agg.distinct
-    if agg.nnum == 0:
+def _stddev(a: Aggregate) -> float | None:
+    nnum = a[NNUM]
+    if not nnum:
         return None
-    if method == "sum":
-        return agg.sum
-    if method == "avg":
-        return (agg.sum or 0.0) / agg.nnum
-    if method == "min":
-        return agg.min
-    if method == "max":
-        return agg.max
-    if method == "sumsq":
-        return agg.sumsq
-    if method == "stddev":
-        if agg.nnum < 2:
-            return 0.0
-        mean = (agg.sum or 0.0) / agg.nnum
-        variance = ((agg.sumsq or 0.0) - agg.nnum * mean * mean) / (agg.nnum - 1)
-        return math.sqrt(max(0.0, variance))
-    raise AssertionError(method)
+    if nnum < 2:
+        return 0.0
+    mean = (a[SUM] or 0.0) / nnum
+    variance = ((a[SUMSQ] or 0.0) - nnum * mean * mean) / (nnum - 1)
+    return math.sqrt(max(0.0, variance))
+
+
+#: Each method's value from a bucket's aggregate (None where it has no numeric values).
+METHOD_VALUE: dict[str, Callable[[Aggregate], Any]] = {
+    "totalCount": lambda a: a[N],
+    "distinctCount": lambda a: None if a[PARTIAL] else a[DISTINCT],
+    "sum": lambda a: a[SUM] if a[NNUM] else None,
+    "avg": lambda a: a[AVG] if a[AVG] is not None else a[SUM] / a[NNUM] if a[NNUM] else None,
+    "min": lambda a: a[MIN] if a[NNUM] else None,
+    "max": lambda a: a[MAX] if a[NNUM] else None,
+    "sumsq": lambda a: a[SUMSQ] if a[NNUM] else None,
+    "stddev": _stddev,
+}
+
+
+class _Bounds:
+    """Start and end (ISO) of each bucket, computed once per query."""
+
+    def __init__(self, buckets: Buckets, window: Window) -> None:
+        self.buckets = buckets
+        self.window = window
+        self.cache: dict[int, tuple[str, str]] = {}
+        self.whole = buckets.period is None and buckets.bounds is None
+
+    def spans(self, keys: list[int], aggs: list[Aggregate]) -> list[tuple[str, str]]:
+        if self.whole:
+            window = self.window
+            out = []
+            for agg in aggs:
+                start = window.start if window.start is not None else agg[FIRST] or 0
+                end = window.end if window.end is not None else agg[LAST] or start
+                out.append((us_to_iso(start), us_to_iso(end)))
+            return out
+        cache = self.cache
+        found = [cache.get(b) for b in keys]
+        if None in found:
+            for index, b in enumerate(keys):
+                if found[index] is None:
+                    found[index] = cache[b] = self._span(b)
+        return found  # type: ignore[return-value]
+
+    def _span(self, b: int) -> tuple[str, str]:
+        buckets = self.buckets
+        if buckets.period is not None:
+            start = buckets.origin + b * buckets.period
+            end = start + buckets.period
+        else:
+            assert buckets.bounds is not None
+            start = buckets.bounds[b]
+            end = buckets.bounds[min(b + 1, len(buckets.bounds) - 1)]
+        return us_to_iso(start), us_to_iso(end)
 
 
 def render_aggregated(
     info: EntityInfo,
     series: list[Series],
     aggregates: dict[int, dict[int, Aggregate]],
-    buckets: Buckets,
+    bounds: _Bounds,
+    kinds: dict[int, int],
     query: TemporalQuery,
     ctx: CompiledContext,
 ) -> dict[str, Any]:
@@ -587,18 +663,18 @@ def render_aggregated(
     for attr, attr_series in by_attr.items():
         parts = []
         for s in attr_series:
-            per_bucket = aggregates.get(s.sid, {})
+            per_bucket = aggregates.get(s.sid)
             if not per_bucket:
                 continue
-            kind = schema.kind_of(max(a.kind for a in per_bucket.values()))
-            part: dict[str, Any] = {"type": kind}
+            keys = sorted(per_bucket)
+            aggs = [per_bucket[b] for b in keys]
+            spans = bounds.spans(keys, aggs)
+            part: dict[str, Any] = {"type": schema.kind_of(kinds.get(s.sid, 0))}
             for method in query.methods:
-                entries = []
-                for b in sorted(per_bucket):
-                    agg = per_bucket[b]
-                    start, end = _bucket_bounds(b, agg, buckets, query.window)
-                    entries.append([aggregate_value(method, agg), us_to_iso(start), us_to_iso(end)])
-                part[method] = entries
+                value = METHOD_VALUE[method]
+                part[method] = [
+                    [value(agg), start, end] for agg, (start, end) in zip(aggs, spans, strict=True)
+                ]
             if s.dataset_id is not None:
                 part["datasetId"] = s.dataset_id
             parts.append(part)
