@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from qala import __version__
+from qala.auth import policy
 from qala.hub import errors as e
 from qala.hub.changes import Actor, Change, WriteContext
 from qala.hub.model import Entity, us_to_iso
@@ -137,6 +138,22 @@ def tenant_of(ngsild: str | None, fiware: str | None) -> str:
         raise IotError(400, "BAD_REQUEST", exc.detail) from None
 
 
+_READERS = (policy.ADMIN, policy.OPERATOR, policy.AUDITOR)
+_WRITERS = (policy.ADMIN, policy.OPERATOR)
+
+
+def allowed(request: Request, tenant: str, *, write: bool) -> Actor:
+    """The caller, if it may read (or change) the tenant's provisioning: apikeys are device
+    credentials, so only admins, the tenant's operators (and auditors, to read) may."""
+    actor = actor_of(request)
+    policy.check_tenant(actor, tenant)
+    if actor.role not in (_WRITERS if write else _READERS):
+        raise e.Forbidden(
+            f"the {actor.role} role may not {'change' if write else 'read'} IoT provisioning"
+        )
+    return actor
+
+
 def _iot(request: Request) -> tuple[Services, Registry, Ingestor]:
     svc = services(request)
     iot = svc.extras.get("iot")
@@ -192,6 +209,7 @@ async def create_services(
 ) -> Response:
     svc, registry, _ = _iot(request)
     name = tenant_of(tenant, fiware_service)
+    allowed(request, name, write=True)
     docs = [
         check_service(d, i)
         for i, d in enumerate(await _items(request, "services", svc.settings.max_body_bytes))
@@ -228,8 +246,11 @@ async def list_services(
 ) -> Response:
     _, registry, ingestor = _iot(request)
     name = tenant_of(tenant, fiware_service)
-    count, rows = await registry.services(name, limit, offset)
-    return _json({"count": count, "services": [render_service(r, ingestor) for r in rows]})
+    allowed(request, name, write=False)
+    async with ingestor.stats_lock:
+        count, rows = await registry.services(name, limit, offset)
+        body = {"count": count, "services": [render_service(r, ingestor) for r in rows]}
+    return _json(body)
 
 
 async def _find_service(
@@ -253,6 +274,7 @@ async def update_service(
 ) -> Response:
     svc, registry, _ = _iot(request)
     name = tenant_of(tenant, fiware_service)
+    allowed(request, name, write=True)
     row = await _find_service(registry, name, apikey, resource)
     body = await read_json(request, svc.settings.max_body_bytes)
     if not isinstance(body, dict):
@@ -278,6 +300,7 @@ async def delete_service(
 ) -> Response:
     _, registry, _ = _iot(request)
     name = tenant_of(tenant, fiware_service)
+    allowed(request, name, write=True)
     row = await _find_service(registry, name, apikey, resource)
     await registry.delete_service(row, with_devices=device)
     return _empty(204)
@@ -454,6 +477,7 @@ async def create_devices(
 ) -> Response:
     svc, registry, _ = _iot(request)
     name = tenant_of(tenant, fiware_service)
+    allowed(request, name, write=True)
     docs = [
         check_device(d, i)
         for i, d in enumerate(await _items(request, "devices", svc.settings.max_body_bytes))
@@ -499,8 +523,11 @@ async def list_devices(
 ) -> Response:
     _, registry, ingestor = _iot(request)
     name = tenant_of(tenant, fiware_service)
-    count, rows = await registry.devices(name, limit, offset)
-    return _json({"count": count, "devices": [render_device(r, ingestor) for r in rows]})
+    allowed(request, name, write=False)
+    async with ingestor.stats_lock:
+        count, rows = await registry.devices(name, limit, offset)
+        body = {"count": count, "devices": [render_device(r, ingestor) for r in rows]}
+    return _json(body)
 
 
 async def _find_device(registry: Registry, tenant: str, device_id: str) -> DeviceRow:
@@ -518,8 +545,12 @@ async def get_device(
     fiware_service: ServiceHeader = None,
 ) -> Response:
     _, registry, ingestor = _iot(request)
-    row = await _find_device(registry, tenant_of(tenant, fiware_service), device_id)
-    return _json(render_device(row, ingestor))
+    name = tenant_of(tenant, fiware_service)
+    allowed(request, name, write=False)
+    async with ingestor.stats_lock:
+        row = await _find_device(registry, name, device_id)
+        body = render_device(row, ingestor)
+    return _json(body)
 
 
 @router.put("/devices/{device_id}", status_code=204, summary="Update a device")
@@ -531,6 +562,7 @@ async def update_device(
 ) -> Response:
     svc, registry, _ = _iot(request)
     name = tenant_of(tenant, fiware_service)
+    allowed(request, name, write=True)
     row = await _find_device(registry, name, device_id)
     body = await read_json(request, svc.settings.max_body_bytes)
     if not isinstance(body, dict):
@@ -562,6 +594,7 @@ async def delete_device(
 ) -> Response:
     _, registry, _ = _iot(request)
     name = tenant_of(tenant, fiware_service)
+    allowed(request, name, write=True)
     await _find_device(registry, name, device_id)
     await registry.delete_devices(name, [device_id])
     return _empty(204)

@@ -176,6 +176,9 @@ class Ingestor:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._gate = _WarningGate()
+        #: Held while counters move from memory to the store, and by readers of the counters
+        #: (stored + in memory), so that a count is never seen twice or not at all.
+        self.stats_lock = asyncio.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -451,26 +454,24 @@ class Ingestor:
                 log.warning("saving IoT device counters failed: %s", exc)
 
     async def flush(self) -> None:
-        devices, self.device_deltas = self.device_deltas, {}
-        services, self.service_deltas = self.service_deltas, {}
-        if not devices and not services:
-            return
-        try:
-            await self.registry.flush(devices, services)
-        except BaseException:
-            # put them back (merged with anything counted meanwhile) for the next round
-            for pk, delta in devices.items():
-                current = self.device_deltas.setdefault(pk, DeviceDelta())
-                _merge_device(current, delta)
-            for pk, sdelta in services.items():
-                scurrent = self.service_deltas.setdefault(pk, ServiceDelta())
-                scurrent.unknown_devices += sdelta.unknown_devices
-                if scurrent.last_error_at is None:
-                    scurrent.last_error, scurrent.last_error_at = (
-                        sdelta.last_error,
-                        sdelta.last_error_at,
-                    )
-            raise
+        async with self.stats_lock:
+            devices, self.device_deltas = self.device_deltas, {}
+            services, self.service_deltas = self.service_deltas, {}
+            if not devices and not services:
+                return
+            try:
+                await self.registry.flush(devices, services)
+            except BaseException:
+                # put them back (merged with anything counted meanwhile) for the next round
+                for pk, delta in devices.items():
+                    _merge_device(self.device_deltas.setdefault(pk, DeviceDelta()), delta)
+                for pk, older in services.items():
+                    current = self.service_deltas.setdefault(pk, ServiceDelta())
+                    current.unknown_devices += older.unknown_devices
+                    if current.last_error_at is None:
+                        current.last_error = older.last_error
+                        current.last_error_at = older.last_error_at
+                raise
 
 
 def _merge_device(into: DeviceDelta, older: DeviceDelta) -> None:
