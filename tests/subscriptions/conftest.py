@@ -1,11 +1,16 @@
-"""Fixtures for subscription tests: fast retry and poll settings, a notification receiver."""
+"""Fixtures for subscription tests: fast retry and poll settings, a notification receiver.
+
+This file shadows the module name ``conftest`` for test modules collected after it, so it
+re-exports what test modules import from the suite's root conftest (``ADMIN_KEY``,
+``require_service``), loaded under a private name.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +18,15 @@ from subscriptions_support import MQTT_HOST, MQTT_PORT, Receiver, start_receiver
 
 from qala.app import create_app
 from qala.config import Settings
+
+_ROOT = Path(__file__).resolve().parent.parent / "conftest.py"
+_spec = importlib.util.spec_from_file_location("qala_tests_root_conftest", _ROOT)
+assert _spec is not None and _spec.loader is not None
+_root = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_root)
+
+ADMIN_KEY: str = _root.ADMIN_KEY
+require_service = _root.require_service
 
 
 @pytest.fixture
@@ -35,37 +49,22 @@ def receiver() -> Iterator[Receiver]:
     receiver.server.server_close()
 
 
-def _root_conftest(config: pytest.Config) -> Any:
-    """The suite's root conftest module (this folder's conftest shadows the module name
-    ``conftest``, so it is found through pytest's plugin registry)."""
-    root = str(Path(__file__).resolve().parent.parent / "conftest.py")
-    plugin = config.pluginmanager.get_plugin(root)
-    assert plugin is not None, f"{root} is not loaded"
-    return plugin
-
-
-def _require_service(config: pytest.Config) -> Callable[[str | None], None]:
-    helper: Callable[[str | None], None] = _root_conftest(config).require_service
-    return helper
-
-
 @pytest.fixture
-def guarded_client(database_url: str, request: pytest.FixtureRequest) -> Iterator[TestClient]:
+def guarded_client(database_url: str) -> Iterator[TestClient]:
     """A server with the default outbound guard: local notification endpoints refused."""
     settings = Settings(database_url=database_url, allow_local_endpoints=False)
-    admin = {"Authorization": f"Bearer {_root_conftest(request.config).ADMIN_KEY}"}
-    with TestClient(create_app(settings), headers=admin) as client:
+    with TestClient(
+        create_app(settings), headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    ) as client:
         yield client
 
 
 @pytest.fixture
-def mqtt_broker(request: pytest.FixtureRequest) -> str:
+def mqtt_broker() -> str:
     """The Mosquitto broker's address; skips without it (fails under CI=true)."""
     try:
         with socket.create_connection((MQTT_HOST, MQTT_PORT), timeout=2):
             pass
     except OSError as exc:
-        _require_service(request.config)(
-            f"the MQTT broker is not reachable at {MQTT_HOST}:{MQTT_PORT}: {exc}"
-        )
+        require_service(f"the MQTT broker is not reachable at {MQTT_HOST}:{MQTT_PORT}: {exc}")
     return f"{MQTT_HOST}:{MQTT_PORT}"
