@@ -143,7 +143,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HubError)
     async def hub_error(request: Request, exc: HubError) -> Response:
-        return problem_response(exc, instance=request.url.path)
+        response = problem_response(exc, instance=request.url.path)
+        tenant = request.headers.get("NGSILD-Tenant")
+        if tenant and tenant.isascii():  # NGSI-LD echoes the tenant, errors included (6.3.14)
+            response.headers["NGSILD-Tenant"] = tenant
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -193,6 +193,27 @@ class ContextResolver:
         self._locks.pop(url, None)
         return doc
 
+    async def reload(self, url: str) -> dict[str, Any]:
+        """Fetch the context at ``url`` again and keep the new document (``reload=true``).
+
+        If it cannot be retrieved the cached document stays as it was (ContextNotAvailable).
+        """
+        doc = await self._fetcher(url)
+        _check_document(url, doc)
+        if self.repository is not None:
+            await self.repository.save_context(
+                StoredContext(
+                    local_id=context_local_id(url),
+                    url=url,
+                    kind="Cached",
+                    body=doc,
+                    created_at=time.time(),
+                )
+            )
+        self._documents[url] = doc
+        self.forget(url)
+        return doc
+
     # -- internals --------------------------------------------------------------------------
 
     async def _gather_documents(self, source: list[str | dict[str, Any]]) -> set[str]:

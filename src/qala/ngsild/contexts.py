@@ -153,12 +153,13 @@ async def delete_context(
         if reload:  # built-in documents are the broker's own copy: reloading changes nothing
             return Response(status_code=204)
         raise BadRequestData(f"{stored.url!r} is built in and cannot be deleted")
-    if reload and stored.kind != "Cached":
-        raise BadRequestData("only Cached contexts can be reloaded")
+    if reload:
+        if stored.kind != "Cached":
+            raise BadRequestData("only Cached contexts can be reloaded")
+        await svc.contexts.reload(stored.url)  # on failure the cached copy stays
+        return Response(status_code=204)
     await svc.store.delete_context(stored.local_id)
     svc.contexts.forget_document(stored.url)
     if HOSTED_PATH.search(stored.url):
         svc.contexts.forget(stored.local_id)
-    if reload:
-        await svc.contexts.document(stored.url)
     return Response(status_code=204)

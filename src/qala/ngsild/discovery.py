@@ -119,7 +119,16 @@ async def list_attributes(
             "attributeList": [ctx.compact(i.attr) for i in infos],
         }
     else:
-        body = [_attribute_body(i, ctx) for i in infos]
+        # The list gives name and entity types (5.7.8); counts and kinds are in /attributes/{a}.
+        body = [
+            {
+                "id": i.attr,
+                "type": "Attribute",
+                "attributeName": ctx.compact(i.attr),
+                "typeNames": sorted(ctx.compact(t) for t in i.types),
+            }
+            for i in infos
+        ]
     body = _with_context(body, negotiated)
     return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
 
