@@ -136,25 +136,27 @@ class EntitySelect:
     python_checks: list[Any] = field(default_factory=list)
 
     def select(self, limit: int | None = None, offset: int = 0) -> tuple[str, list[Any]]:
-        sql = f"SELECT {ENTITY_COLUMNS} FROM {self.from_sql} WHERE {' AND '.join(self.where)}"
-        sql += f" ORDER BY {self.order_by}"
+        sql = f"{self.prefix}SELECT {ENTITY_COLUMNS} FROM {self.from_sql} "
+        sql += f"WHERE {' AND '.join(self.where)} ORDER BY {self.order_by}"
         values = list(self.params.values)
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         return sql, values
 
     def count(self) -> tuple[str, list[Any]]:
-        sql = f"SELECT count(*) FROM {self.from_sql} WHERE {' AND '.join(self.where)}"
+        sql = f"{self.prefix}SELECT count(*) FROM {self.from_sql} WHERE {' AND '.join(self.where)}"
         return sql, list(self.params.values)
 
     #: Set for geo-queries: candidates come from the spatial index with their boxes.
     geo: Any = None
+    #: A WITH clause the statements start with.
+    prefix: str = ""
 
     def geo_candidates(self) -> tuple[str, list[Any]]:
         """(pk, minx, miny, maxx, maxy) of each candidate GeoProperty instance, in entity
         order, under every SQL condition — without reading the entities' documents."""
         sql = (
-            f"SELECT c.pk, c.minx, c.miny, c.maxx, c.maxy FROM {self.from_sql} "
+            f"{self.prefix}SELECT c.pk, c.minx, c.miny, c.maxx, c.maxy FROM {self.from_sql} "
             f"WHERE {' AND '.join(self.where)} ORDER BY c.pk"
         )
         return sql, list(self.params.values)
@@ -271,6 +273,7 @@ def build_select(dialect: Dialect, tenant_id: int, query: EntityQuery) -> Entity
     exact = True
     checks: list[Any] = []
     order_by = "e.pk"
+    prefix = ""
     selectors = query.selectors
     single_type: str | None = None
     if len(selectors) == 1:
@@ -282,7 +285,10 @@ def build_select(dialect: Dialect, tenant_id: int, query: EntityQuery) -> Entity
     if geo_indexed:
         assert query.geo is not None and query.geo.bbox is not None
         candidates = dialect.geo_candidates(tenant_id, query.geo.attr, query.geo.bbox, p)
-        from_sql = f"({candidates}) c JOIN entities e ON e.pk = c.pk"
+        # Materialised first, so the spatial index drives the query (a flattened plan would
+        # scan every entity of the tenant).
+        prefix = f"WITH c AS MATERIALIZED ({candidates}) "
+        from_sql = "c JOIN entities e ON e.pk = c.pk"
         where.append(f"e.tenant_id = {p(tenant_id)}")
         single_type = None
     elif single_type is not None:
@@ -326,6 +332,7 @@ def build_select(dialect: Dialect, tenant_id: int, query: EntityQuery) -> Entity
         exact = False
         checks.append(query.geo)
     select = EntitySelect(from_sql, where, p, exact, order_by, checks)
+    select.prefix = prefix
     if geo_indexed:
         select.geo = query.geo
         select.order_by = "e.pk"
