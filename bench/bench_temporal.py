@@ -117,7 +117,7 @@ class Database:
 
 
 def settings_for(url: str) -> Settings:
-    return Settings(database_url=url, temporal_compact_interval=0, auth_disabled=True)
+    return Settings(database_url=url, temporal_compact_interval=0, auth_disabled=True, mqtt_url="")
 
 
 async def table_bytes(svc: Services, table: str) -> int | None:
@@ -256,6 +256,7 @@ def through_api(url: str, sensors: int, runs: int) -> tuple[float, int, int]:
         "QALA_DATABASE_URL": url,
         "QALA_AUTH_DISABLED": "true",
         "QALA_TEMPORAL_COMPACT_INTERVAL": "0",
+        "QALA_MQTT_URL": "",
     }
     server = subprocess.Popen(
         [

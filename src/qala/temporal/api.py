@@ -339,6 +339,7 @@ def _instance_rows(
 ) -> list[RowBatch]:
     rows = []
     series = []
+    at = schema.millis(now)  # history times are milliseconds; the catalogue keeps µs
     for iri, instances in attrs.items():
         for inst in instances:
             dataset = inst.get("datasetId")
@@ -352,8 +353,8 @@ def _instance_rows(
                 ts = iso_to_us(observed)
                 k |= schema.OBSERVED
             else:
-                ts = now
-            rows.append((sid, ts, schema.new_iid(), k, num, val, doc, now, None))
+                ts = at
+            rows.append((sid, ts, schema.new_iid(), k, num, val, doc, at, None))
     batches = [RowBatch(schema.INSTANCES, schema.INSTANCE_COLUMNS, rows)]
     if series:
         batches.append(RowBatch(schema.SERIES, schema.SERIES_COLUMNS, series))
@@ -397,9 +398,7 @@ async def create_temporal(request: Request, tenant: TenantHeader = None) -> Resp
     known = {s.sid for s in series}
 
     def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
-        plan.batches.extend(
-            _instance_rows(ten.id, entity_id, attrs, known, schema.millis(wctx.now_us))
-        )
+        plan.batches.extend(_instance_rows(ten.id, entity_id, attrs, known, wctx.now_us))
         if not exists:
             plan.batches.append(
                 RowBatch(
@@ -409,7 +408,7 @@ async def create_temporal(request: Request, tenant: TenantHeader = None) -> Resp
                         (
                             ten.id,
                             entity_id,
-                            schema.millis(wctx.now_us),
+                            wctx.now_us,
                             orjson.dumps(types).decode(),
                             0,
                         )
@@ -457,9 +456,7 @@ async def append_temporal(
     known = {s.sid for s in series}
 
     def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
-        plan.batches.extend(
-            _instance_rows(ten.id, entityId, attrs, known, schema.millis(wctx.now_us))
-        )
+        plan.batches.extend(_instance_rows(ten.id, entityId, attrs, known, wctx.now_us))
 
     await svc.hub.write(
         tenant, [entityId], "temporal.append", actor_of(request), apply, create_tenant=False
@@ -547,7 +544,7 @@ async def delete_temporal(
                 [ten.id, entityId],
             )
         )
-        _re_register(plan, ten, entityId, schema.millis(wctx.now_us), None)
+        _re_register(plan, ten, entityId, wctx.now_us, None)
 
     await svc.hub.write(
         tenant, [entityId], "temporal.delete", actor_of(request), apply, create_tenant=False
@@ -599,7 +596,7 @@ async def delete_temporal_attribute(
             (f"DELETE FROM temporal_series WHERE tenant_id = $1 AND sid IN ({marks})", args)
         )
         if deleteAll or datasetId is None:
-            _re_register(plan, ten, entityId, schema.millis(wctx.now_us), iri)
+            _re_register(plan, ten, entityId, wctx.now_us, iri)
 
     await svc.hub.write(
         tenant, [entityId], "temporal.attrs.delete", actor_of(request), apply, create_tenant=False

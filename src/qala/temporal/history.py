@@ -129,6 +129,20 @@ class Buckets:
 #: Plain tuples: a year of hourly buckets of a hundred sensors is close to a million of them.
 Aggregate = tuple[Any, ...]
 N, NNUM, SUM, SUMSQ, MIN, MAX, DISTINCT, FIRST, LAST, AVG, PARTIAL = range(11)
+FULL_LAYOUT = (
+    "n",
+    "nnum",
+    "sum",
+    "sumsq",
+    "min",
+    "max",
+    "distinct",
+    "first",
+    "last",
+    "avg",
+    "partial",
+)
+_SQL_PARTS = FULL_LAYOUT[:10]
 
 
 def merge(a: Aggregate, b: Aggregate) -> Aggregate:
@@ -346,12 +360,13 @@ class History:
         *,
         needs: frozenset[str],
         hourly: bool = True,
-    ) -> dict[int, dict[int, Aggregate]]:
+    ) -> tuple[dict[int, dict[int, Aggregate]], dict[str, int]]:
         """Per series and bucket: counts, sums, sums of squares, extremes, means — in SQL.
 
-        ``needs``: the parts to compute (n, nnum, sum, sumsq, min, max, distinct, span, avg);
-        the others come back as None. Hourly rollups in the window are merged in (then the
-        mean comes from the merged sum and count).
+        ``needs``: the parts to compute (n, nnum, sum, sumsq, min, max, distinct, first, last,
+        avg). Without hourly rollups in the window only those are selected (the driver decodes
+        nothing more) and the layout maps each to its position in the tuples; with rollups
+        every tuple has the full layout (:data:`FULL_LAYOUT`) and they are merged.
         """
         column = TIME_COLUMN[prop]
         out: dict[int, dict[int, Aggregate]] = {sid: {} for sid in sids}
@@ -370,33 +385,40 @@ class History:
                         *args,
                     )
                 )
-        if rolled and "avg" in needs:
-            needs = needs | {"nnum", "sum"}
-
-        def part(name: str, sql: str) -> str:
-            return sql if name in needs else "NULL"
-
-        columns = ", ".join(
-            [
-                part("n", "count(*)"),
-                part("nnum", "count(num)"),
-                part("sum", "sum(num)"),
-                part("sumsq", "sum(num * num)"),
-                part("min", "min(num)"),
-                part("max", "max(num)"),
-                part("distinct", "count(DISTINCT num) + count(DISTINCT val)"),
-                part("span", f"min({column})"),
-                part("span", f"max({column})"),
-                "NULL" if rolled else part("avg", "avg(num)"),
-            ]
-        )
+        if rolled:
+            # Merging needs the mergeable parts, in the full layout.
+            if "avg" in needs:
+                needs = needs | {"nnum", "sum"}
+            parts = [part if part in needs or part == "avg" else None for part in FULL_LAYOUT[:9]]
+            layout = {name: index for index, name in enumerate(FULL_LAYOUT)}
+        else:
+            parts = [part for part in _SQL_PARTS if part in needs]
+            layout = {name: index for index, name in enumerate(parts)}
+        sql_of = {
+            "n": "count(*)",
+            "nnum": "count(num)",
+            "sum": "sum(num)",
+            "sumsq": "sum(num * num)",
+            "min": "min(num)",
+            "max": "max(num)",
+            "distinct": "count(DISTINCT num) + count(DISTINCT val)",
+            "first": f"min({column})",
+            "last": f"max({column})",
+            "avg": "avg(num)",
+        }
+        if rolled:
+            selected = [sql_of[p] if p is not None and p != "avg" else "NULL" for p in parts]
+            selected += ["NULL", "0"]  # avg (from the merged sums), partial
+        else:
+            selected = [sql_of[p] for p in parts]
+        columns = ", ".join(selected) if selected else "count(*)"
         for chunk in _chunks(list(sids)):
             args = []
             marks = _marks(chunk, args)
             cond = window.sql(column, args)
             bucket = buckets.sql(column, args)
             rows = await self.store.fetch(
-                f"SELECT sid, {bucket} AS b, {columns}, 0 "
+                f"SELECT sid, {bucket} AS b, {columns} "
                 f"FROM temporal_instances WHERE sid IN ({marks}) AND {cond} "
                 f"AND (k & {DELETED}) = 0 GROUP BY sid, b",
                 *args,
@@ -419,7 +441,7 @@ class History:
             )
             current = out[sid].get(b)
             out[sid][b] = rollup if current is None else merge(current, rollup)
-        return out
+        return out, layout
 
     async def kinds(self, sids: Sequence[int]) -> dict[int, int]:
         """The attribute type code of each series (from one of its instances)."""

@@ -41,21 +41,10 @@ from qala.services import Services
 from qala.temporal import schema
 from qala.temporal.duration import Duration, InvalidDuration, add, parse_duration
 from qala.temporal.history import (
-    AVG,
-    DISTINCT,
-    FIRST,
-    LAST,
-    MAX,
-    MIN,
-    NNUM,
-    PARTIAL,
-    SUM,
-    SUMSQ,
     Aggregate,
     Buckets,
     EntityInfo,
     History,
-    N,
     Row,
     Series,
     Window,
@@ -361,9 +350,11 @@ async def run_query(
         buckets = _buckets(query)
         needs = frozenset(part for m in query.methods for part in _NEEDS[m])
         if buckets.period is None and buckets.bounds is None:
-            needs |= {"span"}
-        aggregates = await history.aggregate(sids, query.window, query.prop, buckets, needs=needs)
-        bounds = _Bounds(buckets, query.window)
+            needs |= {"first", "last"}
+        aggregates, layout = await history.aggregate(
+            sids, query.window, query.prop, buckets, needs=needs
+        )
+        bounds = _Bounds(buckets, query.window, layout)
         kinds = await history.kinds([sid for sid in sids if aggregates.get(sid)])
         with _no_gc():  # up to a million small lists: collections would only slow it down
             bodies = [
@@ -575,55 +566,67 @@ def render_instances(
 _NEEDS: dict[str, tuple[str, ...]] = {
     "totalCount": ("n",),
     "distinctCount": ("distinct",),
-    "sum": ("nnum", "sum"),
+    "sum": ("sum",),
     "avg": ("avg",),
-    "min": ("nnum", "min"),
-    "max": ("nnum", "max"),
+    "min": ("min",),
+    "max": ("max",),
     "stddev": ("nnum", "sum", "sumsq"),
-    "sumsq": ("nnum", "sumsq"),
+    "sumsq": ("sumsq",),
 }
 
 
-def _stddev(a: Aggregate) -> float | None:
-    nnum = a[NNUM]
+def _stddev(nnum: int | None, total: float | None, sumsq: float | None) -> float | None:
     if not nnum:
         return None
     if nnum < 2:
         return 0.0
-    mean = (a[SUM] or 0.0) / nnum
-    variance = ((a[SUMSQ] or 0.0) - nnum * mean * mean) / (nnum - 1)
+    mean = (total or 0.0) / nnum
+    variance = ((sumsq or 0.0) - nnum * mean * mean) / (nnum - 1)
     return math.sqrt(max(0.0, variance))
 
 
-#: Each method's value from a bucket's aggregate (None where it has no numeric values).
-METHOD_VALUE: dict[str, Callable[[Aggregate], Any]] = {
-    "totalCount": lambda a: a[N],
-    "distinctCount": lambda a: None if a[PARTIAL] else a[DISTINCT],
-    "sum": lambda a: a[SUM] if a[NNUM] else None,
-    "avg": lambda a: a[AVG] if a[AVG] is not None else a[SUM] / a[NNUM] if a[NNUM] else None,
-    "min": lambda a: a[MIN] if a[NNUM] else None,
-    "max": lambda a: a[MAX] if a[NNUM] else None,
-    "sumsq": lambda a: a[SUMSQ] if a[NNUM] else None,
-    "stddev": _stddev,
-}
+def method_value(method: str, layout: dict[str, int]) -> Callable[[Aggregate], Any]:
+    """How to read ``method``'s value from a bucket's tuple in ``layout``."""
+    index = layout.get
+    if method == "totalCount":
+        n = layout["n"]
+        return lambda a: a[n]
+    if method == "distinctCount":
+        d, partial = layout["distinct"], index("partial")
+        if partial is None:
+            return lambda a: a[d]
+        return lambda a: None if a[partial] else a[d]
+    if method == "avg":
+        avg = layout["avg"]
+        if "partial" not in layout:
+            return lambda a: a[avg]
+        nnum, total = layout["nnum"], layout["sum"]
+        return lambda a: a[avg] if a[avg] is not None else a[total] / a[nnum] if a[nnum] else None
+    if method == "stddev":
+        nnum, total, sumsq = layout["nnum"], layout["sum"], layout["sumsq"]
+        return lambda a: _stddev(a[nnum], a[total], a[sumsq])
+    position = layout[method]  # sum, min, max, sumsq: NULL in SQL without numeric values
+    return lambda a: a[position]
 
 
 class _Bounds:
     """Start and end (ISO) of each bucket, computed once per query."""
 
-    def __init__(self, buckets: Buckets, window: Window) -> None:
+    def __init__(self, buckets: Buckets, window: Window, layout: dict[str, int]) -> None:
         self.buckets = buckets
         self.window = window
+        self.layout = layout
         self.cache: dict[int, tuple[str, str]] = {}
         self.whole = buckets.period is None and buckets.bounds is None
 
     def spans(self, keys: list[int], aggs: list[Aggregate]) -> list[tuple[str, str]]:
         if self.whole:
             window = self.window
+            first, last = self.layout["first"], self.layout["last"]
             out = []
             for agg in aggs:
-                start = window.start if window.start is not None else agg[FIRST] or 0
-                end = window.end if window.end is not None else agg[LAST] or start
+                start = window.start if window.start is not None else agg[first] or 0
+                end = window.end if window.end is not None else agg[last] or start
                 out.append((us_to_iso(start), us_to_iso(end)))
             return out
         cache = self.cache
@@ -655,6 +658,7 @@ def render_aggregated(
     query: TemporalQuery,
     ctx: CompiledContext,
 ) -> dict[str, Any]:
+    values = {m: method_value(m, bounds.layout) for m in query.methods}
     out = _entity_head(info, ctx, query.sys_attrs)
     names = ctx.for_types(info.types)
     by_attr: dict[str, list[Series]] = {}
@@ -670,8 +674,7 @@ def render_aggregated(
             aggs = [per_bucket[b] for b in keys]
             spans = bounds.spans(keys, aggs)
             part: dict[str, Any] = {"type": schema.kind_of(kinds.get(s.sid, 0))}
-            for method in query.methods:
-                value = METHOD_VALUE[method]
+            for method, value in values.items():
                 part[method] = [
                     [value(agg), start, end] for agg, (start, end) in zip(aggs, spans, strict=True)
                 ]

@@ -98,7 +98,7 @@ class HistoryRecorder:
                         k |= OBSERVED
                     rows.append((sid, ts, new_iid(), k, num, val, doc, now, None))
                     if attrs_before is None or not _has(attrs_before.get(iri), dataset):
-                        series.append((sid, tid, eid, iri, dataset, now))
+                        series.append((sid, tid, eid, iri, dataset, ctx.now_us))
             if change.deleted and before is not None:
                 self._deletions(tid, eid, before, change.deleted, after, now, rows)
         batches = []

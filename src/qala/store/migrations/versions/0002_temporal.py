@@ -14,7 +14,7 @@ Layout (see ``qala.temporal.schema`` and docs/temporal.md):
   serves retention scans).
 * ``temporal_series``: series id -> (tenant, entity, attribute, datasetId); written once per
   new attribute instance, append-only (a series re-created after a deletion appears twice;
-  readers use DISTINCT).
+  readers use DISTINCT). Clustered by (tenant, entity) on SQLite, indexed so on PostgreSQL.
 * ``temporal_entities``: entity events (creation, change of types, deletion), append-only.
 * ``temporal_hourly``: hourly aggregates of instances older than the retention horizon.
 """
@@ -65,17 +65,25 @@ def upgrade() -> None:
             "nnum BIGINT NOT NULL, sum DOUBLE PRECISION, sumsq DOUBLE PRECISION, "
             "min DOUBLE PRECISION, max DOUBLE PRECISION, PRIMARY KEY (sid, hour))"
         )
-    op.create_table(
-        "temporal_series",
-        sa.Column("sid", sa.BigInteger, nullable=False),
-        sa.Column("tenant_id", sa.Integer, nullable=False),
-        sa.Column("entity_id", sa.Text, nullable=False),
-        sa.Column("attr", sa.Text, nullable=False),
-        sa.Column("dataset_id", sa.Text),
-        sa.Column("created_at", sa.BigInteger, nullable=False),
-    )
-    op.create_index("temporal_series_entity", "temporal_series", ["tenant_id", "entity_id"])
-    op.create_index("temporal_series_sid", "temporal_series", ["sid"])
+    if sqlite:
+        # Clustered by entity: an entity's series are written and read together.
+        op.execute(
+            "CREATE TABLE temporal_series ("
+            "tenant_id INTEGER NOT NULL, entity_id TEXT NOT NULL, sid INTEGER NOT NULL, "
+            "created_at INTEGER NOT NULL, attr TEXT NOT NULL, dataset_id TEXT, "
+            "PRIMARY KEY (tenant_id, entity_id, sid, created_at)) WITHOUT ROWID"
+        )
+    else:
+        op.create_table(
+            "temporal_series",
+            sa.Column("sid", sa.BigInteger, nullable=False),
+            sa.Column("tenant_id", sa.Integer, nullable=False),
+            sa.Column("entity_id", sa.Text, nullable=False),
+            sa.Column("attr", sa.Text, nullable=False),
+            sa.Column("dataset_id", sa.Text),
+            sa.Column("created_at", sa.BigInteger, nullable=False),
+        )
+        op.create_index("temporal_series_entity", "temporal_series", ["tenant_id", "entity_id"])
     op.create_table(
         "temporal_entities",
         sa.Column("tenant_id", sa.Integer, nullable=False),
