@@ -17,6 +17,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Third-party NGSI-LD clients for the interoperability test, in their own virtualenv (their
+# pinned dependencies conflict with Qala's): the "interop" dependency group of pyproject.toml.
+INTEROP := .venv-interop
+$(INTEROP)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(INTEROP)
+	$(INTEROP)/bin/python -m pip install --quiet --upgrade pip
+	$(INTEROP)/bin/python -m pip install --quiet --group interop
+	touch $@
+
 demo: install
 	$(BIN)/qala demo
 
@@ -26,7 +35,7 @@ serve: install
 lint: install
 	$(BIN)/ruff check src tests bench
 
-test: install
+test: install $(INTEROP)/.installed
 	@bash tools/ensure-chromium.sh
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest
@@ -35,4 +44,4 @@ bench: install
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(INTEROP) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
