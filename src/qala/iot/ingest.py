@@ -158,7 +158,7 @@ class Ingestor:
         *,
         batch_max: int = 1000,
         linger: float = 0.002,
-        flush_interval: float = 1.0,
+        flush_interval: float = 5.0,
     ) -> None:
         self.hub = hub
         self.registry = registry
