@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from qala import __version__
+from qala.backup.cli import backup_command, restore_command
 from qala.config import load_settings
 from qala.iot.cli import simulate
 from qala.temporal.cli import temporal_app
@@ -35,6 +36,8 @@ app.add_typer(contexts_app, name="contexts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(temporal_app, name="temporal")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 console = Console(stderr=True)
 
