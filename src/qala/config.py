@@ -131,6 +131,11 @@ class Settings(BaseSettings):
     mqtt_reconnect_max: float = Field(
         30.0, description="Longest wait between MQTT reconnection attempts (seconds)"
     )
+    mqtt_shared_group: str = Field(
+        "",
+        description="MQTT 5 shared-subscription group: set it (e.g. 'qala') when several "
+        "server processes ingest from one broker, so that each message reaches only one",
+    )
     iot_batch_max: int = Field(
         1000, description="Most device messages written in one hub transaction"
     )

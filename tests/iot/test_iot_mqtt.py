@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -299,3 +300,26 @@ def forget_session(client_id: str) -> None:
     cleaner.loop_start()
     cleaner.disconnect()
     cleaner.loop_stop()
+
+
+def test_server_processes_in_a_shared_group_ingest_each_message_once(
+    settings: Settings, publisher: Publisher, admin_headers: dict[str, str]
+) -> None:
+    group = settings.model_copy(update={"mqtt_shared_group": f"qala{uuid.uuid4().hex[:6]}"})
+    key = unique_key()
+    with (
+        TestClient(create_app(group), headers=admin_headers) as one,
+        TestClient(create_app(group), headers=admin_headers) as two,
+    ):
+        provision(one, key, [{"device_id": "g1"}])
+        wait_for(lambda: mqtt_ready(one) and mqtt_ready(two), what="both subscriptions")
+        for n in range(20):
+            publisher.publish(f"/{key}/g1/attrs", orjson.dumps({"t": n}))
+        wait_for(lambda: value_of(one, "urn:ngsi-ld:Thermometer:g1", "temperature") is not None)
+
+        def handled() -> int:
+            return sum(s.get("/iot/about").json()["ingestion"]["accepted"] for s in (one, two))
+
+        wait_for(lambda: handled() >= 20, what="20 messages handled")
+        time.sleep(0.5)  # time enough for a duplicate delivery to show
+        assert handled() == 20

@@ -32,6 +32,13 @@ class IotServices:
         return self.client.status()
 
 
+def subscriptions(shared_group: str) -> list[tuple[str, int]]:
+    """The IoT Agent topic filters, as shared subscriptions when a group is configured."""
+    if not shared_group:
+        return list(SUBSCRIPTIONS)
+    return [(f"$share/{shared_group}/{topic}", qos) for topic, qos in SUBSCRIPTIONS]
+
+
 async def start(svc: Services) -> None:
     settings = svc.settings
     registry = Registry(svc.store, svc.contexts)
@@ -48,7 +55,7 @@ async def start(svc: Services) -> None:
             client = MQTTClient(
                 settings.mqtt_url,
                 client_id=settings.mqtt_client_id,
-                subscriptions=SUBSCRIPTIONS,
+                subscriptions=subscriptions(settings.mqtt_shared_group),
                 on_messages=ingestor.on_mqtt,
                 session_expiry=settings.mqtt_session_expiry,
                 receive_maximum=settings.mqtt_receive_maximum,
