@@ -548,3 +548,32 @@ def test_a_backup_of_an_older_schema_is_restored_then_upgraded(
     result = CliRunner().invoke(cli_app, ["restore", str(path), "--db", migrated])
     assert result.exit_code == 2
     assert "schema revisions" in result.output and "new, empty database" in result.output
+
+
+@pytest.mark.parametrize(
+    ("backend", "target"),
+    [
+        ("sqlite", "sqlite"),
+        ("postgresql", "postgresql"),
+        ("sqlite", "postgresql"),
+        ("postgresql", "sqlite"),
+    ],
+)
+def test_ids_handed_out_before_a_backup_are_not_handed_out_again(
+    database_url: str, target: str, new_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    # Notification ids come from the outbox, whose rows are deleted once delivered.
+    insert = (
+        "INSERT INTO subscription_outbox(tenant_id, subscription_id, created_at, payload) "
+        "VALUES (1, 'urn:ngsi-ld:Subscription:s', 1, '{}')"
+    )
+    for _ in range(3):
+        fetch(database_url, insert)
+    fetch(database_url, "DELETE FROM subscription_outbox")
+    path = tmp_path / "city.qala-backup"
+    _make_backup(database_url, path)
+
+    restored = new_database(target)
+    asyncio.run(restore(restored, path))
+    fetch(restored, insert)
+    assert fetch(restored, "SELECT id FROM subscription_outbox") == [(4,)]
