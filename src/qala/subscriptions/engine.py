@@ -40,7 +40,7 @@ from qala.store.base import RowBatch, Tenant
 from qala.subscriptions.matching import TenantIndex, collapse, matches, notification_item
 from qala.subscriptions.model import CompiledSubscription, compile_subscription
 from qala.subscriptions.repository import Repository
-from qala.subscriptions.senders import Senders, notification_document, notification_id
+from qala.subscriptions.senders import Outcome, Senders, notification_document, notification_id
 
 log = logging.getLogger("qala.subscriptions")
 
@@ -237,6 +237,10 @@ class SubscriptionEngine:
         event = self._events[key]
         held = False
         idle = 0.0
+        # The record of the last success (rows deleted, counters) is written while the next
+        # notification is prepared and sent; its rows are left out of the next read.
+        recording: asyncio.Task[None] | None = None
+        recorded: list[int] = []
         try:
             now = now_us()
             held = await self.repo.claim(
@@ -251,8 +255,12 @@ class SubscriptionEngine:
                     break
                 event.clear()
                 limit = 1000 if sub.throttling_us else BATCH_ROWS
-                rows = await self.repo.pending(tenant_id, sub_id, limit)
+                rows = await self.repo.pending(tenant_id, sub_id, limit, recorded)
                 if not rows:
+                    if recording is not None:
+                        await recording
+                        recording, recorded = None, []
+                        continue
                     # Stay a while for more: woken by this process's writes, and looking
                     # again every poll interval for rows other processes wrote.
                     try:
@@ -264,19 +272,33 @@ class SubscriptionEngine:
                             break
                     continue
                 idle = 0.0
-                retry_at = await self._send(sub, rows)
-                if retry_at is not None:
+                outcome, used = await self._send(sub, rows)
+                if recording is not None:
+                    await recording  # one record in flight at a time, in order
+                    recording, recorded = None, []
+                now = now_us()
+                if not outcome.ok:
                     held = False  # a failure gives the lease back
-                    self._wake_at(key, retry_at)
+                    self._wake_at(key, await self._failed(sub, outcome.reason, now))
                     break
-                if sub.throttling_us:
-                    self._wake_at(key, now_us() + sub.throttling_us)
+                next_send = now + sub.throttling_us if sub.throttling_us else None
+                recording = asyncio.create_task(
+                    self.repo.delivered(
+                        tenant_id, sub_id, used, now, next_send, self.owner, now + LEASE_US
+                    )
+                )
+                recorded = used
+                if next_send is not None:
+                    self._wake_at(key, next_send)
                     break
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("delivering the notifications of subscription %s failed", sub_id)
         finally:
+            if recording is not None:
+                with contextlib.suppress(Exception):
+                    await recording
             if held and not self._stopping:
                 with contextlib.suppress(Exception):
                     await self.repo.release(tenant_id, sub_id, self.owner)
@@ -313,30 +335,28 @@ class SubscriptionEngine:
             used.append(row_id)
         return data, used
 
-    async def _send(self, sub: CompiledSubscription, rows: list[tuple[int, str]]) -> int | None:
-        """Send one notification; None on success, else when to retry."""
+    async def _send(
+        self, sub: CompiledSubscription, rows: list[tuple[int, str]]
+    ) -> tuple[Outcome, list[int]]:
+        """Send one notification made of the oldest rows; the outcome and the rows it took."""
         data, used = self._assemble(sub, rows)
         nid = notification_id(sub.id, used[0], used[-1])
         async with self._sem:
             body, headers = notification_document(sub, data, nid, us_to_iso(now_us()))
-            outcome = await self.senders.send(sub, body, headers)
-        now = now_us()
-        if outcome.ok:
-            next_send = now + sub.throttling_us if sub.throttling_us else None
-            await self.repo.delivered(
-                sub.tenant_id, sub.id, used, now, next_send, self.owner, now + LEASE_US
-            )
-            return None
+            return await self.senders.send(sub, body, headers), used
+
+    async def _failed(self, sub: CompiledSubscription, reason: str, now: int) -> int:
+        """Record a failed attempt; when to try again."""
         failures = await self.repo.failures(sub.tenant_id, sub.id) + 1
         retry_at = now + self.backoff_us(failures)
         log.warning(
             "notification of subscription %s to %s failed (%s); retry in %.1f s",
             sub.id,
             sub.uri,
-            outcome.reason,
+            reason,
             (retry_at - now) / 1_000_000,
         )
-        await self.repo.failed(sub.tenant_id, sub.id, now, outcome.reason, retry_at, self.owner)
+        await self.repo.failed(sub.tenant_id, sub.id, now, reason, retry_at, self.owner)
         return retry_at
 
     # -- the poll loop ----------------------------------------------------------------------

@@ -281,13 +281,21 @@ class Repository:
             ]
         )
 
-    async def pending(self, tenant_id: int, sub_id: str, limit: int) -> list[tuple[int, str]]:
+    async def pending(
+        self, tenant_id: int, sub_id: str, limit: int, exclude: list[int] | None = None
+    ) -> list[tuple[int, str]]:
+        """The oldest rows of a subscription, but ``exclude`` (sent, deletion under way)."""
+        skip = ""
+        if exclude:
+            marks = ", ".join(f"${n}" for n in range(4, len(exclude) + 4))
+            skip = f"AND id NOT IN ({marks}) "
         rows = await self.store.fetch(
             f"SELECT id, payload FROM {OUTBOX} WHERE tenant_id = $1 AND subscription_id = $2 "
-            "ORDER BY id LIMIT $3",
+            f"{skip}ORDER BY id LIMIT $3",
             tenant_id,
             sub_id,
             limit,
+            *(exclude or ()),
         )
         return [(int(i), str(p)) for i, p in rows]
 
