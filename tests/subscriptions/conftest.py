@@ -60,6 +60,21 @@ def guarded_client(database_url: str) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def slow_retry_client(database_url: str) -> Iterator[TestClient]:
+    """A server that waits 5 s before retrying a failed notification."""
+    settings = Settings(
+        database_url=database_url,
+        allow_local_endpoints=True,
+        notification_retry_base=5.0,
+        notification_poll_interval=0.1,
+    )
+    with TestClient(
+        create_app(settings), headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    ) as client:
+        yield client
+
+
+@pytest.fixture
 def mqtt_broker() -> str:
     """The Mosquitto broker's address; skips without it (fails under CI=true)."""
     try:

@@ -390,17 +390,16 @@ def test_each_update_of_a_stream_is_notified_in_order(
 def test_throttling_spaces_notifications_and_sends_the_latest_state(
     client: TestClient, receiver: Receiver
 ) -> None:
-    subscribe(client, subscription(receiver.url(), throttling=1))
+    subscribe(client, subscription(receiver.url(), throttling=2))
     create(client, streetlight(1))
     receiver.wait(1)
     for n in range(5):
         patch_attrs(client, LIGHT, {"status": prop(f"s{n}")})
-    time.sleep(0.5)
     assert len(receiver.at("/notify")) == 1  # still inside the throttling window
-    first, second = receiver.wait(2, timeout=3)
+    first, second = receiver.wait(2, timeout=5)
     assert statuses(second.data) == ["s4"]  # the latest state, once
-    assert second.at - first.at >= 0.95
-    assert len(receiver.quiet_items(seconds=1.3)) == 2
+    assert second.at - first.at >= 1.9
+    assert len(receiver.quiet_items(seconds=0.5)) == 2
 
 
 def test_time_interval_notifies_the_current_state_periodically(
@@ -409,9 +408,9 @@ def test_time_interval_notifies_the_current_state_periodically(
     create(client, streetlight(1))
     create(client, streetlight(2, status="broken"))
     sub_id = subscribe(client, subscription(receiver.url(), timeInterval=0.6))
-    first, second, third = receiver.wait(3, timeout=5)[:3]
+    first, _, third = receiver.wait(3, timeout=5)[:3]
     assert sorted(i["id"] for i in first.data) == [LIGHT, "urn:ngsi-ld:Streetlight:2"]
-    assert second.at - first.at >= 0.5 and third.at - second.at >= 0.5
+    assert third.at - first.at >= 1.0  # two periods of 0.6 s
     patch_attrs(client, LIGHT, {"status": prop("dim")})
     latest = receiver.wait(5, timeout=5)[4]
     assert {i["id"]: i["status"]["value"] for i in latest.data}[LIGHT] == "dim"
@@ -422,7 +421,7 @@ def test_time_interval_notifies_the_current_state_periodically(
 
 
 def test_expired_subscriptions_stop_and_say_so(client: TestClient, receiver: Receiver) -> None:
-    expires = time.time() + 1.5
+    expires = time.time() + 2.5
     stamp = (
         time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(expires))
         + f".{int(expires % 1 * 1000):03d}Z"
@@ -493,18 +492,19 @@ def test_a_failing_endpoint_is_retried_with_backoff_without_delaying_others(
 
 
 def test_pointing_a_failing_subscription_elsewhere_delivers_its_backlog_at_once(
-    client: TestClient, receiver: Receiver
+    slow_retry_client: TestClient, receiver: Receiver
 ) -> None:
+    client = slow_retry_client
     receiver.status["/down"] = 500
     sub_id = subscribe(client, subscription(receiver.url("/down")))
     create(client, streetlight(1))
     patch_attrs(client, LIGHT, {"status": prop("broken")})
-    wait_for(lambda: len(receiver.attempts.get("/down", [])) >= 4, what="4 attempts")
-    # The next retry is a second away; a new endpoint is tried at once.
+    wait_for(lambda: len(receiver.attempts.get("/down", [])) >= 1, what="an attempt")
+    # The next retry is 5 s away; a new endpoint is tried at once.
     endpoint = {"endpoint": {"uri": receiver.url("/new")}}
     response = client.patch(f"{BASE}/subscriptions/{sub_id}", json={"notification": endpoint})
     assert response.status_code == 204, response.text
-    assert statuses(receiver.wait_items(2, "/new", timeout=0.7)) == ["ok", "broken"]
+    assert statuses(receiver.wait_items(2, "/new", timeout=3.0)) == ["ok", "broken"]
 
 
 def test_a_slow_endpoint_delays_neither_writes_nor_other_subscriptions(
