@@ -29,6 +29,8 @@ def test_types_lists_the_entity_types_in_use(client: TestClient) -> None:
     body = response.json()
     assert body["type"] == "EntityTypeList" and body["id"].startswith("urn:ngsi-ld:EntityTypeList:")
     assert sorted(body["typeList"]) == ["Device", "Streetlight"]
+    slash = client.get(f"{BASE}/types/", params={"details": "false"})  # redirected to /types
+    assert slash.status_code == 200 and slash.json()["typeList"] == body["typeList"]
     detailed = client.get(f"{BASE}/types", params={"details": "true"}).json()
     by_name = {t["typeName"]: t for t in detailed}
     assert by_name["Streetlight"] == {

@@ -84,6 +84,9 @@ def test_iri_ids_with_ordinary_non_ascii_characters_are_accepted(client: TestCli
     assert create(client, {"id": url_id, "type": "Streetlight"}).status_code == 201
     encoded = "https%3A%2F%2Fdata.astana.kz%2Fstreetlight%2F7"
     assert client.get(f"{BASE}/entities/{encoded}").json()["id"] == url_id
+    appended = client.post(f"{BASE}/entities/{encoded}/attrs/", json={"lux": prop(1)})
+    assert appended.status_code == 204, appended.text  # after the trailing-slash redirect
+    assert client.delete(f"{BASE}/entities/{encoded}/attrs/lux").status_code == 204
     assert client.delete(f"{BASE}/entities/{encoded}").status_code == 204
 
 

@@ -25,12 +25,14 @@ from qala.ngsild.entities import (
 )
 from qala.ngsild.errors import problem_body
 from qala.ngsild.filters import geo_filter_json, q_filter, scope_filter
+from qala.ngsild.linked import Linker, parse_join
 from qala.ngsild.params import (
     RETRIEVE_OPTIONS,
     check_id_pattern,
     expand_attrs,
     paging,
     parse_type_expression,
+    pick_filter,
     render_options,
 )
 from qala.ngsild.parse import check_entity_id, parse_entity, parse_fragment
@@ -310,16 +312,27 @@ async def batch_query(
     query = _query_from_body(body, ctx, svc.settings, limit, offset, count, local)
     attrs = body.get("attrs")
     attrs_text = ",".join(attrs) if isinstance(attrs, list) else None
+    join_level = body.get("joinLevel")
+    if join_level is not None and (not isinstance(join_level, int) or isinstance(join_level, bool)):
+        raise BadRequestData("joinLevel must be an integer")
+    linking = parse_join(_text_member(body, "join"), join_level)
     opts = render_options(
         ctx,
         options=http.parse_options(options, RETRIEVE_OPTIONS),
         format=format,
         attrs=attrs_text,
-        pick=None,
-        omit=None,
-        lang=lang or body.get("lang"),
+        pick=_projection_member(body, "pick"),
+        omit=_projection_member(body, "omit"),
+        lang=lang or _text_member(body, "lang"),
+        join_level=linking.level if linking else 0,
     )
+    if (picked := pick_filter(opts)) is not None:
+        query.attrs_any = picked
     result = await svc.hub.query(tenant, query, actor_of(request))
+    bodies = None
+    if linking is not None and accept != http.GEOJSON:
+        linker = Linker(svc.hub, tenant, actor_of(request), ctx, linking)
+        bodies = await linker.render(result.entities, opts)
     return entity_list_response(
         request,
         negotiated,
@@ -330,7 +343,25 @@ async def batch_query(
         query.offset,
         tenant,
         geometry_property(ctx, None),
+        bodies,
     )
+
+
+def _text_member(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise BadRequestData(f"{name} must be a string")
+    return value
+
+
+def _projection_member(body: dict[str, Any], name: str) -> str | None:
+    """``pick``/``omit`` of a Query object: a string, or an array of names."""
+    value = body.get(name)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    if value is not None and not isinstance(value, str):
+        raise BadRequestData(f"{name} must be a string or an array of attribute names")
+    return value
 
 
 def _query_from_body(

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from qala.hub.errors import NotFound
@@ -14,6 +15,22 @@ from qala.ngsild.entities import TenantHeader, actor_of, negotiate, tenant_heade
 from qala.ngsild.parse import check_name
 from qala.ngsild.routing import FastRoute
 from qala.services import services
+
+
+class NameOrIriConvertor(Convertor[str]):
+    """A type or attribute name in a URL path: a short name or an expanded IRI, whose '/'
+    arrive decoded (%2F) — anything but nothing."""
+
+    regex = r"[^/].*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("name_or_iri", NameOrIriConvertor())
 
 router = APIRouter(tags=["Discovery"], route_class=FastRoute)
 DetailsQuery = Annotated[bool, Query(description="Return full descriptions, not names")]
@@ -59,7 +76,7 @@ async def list_types(
     return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
 
 
-@router.get("/types/{type:path}", summary="One entity type: count and attributes")
+@router.get("/types/{type:name_or_iri}", summary="One entity type: count and attributes")
 async def type_info(
     request: Request,
     type: Annotated[str, Path(description="Entity type name")],
@@ -133,7 +150,7 @@ async def list_attributes(
     return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
 
 
-@router.get("/attributes/{attrId:path}", summary="One attribute: count, kinds, entity types")
+@router.get("/attributes/{attrId:name_or_iri}", summary="One attribute: count, kinds, entity types")
 async def attribute_info(
     request: Request,
     attrId: Annotated[str, Path(description="Attribute name")],

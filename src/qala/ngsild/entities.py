@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Path, Query, Request
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from qala.hub.changes import Actor
@@ -13,6 +14,7 @@ from qala.hub.errors import BadRequestData, HubError, InvalidRequest, NotFound
 from qala.hub.service import AttributeOutcome
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
+from qala.ngsild.linked import Linker, parse_join
 from qala.ngsild.params import (
     RETRIEVE_OPTIONS,
     QueryParams,
@@ -37,6 +39,22 @@ from qala.ngsild.render import (
 from qala.ngsild.routing import FastRoute
 from qala.services import services
 
+
+class EntityIdConvertor(Convertor[str]):
+    """An entity id in a URL path. It may hold '/' (an http URL as id: its %2F is decoded
+    before routing), so it runs up to ``/attrs`` or the end of the path."""
+
+    regex = r"[^/](?:(?!/attrs(?:/|$)).)*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("entity_id", EntityIdConvertor())
+
 router = APIRouter(tags=["Entities"], route_class=FastRoute)
 
 TenantHeader = Annotated[
@@ -55,6 +73,13 @@ OptionsQuery = Annotated[
 FormatQuery = Annotated[str | None, Query(description="normalized, concise or keyValues")]
 AttrsQuery = Annotated[str | None, Query(description="Comma-separated attribute names")]
 LangQuery = Annotated[str | None, Query(description="Language for LanguageProperties, or *")]
+JoinQuery = Annotated[
+    str | None,
+    Query(description="flat or inline: also return the entities the relationships link to"),
+]
+JoinLevelQuery = Annotated[
+    int | None, Query(ge=1, description="How many relationship hops join follows (default 1)")
+]
 DatasetIdQuery = Annotated[
     str | None,
     Query(description="Only attribute instances with these datasetIds (@none: the default one)"),
@@ -181,6 +206,8 @@ async def query_entities(
     offset: Annotated[int | None, Query(ge=0, description="Page start")] = None,
     count: Annotated[bool, Query(description="Return NGSILD-Results-Count")] = False,
     local: Annotated[bool, Query(description="true: query every entity of the tenant")] = False,
+    join: JoinQuery = None,
+    joinLevel: JoinLevelQuery = None,
     options: OptionsQuery = None,
     format: FormatQuery = None,
     lang: LangQuery = None,
@@ -189,6 +216,7 @@ async def query_entities(
     svc = services(request)
     negotiated = await negotiate(request)
     ctx = negotiated.ctx
+    linking = parse_join(join, joinLevel)
     opts = render_options(
         names_context(type, ctx),
         options=http.parse_options(options, RETRIEVE_OPTIONS),
@@ -198,6 +226,7 @@ async def query_entities(
         omit=omit,
         lang=lang,
         dataset_id=datasetId,
+        join_level=linking.level if linking else 0,
     )
     params = QueryParams(
         type=type,
@@ -224,6 +253,10 @@ async def query_entities(
         max_terms=svc.settings.max_query_terms,
     )
     result = await svc.hub.query(tenant, query, actor_of(request))
+    bodies = None
+    if linking is not None and negotiated.accept != http.GEOJSON:
+        linker = Linker(svc.hub, tenant, actor_of(request), ctx, linking)
+        bodies = await linker.render(result.entities, opts)
     return entity_list_response(
         request,
         negotiated,
@@ -234,6 +267,7 @@ async def query_entities(
         query.offset,
         tenant,
         geometry_property(ctx, geometryProperty),
+        bodies,
     )
 
 
@@ -247,7 +281,9 @@ def entity_list_response(
     offset: int,
     tenant: str | None,
     geo_property: str,
+    bodies: list[dict[str, Any]] | None = None,
 ) -> Response:
+    """The response of a query; ``bodies``: the entities already rendered (``join``)."""
     ctx = negotiated.ctx
     headers = tenant_headers(tenant)
     if count is not None:
@@ -261,7 +297,7 @@ def entity_list_response(
             "@context": ctx.response_context(),
         }
     else:
-        body = [render_entity(e, ctx, opts) for e in entities]
+        body = bodies if bodies is not None else [render_entity(e, ctx, opts) for e in entities]
         if negotiated.accept == http.JSONLD:
             response_context = ctx.response_context()
             for item in body:
@@ -319,7 +355,7 @@ async def attrs_without_entity(request: Request) -> Response:
 # -- /entities/{id} ------------------------------------------------------------------------
 
 
-@router.get("/entities/{entityId:path}", summary="Retrieve an entity")
+@router.get("/entities/{entityId:entity_id}", summary="Retrieve an entity")
 async def retrieve_entity(
     request: Request,
     entityId: EntityIdPath,
@@ -328,6 +364,8 @@ async def retrieve_entity(
     omit: AttrsQuery = None,
     type: Annotated[str | None, Query(description="Only if the entity has this type")] = None,
     datasetId: DatasetIdQuery = None,
+    join: JoinQuery = None,
+    joinLevel: JoinLevelQuery = None,
     geometryProperty: Annotated[str | None, Query(description="GeoJSON output geometry")] = None,
     options: OptionsQuery = None,
     format: FormatQuery = None,
@@ -339,6 +377,7 @@ async def retrieve_entity(
     negotiated = await negotiate(request)
     ctx = negotiated.ctx
     parsed_options = http.parse_options(options, RETRIEVE_OPTIONS)
+    linking = parse_join(join, joinLevel)
 
     def options_for(names: CompiledContext) -> RenderOptions:
         return render_options(
@@ -350,6 +389,7 @@ async def retrieve_entity(
             omit=omit,
             lang=lang,
             dataset_id=datasetId,
+            join_level=linking.level if linking else 0,
         )
 
     opts = options_for(ctx)  # every parameter is checked before the entity is looked up
@@ -362,9 +402,17 @@ async def retrieve_entity(
         raise NotFound(f"entity {entityId!r} has none of the types {type!r}")
     if opts.pick is not None and not (opts.pick & set(entity.attrs)) and attrs is not None:
         raise NotFound(f"entity {entityId!r} has none of the attributes {attrs!r}")
-    body = render_body(entity, negotiated, opts, geo_property)
+    body: Any = render_body(entity, negotiated, opts, geo_property)
     if not body:
         raise NotFound(f"nothing of entity {entityId!r} is left after pick and omit")
+    if linking is not None and negotiated.accept != http.GEOJSON:
+        linker = Linker(svc.hub, tenant, actor_of(request), ctx, linking)
+        bodies = await linker.render([entity], opts)
+        if negotiated.accept == http.JSONLD:
+            for item in bodies:
+                item["@context"] = ctx.response_context()
+        # flat: an array of the entity and those it links to (just the entity if none)
+        body = bodies if linking.mode == "flat" and len(bodies) > 1 else bodies[0]
     return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
 
 
@@ -379,7 +427,7 @@ def type_filter(raw: str | None, ctx: CompiledContext) -> set[str] | None:
 
 
 @router.put(
-    "/entities/{entityId:path}",
+    "/entities/{entityId:entity_id}",
     status_code=204,
     summary="Replace an entity",
     openapi_extra=_ENTITY_BODY,
@@ -398,7 +446,7 @@ async def replace_entity(
 
 
 @router.patch(
-    "/entities/{entityId:path}",
+    "/entities/{entityId:entity_id}",
     status_code=204,
     summary="Merge into an entity (merge-patch; urn:ngsi-ld:null deletes)",
     openapi_extra=_MERGE_BODY,
@@ -421,7 +469,7 @@ async def merge_entity(
     return Response(status_code=204, headers=tenant_headers(tenant))
 
 
-@router.delete("/entities/{entityId:path}", status_code=204, summary="Delete an entity")
+@router.delete("/entities/{entityId:entity_id}", status_code=204, summary="Delete an entity")
 async def delete_entity(
     request: Request,
     entityId: EntityIdPath,
@@ -451,7 +499,7 @@ def outcome_response(
 
 
 @router.post(
-    "/entities/{entityId:path}/attrs",
+    "/entities/{entityId:entity_id}/attrs",
     status_code=204,
     summary="Append attributes (options=noOverwrite keeps existing ones)",
     openapi_extra=_ATTRS_BODY,
@@ -478,7 +526,7 @@ async def append_attributes(
 
 
 @router.patch(
-    "/entities/{entityId:path}/attrs",
+    "/entities/{entityId:entity_id}/attrs",
     status_code=204,
     summary="Update existing attributes",
     openapi_extra=_ATTRS_BODY,
@@ -501,7 +549,7 @@ async def update_attributes(
 
 
 @router.patch(
-    "/entities/{entityId:path}/attrs/{attrId}",
+    "/entities/{entityId:entity_id}/attrs/{attrId}",
     status_code=204,
     summary="Partially update one attribute",
     openapi_extra=_ATTRS_BODY,
@@ -534,7 +582,7 @@ def check_attribute_path_name(name: str, ctx: CompiledContext) -> str:
 
 
 @router.put(
-    "/entities/{entityId:path}/attrs/{attrId}",
+    "/entities/{entityId:entity_id}/attrs/{attrId}",
     status_code=204,
     summary="Replace one attribute",
     openapi_extra=_ATTRS_BODY,
@@ -561,7 +609,7 @@ async def replace_attribute(
 
 
 @router.delete(
-    "/entities/{entityId:path}/attrs/{attrId}", status_code=204, summary="Delete an attribute"
+    "/entities/{entityId:entity_id}/attrs/{attrId}", status_code=204, summary="Delete an attribute"
 )
 async def delete_attribute(
     request: Request,
@@ -586,8 +634,3 @@ async def delete_attribute(
         tenant, entityId, iri, actor_of(request), dataset_id=datasetId, delete_all=deleteAll
     )
     return Response(status_code=204, headers=tenant_headers(tenant))
-
-
-# An entity id may hold '/' (an http URL as id: its %2F is decoded before routing), so the
-# entity id takes the rest of the path: the routes with more after the id are tried first.
-router.routes.sort(key=lambda route: -len(getattr(route, "path", "")))

@@ -65,13 +65,14 @@ def representation(options: set[str], format: str | None) -> Format:
 
 _PROJECTION_TOKEN = re.compile(r"[{}|,]|[^{}|,]+")
 
+#: A pick/omit expression: name -> the projection of the entities it links to (``a{b,c}``),
+#: or None when it has none.
+Projection = dict[str, "Projection | None"]
 
-def parse_projection(raw: str, what: str) -> list[str]:
-    """The names of a ``pick``/``omit`` expression: ``a,b|c`` (``,`` and ``|`` alike).
 
-    ``a{b,c}`` (projection of linked entities) is recognised so that malformed expressions get
-    a precise error, but it needs linked-entity retrieval (``join``), which Qala does not offer.
-    """
+def parse_projection(raw: str, what: str) -> Projection:
+    """A ``pick``/``omit`` expression: ``a,b|c`` (``,`` and ``|`` alike), where ``a{b,c}``
+    projects the entities that ``a`` links to (linked-entity retrieval, ``join``)."""
     tokens = _PROJECTION_TOKEN.findall(raw)
     pos = 0
 
@@ -81,9 +82,9 @@ def parse_projection(raw: str, what: str) -> list[str]:
     def fail(reason: str) -> BadRequestData:
         return BadRequestData(f"invalid {what} {raw!r}: {reason}")
 
-    def items(depth: int) -> list[tuple[str, bool]]:
+    def items(depth: int) -> Projection:
         nonlocal pos
-        found: list[tuple[str, bool]] = []
+        found: Projection = {}
         while True:
             token = peek()
             if token is None or token in "{}|,":
@@ -97,15 +98,14 @@ def parse_projection(raw: str, what: str) -> list[str]:
                 check_name(name, what)
             except BadRequestData as exc:
                 raise fail(exc.detail) from None
-            nested = False
+            nested: Projection | None = None
             if peek() == "{":
                 pos += 1
-                items(depth + 1)
+                nested = items(depth + 1)
                 if peek() != "}":
                     raise fail("a '{' is not closed")
                 pos += 1
-                nested = True
-            found.append((name, nested))
+            found[name] = nested
             if peek() in (",", "|"):
                 pos += 1
                 continue
@@ -115,13 +115,14 @@ def parse_projection(raw: str, what: str) -> list[str]:
 
     if not raw.strip():
         raise fail("it names nothing")
-    names = items(0)
-    if any(nested for _, nested in names):
-        raise BadRequestData(
-            f"{what} {raw!r} projects linked entities (name{{…}}), which needs join; "
-            "this broker does not offer linked-entity retrieval"
-        )
-    return [name for name, _ in names]
+    return items(0)
+
+
+def projection_depth(projection: Projection | None) -> int:
+    """How many levels of linked entities a projection reaches into."""
+    if not projection:
+        return 0
+    return max((1 + projection_depth(sub) if sub is not None else 0) for sub in projection.values())
 
 
 def render_options(
@@ -134,6 +135,7 @@ def render_options(
     omit: str | None,
     lang: str | None,
     dataset_id: str | None = None,
+    join_level: int = 0,
 ) -> RenderOptions:
     fmt = representation(options, format)
     if attrs is not None and (pick is not None or omit is not None):
@@ -142,24 +144,18 @@ def render_options(
     members: frozenset[str] | None = None
     if attrs is not None:
         picked = frozenset(expand_attrs(attrs, ctx) or ())
-    picked_names = parse_projection(pick, "pick") if pick is not None else []
-    omitted_names = parse_projection(omit, "omit") if omit is not None else []
-    both = set(picked_names) & set(omitted_names)
-    if both:
-        raise BadRequestData(f"{', '.join(sorted(both))} cannot be both picked and omitted")
-    if pick is not None:
-        members = frozenset(n for n in picked_names if n in ENTITY_MEMBERS)
-        picked = frozenset(
-            ctx.expand(check_name(n, "pick")) for n in picked_names if n not in ENTITY_MEMBERS
+    pick_tree = parse_projection(pick, "pick") if pick is not None else None
+    omit_tree = parse_projection(omit, "omit") if omit is not None else None
+    if projection_depth(pick_tree) > join_level or projection_depth(omit_tree) > join_level:
+        raise BadRequestData(
+            "pick and omit project linked entities (name{…}) only as deep as join and "
+            f"joinLevel reach (joinLevel {join_level})"
+            if join_level
+            else "pick and omit project linked entities (name{…}) only with join=flat or inline"
         )
     omitted = None
-    if omit is not None:
-        omitted = frozenset(
-            ctx.expand(check_name(n, "omit")) for n in omitted_names if n not in ENTITY_MEMBERS
-        )
-        omitted_members = {n for n in omitted_names if n in ENTITY_MEMBERS}
-        if omitted_members:
-            members = (members or ENTITY_MEMBERS) - omitted_members
+    if pick_tree is not None or omit_tree is not None:
+        picked, omitted, members = _projection(ctx, pick_tree, omit_tree)
     if lang is not None and not lang.strip():
         raise BadRequestData("lang must name a language (e.g. lang=kk) or *")
     datasets = None
@@ -176,6 +172,48 @@ def render_options(
         pick_members=members,
         lang=lang,
         datasets=datasets,
+        pick_tree=pick_tree,
+        omit_tree=omit_tree,
+    )
+
+
+def _projection(
+    ctx: CompiledContext, pick_tree: Projection | None, omit_tree: Projection | None
+) -> tuple[frozenset[str] | None, frozenset[str] | None, frozenset[str] | None]:
+    """Attributes picked, attributes omitted and entity members kept (expanded names)."""
+    picked_names = list(pick_tree or ())
+    # omit=a{b} omits b from the entities a links to, not a itself
+    omitted_names = [name for name, sub in (omit_tree or {}).items() if sub is None]
+    both = set(picked_names) & set(omitted_names)
+    if both:
+        raise BadRequestData(f"{', '.join(sorted(both))} cannot be both picked and omitted")
+    picked = members = omitted = None
+    if pick_tree is not None:
+        members = frozenset(n for n in picked_names if n in ENTITY_MEMBERS)
+        picked = frozenset(ctx.expand(n) for n in picked_names if n not in ENTITY_MEMBERS)
+    if omit_tree is not None:
+        omitted = frozenset(ctx.expand(n) for n in omitted_names if n not in ENTITY_MEMBERS)
+        omitted_members = {n for n in omitted_names if n in ENTITY_MEMBERS}
+        if omitted_members:
+            members = (members or ENTITY_MEMBERS) - omitted_members
+    return picked, omitted, members
+
+
+def linked_options(parent: RenderOptions, name: str, ctx: CompiledContext) -> RenderOptions:
+    """How to render the entities that the attribute ``name`` of an entity links to: the
+    parent's representation, and the projection given in braces after ``name``, if any."""
+    pick_tree = (parent.pick_tree or {}).get(name)
+    omit_tree = (parent.omit_tree or {}).get(name)
+    picked, omitted, members = _projection(ctx, pick_tree, omit_tree)
+    return RenderOptions(
+        format=parent.format,
+        sys_attrs=parent.sys_attrs,
+        pick=picked,
+        omit=omitted,
+        pick_members=members,
+        lang=parent.lang,
+        pick_tree=pick_tree,
+        omit_tree=omit_tree,
     )
 
 

@@ -43,6 +43,10 @@ class RenderOptions:
     lang: str | None = None
     #: Only the attribute instances with these datasetIds (``@none``: the default instance).
     datasets: frozenset[str] | None = None
+    #: The pick and omit expressions as given (compact names), with the projections of
+    #: linked entities (``join``).
+    pick_tree: dict[str, Any] | None = None
+    omit_tree: dict[str, Any] | None = None
 
 
 def render_entity(entity: Entity, ctx: CompiledContext, opts: RenderOptions) -> dict[str, Any]:
