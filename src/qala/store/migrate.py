@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -32,7 +33,20 @@ def _upgrade(connection: Connection, revision: str) -> None:
 def upgrade(url: DatabaseURL, revision: str = "heads") -> None:
     """Bring the database at ``url`` to ``revision``. Blocking: call it from a worker thread."""
     if url.is_sqlite:
-        engine = create_engine(url.sqlalchemy)
+        # Python's sqlite3 runs DDL outside any transaction: a crash in the middle of a
+        # migration would leave half a schema, and processes starting together on a new file
+        # would each create the tables. One BEGIN IMMEDIATE transaction makes the upgrade
+        # atomic and lets concurrent upgraders wait for each other (then find nothing to do).
+        engine = create_engine(url.sqlalchemy, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _autocommit_driver(dbapi_connection: Any, record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
         try:
             with engine.begin() as connection:
                 _upgrade(connection, revision)
