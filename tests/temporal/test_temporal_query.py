@@ -180,6 +180,27 @@ def test_q_is_evaluated_on_the_current_state(client: TestClient) -> None:
     assert len(got[0]["pm25"]) == 2
 
 
+def test_scope_q_selects_on_the_current_scope(client: TestClient) -> None:
+    create(
+        client,
+        sensor(
+            "urn:ngsi-ld:AirQualityObserved:astana:esil",
+            scope="/Astana/Esil",
+            pm25=prop(1, observedAt=at(0)),
+        ),
+    )
+    create(
+        client,
+        sensor(
+            "urn:ngsi-ld:AirQualityObserved:astana:baikonur",
+            scope="/Astana/Baikonur",
+            pm25=prop(2, observedAt=at(0)),
+        ),
+    )
+    got = query(client, type="AirQualityObserved", scopeQ="/Astana/Esil").json()
+    assert [e["id"] for e in got] == ["urn:ngsi-ld:AirQualityObserved:astana:esil"]
+
+
 def test_geo_queries_select_on_the_current_location(client: TestClient) -> None:
     create(
         client,

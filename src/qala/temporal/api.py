@@ -98,6 +98,7 @@ async def query_temporal(
     idPattern: Annotated[str | None, Q(description="Regular expression on ids")] = None,
     attrs: Annotated[str | None, Q(description="Comma-separated attribute names")] = None,
     q: Annotated[str | None, Q(description="NGSI-LD query (on the current state)")] = None,
+    scopeQ: Annotated[str | None, Q(description="Scope query (on the current state)")] = None,
     georel: Annotated[str | None, Q(description="Geo-relationship")] = None,
     geometry: Annotated[str | None, Q(description="Point, Polygon, …")] = None,
     coordinates: Annotated[str | None, Q(description="GeoJSON coordinates")] = None,
@@ -126,6 +127,7 @@ async def query_temporal(
         id_pattern=idPattern,
         attrs=attrs,
         q=q,
+        scope_q=scopeQ,
         georel=georel,
         geometry=geometry,
         coordinates=coordinates,
@@ -194,7 +196,7 @@ async def query_temporal_post(
         raise BadRequestData("the query must be a JSON object of type Query")
     if body.get("type", "Query") != "Query":
         raise BadRequestData("the query's type must be 'Query'")
-    known = {"type", "entities", "attrs", "q", "geoQ", "temporalQ", "@context", "scopeQ", "lang"}
+    known = {"type", "entities", "attrs", "q", "geoQ", "temporalQ", "@context", "scopeQ"}
     unknown = set(body) - known
     if unknown:
         raise BadRequestData(f"unknown member(s) in the query: {', '.join(sorted(unknown))}")
@@ -209,6 +211,9 @@ async def query_temporal_post(
     q = body.get("q")
     if q is not None and not isinstance(q, str):
         raise BadRequestData("q must be a string")
+    scope_q = body.get("scopeQ")
+    if scope_q is not None and not isinstance(scope_q, str):
+        raise BadRequestData("scopeQ must be a string")
     for key in ("timerel", "timeAt", "endTimeAt", "timeproperty"):
         if key in temporal and not isinstance(temporal[key], str):
             raise BadRequestData(f"temporalQ.{key} must be a string")
@@ -217,6 +222,7 @@ async def query_temporal_post(
         type=first_type,
         attrs=",".join(attrs) if attrs is not None else None,
         q=q,
+        scope_q=scope_q,
         geo_json=body.get("geoQ"),
         timerel=temporal.get("timerel"),
         time_at=temporal.get("timeAt"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Literal
 
 import orjson
@@ -122,11 +124,12 @@ class Buckets:
         return 0
 
 
-#: One bucket of one series: (n, nnum, sum, sumsq, min, max, distinct, first, last, avg,
-#: partial). ``n`` counts instances, ``nnum`` numeric ones; ``first``/``last`` are the times of
-#: the first and last instance; ``avg`` is computed by SQL when nothing needs merging;
-#: ``partial``: part of it comes from hourly rollups (so the distinct count is unknown).
-#: Plain tuples: a year of hourly buckets of a hundred sensors is close to a million of them.
+#: One bucket of one series: ``(sid, bucket, *parts)``, the parts in a query's layout. The full
+#: layout is (n, nnum, sum, sumsq, min, max, distinct, first, last, avg, partial): ``n`` counts
+#: instances, ``nnum`` numeric ones; ``first``/``last`` are the times of the first and last
+#: instance; ``avg`` comes from SQL when nothing needs merging; ``partial``: part of it comes
+#: from hourly rollups (so the distinct count is unknown). Plain tuples: a year of hourly
+#: buckets of a hundred sensors is close to a million of them.
 Aggregate = tuple[Any, ...]
 N, NNUM, SUM, SUMSQ, MIN, MAX, DISTINCT, FIRST, LAST, AVG, PARTIAL = range(11)
 FULL_LAYOUT = (
@@ -146,16 +149,20 @@ _SQL_PARTS = FULL_LAYOUT[:10]
 
 
 def merge(a: Aggregate, b: Aggregate) -> Aggregate:
+    """Two full-layout bucket tuples ``(sid, b, *parts)`` of the same bucket, added up."""
+    o = 2
     return (
-        (a[N] or 0) + (b[N] or 0),
-        (a[NNUM] or 0) + (b[NNUM] or 0),
-        _add(a[SUM], b[SUM]),
-        _add(a[SUMSQ], b[SUMSQ]),
-        _lo(a[MIN], b[MIN]),
-        _hi(a[MAX], b[MAX]),
+        a[0],
+        a[1],
+        (a[o + N] or 0) + (b[o + N] or 0),
+        (a[o + NNUM] or 0) + (b[o + NNUM] or 0),
+        _add(a[o + SUM], b[o + SUM]),
+        _add(a[o + SUMSQ], b[o + SUMSQ]),
+        _lo(a[o + MIN], b[o + MIN]),
+        _hi(a[o + MAX], b[o + MAX]),
         None,
-        _lo(a[FIRST], b[FIRST]),
-        _hi(a[LAST], b[LAST]),
+        _lo(a[o + FIRST], b[o + FIRST]),
+        _hi(a[o + LAST], b[o + LAST]),
         None,
         True,
     )
@@ -360,7 +367,7 @@ class History:
         *,
         needs: frozenset[str],
         hourly: bool = True,
-    ) -> tuple[dict[int, dict[int, Aggregate]], dict[str, int]]:
+    ) -> tuple[dict[int, list[Aggregate]], dict[str, int]]:
         """Per series and bucket: counts, sums, sums of squares, extremes, means — in SQL.
 
         ``needs``: the parts to compute (n, nnum, sum, sumsq, min, max, distinct, first, last,
@@ -369,7 +376,6 @@ class History:
         every tuple has the full layout (:data:`FULL_LAYOUT`) and they are merged.
         """
         column = TIME_COLUMN[prop]
-        out: dict[int, dict[int, Aggregate]] = {sid: {} for sid in sids}
         rolled: list[tuple[Any, ...]] = []
         if hourly and prop == "observedAt":
             for chunk in _chunks(list(sids)):
@@ -389,11 +395,13 @@ class History:
             # Merging needs the mergeable parts, in the full layout.
             if "avg" in needs:
                 needs = needs | {"nnum", "sum"}
-            parts = [part if part in needs or part == "avg" else None for part in FULL_LAYOUT[:9]]
-            layout = {name: index for index, name in enumerate(FULL_LAYOUT)}
+            parts: list[str | None] = [
+                part if part in needs and part != "avg" else None for part in FULL_LAYOUT[:9]
+            ]
+            layout = {name: index + 2 for index, name in enumerate(FULL_LAYOUT)}
         else:
             parts = [part for part in _SQL_PARTS if part in needs]
-            layout = {name: index for index, name in enumerate(parts)}
+            layout = {name: index + 2 for index, name in enumerate(parts)}
         sql_of = {
             "n": "count(*)",
             "nnum": "count(num)",
@@ -406,41 +414,52 @@ class History:
             "last": f"max({column})",
             "avg": "avg(num)",
         }
+        selected = [sql_of[p] if p is not None else "NULL" for p in parts]
         if rolled:
-            selected = [sql_of[p] if p is not None and p != "avg" else "NULL" for p in parts]
             selected += ["NULL", "0"]  # avg (from the merged sums), partial
-        else:
-            selected = [sql_of[p] for p in parts]
-        columns = ", ".join(selected) if selected else "count(*)"
-        for chunk in _chunks(list(sids)):
+        columns = "".join(f", {c}" for c in selected)
+        out: dict[int, list[Aggregate]] = {}
+        # One GROUP BY per series (a UNION ALL of them per statement): SQLite sorts many small
+        # groupings much faster than one big one, and PostgreSQL scans each series in order.
+        for chunk in _chunks(list(sids), 100):
             args = []
-            marks = _marks(chunk, args)
             cond = window.sql(column, args)
             bucket = buckets.sql(column, args)
-            rows = await self.store.fetch(
-                f"SELECT sid, {bucket} AS b, {columns} "
-                f"FROM temporal_instances WHERE sid IN ({marks}) AND {cond} "
-                f"AND (k & {DELETED}) = 0 GROUP BY sid, b",
-                *args,
-            )
-            for row in rows:
-                out[row[0]][row[1]] = row[2:]
-        for sid, b, n, nnum, total, sumsq, lo, hi, first, last in rolled:
-            rollup = (
-                int(n),
-                int(nnum),
-                total,
-                sumsq,
-                lo,
-                hi,
-                None,
-                first,
-                last + HOUR_US - 1,
-                None,
-                True,
-            )
-            current = out[sid].get(b)
-            out[sid][b] = rollup if current is None else merge(current, rollup)
+            selects = []
+            for index, sid in enumerate(chunk):
+                args.append(sid)
+                selects.append(
+                    f"SELECT * FROM (SELECT sid, {bucket} AS b{columns} FROM temporal_instances "
+                    f"WHERE sid = ${len(args)} AND {cond} AND (k & {DELETED}) = 0 "
+                    f"GROUP BY sid, b ORDER BY b) AS g{index}"
+                )
+            rows = await self.store.fetch(" UNION ALL ".join(selects), *args)
+            for sid, group in groupby(rows, key=itemgetter(0)):
+                out[sid] = list(group)
+        if rolled:
+            by_bucket: dict[int, dict[int, Aggregate]] = {
+                sid: {row[1]: row for row in rows} for sid, rows in out.items()
+            }
+            for sid, b, n, nnum, total, sumsq, lo, hi, first, last in rolled:
+                rollup = (
+                    sid,
+                    b,
+                    int(n),
+                    int(nnum),
+                    total,
+                    sumsq,
+                    lo,
+                    hi,
+                    None,
+                    first,
+                    last + HOUR_US - 1,
+                    None,
+                    True,
+                )
+                found = by_bucket.setdefault(sid, {})
+                current = found.get(b)
+                found[b] = rollup if current is None else merge(current, rollup)
+            out = {sid: [found[b] for b in sorted(found)] for sid, found in by_bucket.items()}
         return out, layout
 
     async def kinds(self, sids: Sequence[int]) -> dict[int, int]:

@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from qala.hub.errors import BadRequestData, NotFound
@@ -79,6 +80,7 @@ class TemporalParams:
     id_pattern: str | None = None
     attrs: str | None = None
     q: str | None = None
+    scope_q: str | None = None
     georel: str | None = None
     geometry: str | None = None
     coordinates: Any = None
@@ -187,7 +189,7 @@ def _methods(raw: str | list[str] | None) -> list[str]:
 
 def _entity_query(params: TemporalParams, ctx: CompiledContext, svc: Services) -> EntityQuery:
     """Which entities: type/id/idPattern selectors, q and geo filters, the page."""
-    from qala.ngsild.filters import geo_filter, geo_filter_json, q_filter
+    from qala.ngsild.filters import geo_filter, geo_filter_json, q_filter, scope_filter
 
     settings = svc.settings
     limit, offset = paging(params.limit, params.offset, settings.default_limit, settings.max_limit)
@@ -210,6 +212,8 @@ def _entity_query(params: TemporalParams, ctx: CompiledContext, svc: Services) -
     names = names_context(params.type, ctx)
     if params.q is not None:
         query.filters.append(q_filter(params.q, names, settings.max_query_terms))
+    if params.scope_q is not None:
+        query.filters.append(scope_filter(params.scope_q))
     if params.georel is not None or params.geometry is not None or params.coordinates is not None:
         query.geo = geo_filter(
             params.georel, params.geometry, params.coordinates, params.geoproperty, names
@@ -230,6 +234,7 @@ def build_query(
         or params.id_pattern
         or params.attrs
         or params.q
+        or params.scope_q
         or params.georel
         or params.geometry
         or params.coordinates
@@ -589,24 +594,22 @@ def method_value(method: str, layout: dict[str, int]) -> Callable[[Aggregate], A
     """How to read ``method``'s value from a bucket's tuple in ``layout``."""
     index = layout.get
     if method == "totalCount":
-        n = layout["n"]
-        return lambda a: a[n]
+        return itemgetter(layout["n"])
     if method == "distinctCount":
         d, partial = layout["distinct"], index("partial")
         if partial is None:
-            return lambda a: a[d]
+            return itemgetter(d)
         return lambda a: None if a[partial] else a[d]
     if method == "avg":
         avg = layout["avg"]
         if "partial" not in layout:
-            return lambda a: a[avg]
+            return itemgetter(avg)
         nnum, total = layout["nnum"], layout["sum"]
         return lambda a: a[avg] if a[avg] is not None else a[total] / a[nnum] if a[nnum] else None
     if method == "stddev":
         nnum, total, sumsq = layout["nnum"], layout["sum"], layout["sumsq"]
         return lambda a: _stddev(a[nnum], a[total], a[sumsq])
-    position = layout[method]  # sum, min, max, sumsq: NULL in SQL without numeric values
-    return lambda a: a[position]
+    return itemgetter(layout[method])  # sum, min, max, sumsq: NULL without numeric values
 
 
 class _Bounds:
@@ -616,26 +619,26 @@ class _Bounds:
         self.buckets = buckets
         self.window = window
         self.layout = layout
-        self.cache: dict[int, tuple[str, str]] = {}
+        self.starts: dict[int, str] = {}
+        self.ends: dict[int, str] = {}
         self.whole = buckets.period is None and buckets.bounds is None
 
-    def spans(self, keys: list[int], aggs: list[Aggregate]) -> list[tuple[str, str]]:
+    def columns(self, rows: list[Aggregate]) -> tuple[list[str], list[str]]:
+        """The start and end (ISO) of each row's bucket."""
         if self.whole:
             window = self.window
             first, last = self.layout["first"], self.layout["last"]
-            out = []
-            for agg in aggs:
+            starts, ends = [], []
+            for agg in rows:
                 start = window.start if window.start is not None else agg[first] or 0
                 end = window.end if window.end is not None else agg[last] or start
-                out.append((us_to_iso(start), us_to_iso(end)))
-            return out
-        cache = self.cache
-        found = [cache.get(b) for b in keys]
-        if None in found:
-            for index, b in enumerate(keys):
-                if found[index] is None:
-                    found[index] = cache[b] = self._span(b)
-        return found  # type: ignore[return-value]
+                starts.append(us_to_iso(start))
+                ends.append(us_to_iso(end))
+            return starts, ends
+        keys = list(map(itemgetter(1), rows))
+        for b in set(keys) - self.starts.keys():
+            self.starts[b], self.ends[b] = self._span(b)
+        return list(map(self.starts.__getitem__, keys)), list(map(self.ends.__getitem__, keys))
 
     def _span(self, b: int) -> tuple[str, str]:
         buckets = self.buckets
@@ -652,7 +655,7 @@ class _Bounds:
 def render_aggregated(
     info: EntityInfo,
     series: list[Series],
-    aggregates: dict[int, dict[int, Aggregate]],
+    aggregates: dict[int, list[Aggregate]],
     bounds: _Bounds,
     kinds: dict[int, int],
     query: TemporalQuery,
@@ -667,17 +670,14 @@ def render_aggregated(
     for attr, attr_series in by_attr.items():
         parts = []
         for s in attr_series:
-            per_bucket = aggregates.get(s.sid)
-            if not per_bucket:
+            rows = aggregates.get(s.sid)
+            if not rows:
                 continue
-            keys = sorted(per_bucket)
-            aggs = [per_bucket[b] for b in keys]
-            spans = bounds.spans(keys, aggs)
+            starts, ends = bounds.columns(rows)
             part: dict[str, Any] = {"type": schema.kind_of(kinds.get(s.sid, 0))}
             for method, value in values.items():
-                part[method] = [
-                    [value(agg), start, end] for agg, (start, end) in zip(aggs, spans, strict=True)
-                ]
+                # [value, start, end] triples (tuples serialise as JSON arrays)
+                part[method] = list(zip(map(value, rows), starts, ends, strict=True))
             if s.dataset_id is not None:
                 part["datasetId"] = s.dataset_id
             parts.append(part)
