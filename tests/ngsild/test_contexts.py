@@ -9,12 +9,16 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import ADMIN_KEY
 from ngsi import BASE, CORE, headers, problem, prop, streetlight
+from qala.app import create_app
+from qala.config import Settings
 
 
 class ContextServer:
@@ -203,3 +207,27 @@ def test_adding_contexts_checks_the_document(client: TestClient) -> None:
 
 def json_type() -> dict[str, str]:
     return {"Content-Type": "application/json"}
+
+
+def test_preloaded_contexts_are_used_offline_and_listed_as_cached(
+    database_url: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "contexts"
+    (folder / "city").mkdir(parents=True)
+    (folder / "city" / "lights.jsonld").write_text(
+        json.dumps({"@context": {"lux": "https://example.org/preloaded#lux"}})
+    )
+    (folder / "index.json").write_text(json.dumps({"https://contexts.example.kz/": "city"}))
+    url = "https://contexts.example.kz/lights.jsonld"  # not reachable: only the copy can answer
+    settings = Settings(database_url=database_url, contexts_dir=folder)
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as c:
+        light = streetlight(1, lux=prop(2))
+        assert c.post(f"{BASE}/entities", json=light, headers=headers(context=url)).status_code
+        stored = c.get(f"{BASE}/entities/urn:ngsi-ld:Streetlight:1").json()
+        assert stored["https://example.org/preloaded#lux"] == prop(2)
+        listed = c.get(f"{BASE}/jsonldContexts", params={"details": "true", "kind": "Cached"})
+        info = next(i for i in listed.json() if i["URL"] == url)
+        assert info["kind"] == "Cached" and info["numberOfHits"] == 1
+        path = f"{BASE}/jsonldContexts/{info['localId']}"
+        assert c.get(path).json()["@context"]["lux"] == "https://example.org/preloaded#lux"
+        problem(c.delete(path), 400, "BadRequestData")  # the broker's own copy stays

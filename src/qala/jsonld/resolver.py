@@ -92,6 +92,7 @@ class ContextResolver:
             u: core_document(u) for u in CORE_CONTEXT_URLS
         }
         self._builtin_urls = set(self._documents)
+        self._preloaded: set[str] = set()
         for url, doc in (builtin or {}).items():
             self._documents[url] = doc
             self._builtin_urls.add(url)
@@ -111,15 +112,18 @@ class ContextResolver:
         return self._core
 
     def is_builtin(self, url: str) -> bool:
-        return url in self._builtin_urls
+        """Whether the broker answers ``url`` with its own copy (built in or preloaded)."""
+        return url in self._builtin_urls or url in self._preloaded
 
     def builtin_urls(self) -> list[str]:
-        return sorted(self._builtin_urls)
+        """The contexts the broker has its own copy of: built in, or preloaded from a folder."""
+        return sorted(self._builtin_urls | self._preloaded)
 
     def preload(self, url: str, document: dict[str, Any]) -> None:
         """Make ``document`` the answer for ``url`` (preloaded folders, tests)."""
         _check_document(url, document)
         self._documents[url] = document
+        self._preloaded.add(url)
         self.forget(url)
 
     def forget(self, url: str) -> None:
@@ -137,9 +141,9 @@ class ContextResolver:
         if value is None:
             return self._core
         if isinstance(value, str):
-            self.uses[value] += 1
+            self.uses[use_key(value)] += 1
         elif isinstance(value, list):
-            self.uses.update(entry for entry in value if isinstance(entry, str))
+            self.uses.update(use_key(entry) for entry in value if isinstance(entry, str))
         key = value if isinstance(value, str) else _canonical(value)
         hit = self._compiled.get(key)
         if hit is not None:
@@ -289,6 +293,13 @@ class ContextResolver:
         if not isinstance(doc, dict):
             raise ContextNotAvailable(f"@context {url!r} is not a JSON-LD document")
         return doc
+
+
+def use_key(url: str) -> str:
+    """What the uses of a context URL are counted under: a context the broker hosts is one
+    context whatever host or relative form a request names it with."""
+    match = HOSTED_PATH.search(url)
+    return f"hosted:{match.group(1)}" if match else url
 
 
 def _check_document(url: str, doc: Any) -> None:

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from qala.hub.errors import BadRequestData, InvalidRequest, NotFound, UnsupportedMediaType
 from qala.hub.model import us_to_iso
-from qala.jsonld.resolver import HOSTED_PATH, StoredContext
+from qala.jsonld.resolver import HOSTED_PATH, StoredContext, use_key
 from qala.ngsild import http
 from qala.ngsild.routing import FastRoute
 from qala.services import services
@@ -51,6 +51,11 @@ def _builtins(request: Request) -> list[StoredContext]:
     return out
 
 
+def _uses(request: Request, ctx: StoredContext) -> int:
+    """Requests that named the context (serving the document itself is no use of it)."""
+    return services(request).contexts.uses[use_key(ctx.url)]
+
+
 async def _find(request: Request, context_id: str) -> StoredContext:
     svc = services(request)
     if context_id.startswith(_BUILTIN_PREFIX) or ":" in context_id:
@@ -80,8 +85,9 @@ async def list_contexts(
     stored = await svc.store.contexts(wanted)
     if wanted in (None, "Cached"):
         stored = _builtins(request) + stored
-    uses = svc.contexts.uses
-    body: Any = [_info(c, uses[c.url]) for c in stored] if details else [c.url for c in stored]
+    body: Any = (
+        [_info(c, _uses(request, c)) for c in stored] if details else [c.url for c in stored]
+    )
     return http.json_response(body)
 
 
@@ -124,12 +130,9 @@ async def get_context(
     contextId: Annotated[str, Path(description="localId or URL of the context")],
     details: Annotated[bool, Query(description="Describe instead of serving")] = False,
 ) -> Response:
-    svc = services(request)
     stored = await _find(request, contextId)
     if details:
-        return http.json_response(_info(stored, svc.contexts.uses[stored.url]))
-    if not stored.local_id.startswith(_BUILTIN_PREFIX):
-        await svc.store.touch_context(stored.local_id)
+        return http.json_response(_info(stored, _uses(request, stored)))
     return http.json_response(stored.body)
 
 
