@@ -391,7 +391,7 @@ class SubscriptionEngine:
                 continue
             if owner is None or owner == self.owner or (until is not None and until < now):
                 self.wake(key)
-            elif _dead_local_owner(owner):
+            elif _dead_local_owner(owner, self.owner):
                 self.wake(key, stale_owner=owner)
 
     async def _periodic(self) -> None:
@@ -436,15 +436,16 @@ class SubscriptionEngine:
         self.wake(sub.key)
 
 
-def _dead_local_owner(owner: str) -> bool:
-    """Whether a lease owner was a process on this machine that has since ended."""
+def _dead_local_owner(owner: str, me: str) -> bool:
+    """Whether a lease owner was a process on this machine that has since ended (or an
+    earlier server in this very process: a container restarted with the same pid)."""
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
     if host != socket.gethostname() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():
-        return False  # ours (an earlier engine in this process, e.g. tests): let it expire
+        return owner != me
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
