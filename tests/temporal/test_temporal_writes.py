@@ -182,9 +182,11 @@ class Spy:
 
     def __init__(self) -> None:
         self.operations: list[str] = []
+        self.targets: list[str] = []
 
     def rows_for(self, tenant: Tenant, changes: list[Change], ctx: WriteContext) -> list[RowBatch]:
         self.operations.append(ctx.operation)
+        self.targets.append(ctx.extra["temporal"]["entityId"])
         return []
 
     async def after_commit(self, tenant: Tenant, changes: list[Change], ctx: WriteContext) -> None:
@@ -205,3 +207,4 @@ def test_temporal_writes_go_through_the_hubs_write_path(client: TestClient) -> N
         "temporal.instance.delete",
         "temporal.delete",
     ]
+    assert spy.targets == [SENSOR] * 4

@@ -404,6 +404,7 @@ async def create_temporal(request: Request, tenant: TenantHeader = None) -> Resp
     known = {s.sid for s in series}
 
     def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
+        wctx.extra["temporal"] = {"entityId": entity_id}  # for participants (audit)
         plan.batches.extend(_instance_rows(ten.id, entity_id, attrs, known, wctx.now_us))
         if not exists:
             plan.batches.append(
@@ -462,6 +463,7 @@ async def append_temporal(
     known = {s.sid for s in series}
 
     def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
+        wctx.extra["temporal"] = {"entityId": entityId}  # for participants (audit)
         plan.batches.extend(_instance_rows(ten.id, entityId, attrs, known, wctx.now_us))
 
     await svc.hub.write(
@@ -536,6 +538,7 @@ async def delete_temporal(
     sids = [s.sid for s in await History(svc.store).series(tenant_id, [entityId])]
 
     def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
+        wctx.extra["temporal"] = {"entityId": entityId}  # for participants (audit)
         if sids:
             plan.statements.extend(_forget(sids))
         plan.statements.append(
@@ -595,6 +598,7 @@ async def delete_temporal_attribute(
     sids = [s.sid for s in chosen]
 
     def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
+        wctx.extra["temporal"] = {"entityId": entityId}  # for participants (audit)
         plan.statements.extend(_forget(sids))
         args: list[Any] = [ten.id]
         marks = _marks(sids, args)
@@ -665,6 +669,7 @@ async def patch_instance(
         k |= schema.OBSERVED
 
     def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
+        wctx.extra["temporal"] = {"entityId": entityId}  # for participants (audit)
         plan.statements.append(
             (
                 "UPDATE temporal_instances SET ts = $1, k = $2, num = $3, val = $4, doc = $5, "
@@ -700,6 +705,7 @@ async def delete_instance(
         raise NotFound(f"instance {instanceId!r} of {attrId!r} was not found in {entityId!r}")
 
     def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
+        wctx.extra["temporal"] = {"entityId": entityId}  # for participants (audit)
         plan.statements.append(
             ("DELETE FROM temporal_instances WHERE sid = $1 AND iid = $2", [row.sid, iid])
         )
