@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from ngsi import BASE, problem, prop, rel, streetlight
+from ngsi import BASE, point, problem, prop, rel, streetlight
 
 URL = f"{BASE}/entities/urn:ngsi-ld:Streetlight:1"
 
@@ -127,3 +127,85 @@ def test_retrieve_projections(client: TestClient) -> None:
     problem(client.get(URL, params={"datasetId": "not a uri"}), 400, "BadRequestData")
     problem(client.get(URL, params={"type": "Bus"}), 404, "ResourceNotFound")
     assert entity(client, type="Bus,Streetlight")["id"] == "urn:ngsi-ld:Streetlight:1"
+
+
+def test_the_type_parameter_gates_operations_on_one_entity(client: TestClient) -> None:
+    create(client, streetlight(1))
+    for response in (
+        client.delete(URL, params={"type": "Bus"}),
+        client.post(f"{URL}/attrs", json={"lux": prop(1)}, params={"type": "Bus"}),
+        client.patch(f"{URL}/attrs", json={"status": prop("x")}, params={"type": "Bus"}),
+        client.patch(f"{URL}/attrs/status", json={"value": "x"}, params={"type": "Bus"}),
+        client.delete(f"{URL}/attrs/status", params={"type": "Bus"}),
+        client.patch(URL, json={"status": prop("x")}, params={"type": "Bus"}),
+    ):
+        problem(response, 404, "ResourceNotFound")
+    assert entity(client)["status"] == prop("ok")  # nothing changed
+    gated = client.patch(
+        f"{URL}/attrs/status", json={"value": "dim"}, params={"type": "Streetlight"}
+    )
+    assert gated.status_code == 204
+    assert client.delete(URL, params={"type": "Bus,Streetlight"}).status_code == 204
+
+
+def test_input_rules_for_new_entities(client: TestClient) -> None:
+    url = f"{BASE}/entities"
+    # The NGSI-LD Null only deletes: a new entity cannot hold it, at any depth.
+    nulls: list[Any] = [
+        prop("urn:ngsi-ld:null"),
+        rel("urn:ngsi-ld:null"),
+        prop(1, note=prop("urn:ngsi-ld:null")),
+        {"type": "LanguageProperty", "languageMap": {"@none": "urn:ngsi-ld:null"}},
+    ]
+    for value in nulls:
+        problem(client.post(url, json=streetlight(1, x=value)), 400, "BadRequestData")
+    batch = client.post(f"{BASE}/entityOperations/create", json=[streetlight(1, x=nulls[0])])
+    assert batch.status_code == 207
+    # Core member names cannot name attributes.
+    for name in ("observedAt", "datasetId", "value", "instanceId"):
+        problem(client.post(url, json=streetlight(1, **{name: prop(1)})), 400, "BadRequestData")
+    # datasetId @none is the default instance; objectList entries become {"object": …}.
+    create(
+        client,
+        streetlight(
+            1,
+            speed=[prop(5, datasetId="@none"), prop(6, datasetId="urn:ngsi-ld:Dataset:gps")],
+            roads={"type": "ListRelationship", "objectList": ["urn:a:1", {"object": "urn:a:2"}]},
+        ),
+    )
+    body = entity(client)
+    assert body["speed"] == [prop(5), prop(6, datasetId="urn:ngsi-ld:Dataset:gps")]
+    assert body["roads"]["objectList"] == [{"object": "urn:a:1"}, {"object": "urn:a:2"}]
+    # An upsert in update mode may delete with the NGSI-LD Null.
+    patch = {
+        "id": "urn:ngsi-ld:Streetlight:1",
+        "type": "Streetlight",
+        "roads": rel("urn:ngsi-ld:null"),
+    }
+    upsert = client.post(
+        f"{BASE}/entityOperations/upsert", json=[patch], params={"options": "update"}
+    )
+    assert upsert.status_code == 204, upsert.text
+    assert "roads" not in entity(client)
+
+
+def test_ids_win_over_id_patterns_and_geojson_uses_the_default_instance(
+    client: TestClient,
+) -> None:
+    create(
+        client,
+        streetlight(
+            1,
+            location=[
+                {**point(1, 2), "datasetId": "urn:ngsi-ld:Dataset:old"},
+                point(71.4491, 51.1694),
+            ],
+        ),
+    )
+    found = client.get(
+        f"{BASE}/entities",
+        params={"type": "Streetlight", "id": "urn:ngsi-ld:Streetlight:1", "idPattern": "^nothing"},
+    )
+    assert [e["id"] for e in found.json()] == ["urn:ngsi-ld:Streetlight:1"]
+    feature = client.get(URL, headers={"Accept": "application/geo+json"}).json()
+    assert feature["geometry"] == {"type": "Point", "coordinates": [71.4491, 51.1694]}

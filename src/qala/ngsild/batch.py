@@ -35,7 +35,12 @@ from qala.ngsild.params import (
     pick_filter,
     render_options,
 )
-from qala.ngsild.parse import check_entity_id, parse_entity, parse_fragment
+from qala.ngsild.parse import (
+    check_entity_id,
+    parse_entity,
+    parse_fragment,
+    reject_null_markers,
+)
 from qala.ngsild.routing import FastRoute
 from qala.services import services
 
@@ -80,7 +85,7 @@ def _entity_array(body: Any, max_entities: int) -> list[Any]:
 
 
 async def _read_batch(
-    request: Request, tenant: str | None, *, fragment: bool
+    request: Request, tenant: str | None, *, fragment: bool, new_entities: bool = False
 ) -> tuple[list[Entity], list[tuple[str, HubError]]]:
     """The entities of a batch body, each parsed with its own @context; per-entity errors.
 
@@ -134,7 +139,8 @@ async def _read_batch(
                 )
                 parsed.append(parse_fragment(item, ctx, entity_id, known))
             else:
-                parsed.append(parse_entity(item, ctx))
+                entity = parse_entity(item, ctx)
+                parsed.append(reject_null_markers(entity) if new_entities else entity)
         except HubError as exc:
             errors.append((raw_id if isinstance(raw_id, str) else "", exc))
     return parsed, errors
@@ -159,7 +165,7 @@ def _batch_result(outcome: BatchOutcome, errors: list[tuple[str, HubError]]) -> 
 )
 async def batch_create(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
-    entities, errors = await _read_batch(request, tenant, fragment=False)
+    entities, errors = await _read_batch(request, tenant, fragment=False, new_entities=True)
     outcome = (
         await svc.hub.batch_create(tenant, entities, actor_of(request))
         if entities
@@ -190,7 +196,9 @@ async def batch_upsert(
     opts = http.parse_options(options, frozenset({"replace", "update"}))
     if len(opts) > 1:
         raise BadRequestData("options=replace and options=update exclude each other")
-    entities, errors = await _read_batch(request, tenant, fragment=False)
+    entities, errors = await _read_batch(
+        request, tenant, fragment=False, new_entities="update" not in opts
+    )
     outcome = (
         await svc.hub.batch_upsert(
             tenant, entities, actor_of(request), mode="update" if "update" in opts else "replace"
@@ -399,7 +407,9 @@ def _query_from_body(
             if "idPattern" in item:
                 if not isinstance(item["idPattern"], str):
                     raise BadRequestData("idPattern must be a string")
-                selector.id_pattern = check_id_pattern(item["idPattern"])
+                check_id_pattern(item["idPattern"])
+                if selector.ids is None:  # an id wins over idPattern (EntitySelector)
+                    selector.id_pattern = item["idPattern"]
             query.selectors.append(selector)
     attrs = body.get("attrs")
     if attrs is not None:

@@ -29,6 +29,7 @@ from qala.ngsild.parse import (
     parse_entity,
     parse_fragment,
     parse_partial_instance,
+    reject_null_markers,
 )
 from qala.ngsild.render import (
     DEFAULT_GEOMETRY_PROPERTY,
@@ -73,6 +74,9 @@ OptionsQuery = Annotated[
 FormatQuery = Annotated[str | None, Query(description="normalized, concise or keyValues")]
 AttrsQuery = Annotated[str | None, Query(description="Comma-separated attribute names")]
 LangQuery = Annotated[str | None, Query(description="Language for LanguageProperties, or *")]
+TypeGateQuery = Annotated[
+    str | None, Query(description="Only if the entity has one of these types (else 404)")
+]
 JoinQuery = Annotated[
     str | None,
     Query(description="flat or inline: also return the entities the relationships link to"),
@@ -179,7 +183,7 @@ def geometry_property(ctx: CompiledContext, raw: str | None) -> str:
 async def create_entity(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    entity = parse_entity(body, ctx)
+    entity = reject_null_markers(parse_entity(body, ctx))
     await svc.hub.create_entity(tenant, entity, actor_of(request))
     headers = {"Location": entity_location(entity.id), **tenant_headers(tenant)}
     return Response(status_code=201, headers=headers)
@@ -416,6 +420,19 @@ async def retrieve_entity(
     return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
 
 
+async def check_type_gate(
+    request: Request, tenant: str | None, entity_id: str, raw: str | None, ctx: CompiledContext
+) -> None:
+    """``type=…`` on an operation on one entity: it applies only to an entity of that type
+    (5.6.x.4); otherwise the entity is not found."""
+    wanted = type_filter(raw, ctx)
+    if wanted is None:
+        return
+    entity = await services(request).hub.get_entity(tenant, entity_id, actor_of(request))
+    if not wanted & set(entity.types):
+        raise NotFound(f"entity {entity_id!r} has none of the types {raw!r}")
+
+
 def type_filter(raw: str | None, ctx: CompiledContext) -> set[str] | None:
     """``type=A,B`` on an operation on one entity: the entity must have one of these types."""
     if raw is None:
@@ -435,12 +452,14 @@ def type_filter(raw: str | None, ctx: CompiledContext) -> set[str] | None:
 async def replace_entity(
     request: Request,
     entityId: EntityIdPath,
+    type: TypeGateQuery = None,
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
     check_entity_id(entityId)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
-    entity = parse_entity(body, ctx, entity_id=entityId, require_type=False)
+    entity = reject_null_markers(parse_entity(body, ctx, entity_id=entityId, require_type=False))
+    await check_type_gate(request, tenant, entityId, type, ctx)
     await svc.hub.replace_entity(tenant, entity, actor_of(request))
     return Response(status_code=204, headers=tenant_headers(tenant))
 
@@ -454,6 +473,7 @@ async def replace_entity(
 async def merge_entity(
     request: Request,
     entityId: EntityIdPath,
+    type: TypeGateQuery = None,
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
@@ -465,6 +485,7 @@ async def merge_entity(
     fragment = parse_fragment(body, ctx, entityId, known)
     if not fragment.attrs and not fragment.types and fragment.scope is None:
         raise BadRequestData("the merge body has no attributes")
+    await check_type_gate(request, tenant, entityId, type, ctx)
     await svc.hub.merge_entity(tenant, fragment, actor_of(request))
     return Response(status_code=204, headers=tenant_headers(tenant))
 
@@ -473,10 +494,13 @@ async def merge_entity(
 async def delete_entity(
     request: Request,
     entityId: EntityIdPath,
+    type: TypeGateQuery = None,
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
     check_entity_id(entityId)
+    ctx = await http.request_context(request, svc.contexts)
+    await check_type_gate(request, tenant, entityId, type, ctx)
     await svc.hub.delete_entity(tenant, entityId, actor_of(request))
     return Response(status_code=204, headers=tenant_headers(tenant))
 
@@ -509,6 +533,7 @@ async def append_attributes(
     request: Request,
     entityId: EntityIdPath,
     options: Annotated[str | None, Query(description="noOverwrite")] = None,
+    type: TypeGateQuery = None,
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
@@ -519,6 +544,7 @@ async def append_attributes(
     fragment = parse_fragment(body, ctx, entityId, known)
     if not fragment.attrs and not fragment.types and fragment.scope is None:
         raise BadRequestData("the request body has no attributes to append")
+    await check_type_gate(request, tenant, entityId, type, ctx)
     outcome = await svc.hub.append_attributes(
         tenant, fragment, actor_of(request), no_overwrite="noOverwrite" in opts
     )
@@ -535,6 +561,7 @@ async def append_attributes(
 async def update_attributes(
     request: Request,
     entityId: EntityIdPath,
+    type: TypeGateQuery = None,
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
@@ -544,6 +571,7 @@ async def update_attributes(
     fragment = parse_fragment(body, ctx, entityId, known)
     if not fragment.attrs and not fragment.types and fragment.scope is None:
         raise BadRequestData("the request body has no attributes to update")
+    await check_type_gate(request, tenant, entityId, type, ctx)
     outcome = await svc.hub.update_attributes(tenant, fragment, actor_of(request))
     return outcome_response(outcome, ctx, tenant)
 
@@ -558,6 +586,7 @@ async def update_attribute(
     request: Request,
     entityId: EntityIdPath,
     attrId: AttrIdPath,
+    type: TypeGateQuery = None,
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
@@ -569,6 +598,7 @@ async def update_attribute(
     known = await stored_types(request, tenant, entityId, ctx)
     iri = ctx.for_types(known or []).expand(attrId)
     patch = parse_partial_instance(body, ctx, attrId, iri)
+    await check_type_gate(request, tenant, entityId, type, ctx)
     await svc.hub.update_attribute(tenant, entityId, iri, patch, actor_of(request))
     return Response(status_code=204, headers=tenant_headers(tenant))
 
@@ -591,6 +621,7 @@ async def replace_attribute(
     request: Request,
     entityId: EntityIdPath,
     attrId: AttrIdPath,
+    type: TypeGateQuery = None,
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
@@ -602,6 +633,7 @@ async def replace_attribute(
     clean = {k: v for k, v in body.items() if k != "@context"}
     known = await stored_types(request, tenant, entityId, ctx)
     fragment = parse_fragment({attrId: clean}, ctx, entityId, known)
+    await check_type_gate(request, tenant, entityId, type, ctx)
     outcome = await svc.hub.update_attributes(tenant, fragment, actor_of(request))
     if outcome.not_updated:
         raise NotFound(f"attribute {attrId!r} was not found in {entityId!r}")
@@ -617,6 +649,7 @@ async def delete_attribute(
     attrId: AttrIdPath,
     datasetId: Annotated[str | None, Query(description="The instance to delete")] = None,
     deleteAll: Annotated[bool, Query(description="Delete every instance")] = False,
+    type: TypeGateQuery = None,
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
@@ -624,6 +657,7 @@ async def delete_attribute(
     ctx = await http.request_context(request, svc.contexts)
     if datasetId is not None:
         check_entity_id(datasetId, "datasetId")
+    await check_type_gate(request, tenant, entityId, type, ctx)
     if attrId == "scope":  # the entity's scope can be deleted like an attribute (4.18)
         await svc.hub.delete_scope(tenant, entityId, actor_of(request))
         return Response(status_code=204, headers=tenant_headers(tenant))

@@ -373,7 +373,9 @@ def build_entity_query(
             raise BadRequestData("id must list at least one entity id")
         selector.ids = [check_entity_id(i) for i in ids]
     if params.id_pattern is not None:
-        selector.id_pattern = check_id_pattern(params.id_pattern)
+        check_id_pattern(params.id_pattern)
+        if selector.ids is None:  # ids given: idPattern is ignored (5.7.2)
+            selector.id_pattern = params.id_pattern
     if selector.type_groups or selector.ids or selector.id_pattern:
         query.selectors.append(selector)
     names = names_context(params.type, ctx)

@@ -10,10 +10,18 @@ import re
 import unicodedata
 from typing import Any
 
+from qala.hub.attributes import is_null_instance
 from qala.hub.errors import BadRequestData, InvalidRequest
-from qala.hub.model import AttrValue, Entity, Instance, pack_instances, parse_datetime
+from qala.hub.model import (
+    AttrValue,
+    Entity,
+    Instance,
+    instances_of,
+    pack_instances,
+    parse_datetime,
+)
 from qala.jsonld.compiled import CompiledContext
-from qala.jsonld.core import ATTRIBUTE_TYPES, CORE_GEO_PROPERTIES
+from qala.jsonld.core import ATTRIBUTE_MEMBERS, ATTRIBUTE_TYPES, CORE_GEO_PROPERTIES
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
 _FORBIDDEN_NAME = re.compile(r"[<>\"'=;()\s\x00-\x1f\x7f]")
@@ -180,6 +188,25 @@ def parse_entity(
     return entity
 
 
+def reject_null_markers(entity: Entity) -> Entity:
+    """A new entity cannot hold the NGSI-LD Null (``urn:ngsi-ld:null``): it only deletes."""
+
+    def check(instance: Instance, name: str) -> None:
+        if is_null_instance(instance):
+            raise BadRequestData(
+                f"attribute {name!r} is the NGSI-LD Null (urn:ngsi-ld:null), which only deletes "
+                "attributes in updates; leave the attribute out instead"
+            )
+        for key, sub in instance.items():
+            if sub.__class__ is dict and ":" in key:
+                check(sub, key)
+
+    for iri, value in entity.attrs.items():
+        for instance in instances_of(value):
+            check(instance, iri)
+    return entity
+
+
 def parse_fragment(
     body: Any, ctx: CompiledContext, entity_id: str, known_types: list[str] | None = None
 ) -> Entity:
@@ -209,6 +236,10 @@ def _parse_members(
         if key == "scope":
             entity.scope = _scope(value)
             continue
+        if key in ATTRIBUTE_MEMBERS:
+            raise BadRequestData(
+                f"{key!r} is a member of NGSI-LD attributes and cannot name an attribute"
+            )
         iri = names.expand(check_name(key, "attribute name"))
         entity.attrs[iri] = parse_attribute(value, ctx, key, iri)
 
@@ -378,6 +409,8 @@ def _check_instance(instance: Instance, ctx: CompiledContext, name: str, iri: st
             target = item.get("object") if isinstance(item, dict) else item
             if not is_uri(target) and target != "urn:ngsi-ld:null":
                 raise BadRequestData(f"attribute {name!r}: {target!r} in objectList is not a URI")
+        # Entries are {"object": uri}; a bare URI is accepted for one (4.5.2.2).
+        instance["objectList"] = [i if isinstance(i, dict) else {"object": i} for i in value]
     elif kind == "LanguageProperty":
         if value != "urn:ngsi-ld:null":
             _check_language_map(value, name)
@@ -423,7 +456,9 @@ def _check_metadata(instance: Instance, name: str) -> None:
             raise BadRequestData(f"attribute {name!r}: observedAt {exc}") from None
         _remember(_VALID_DATETIMES, observed)
     dataset = instance.get("datasetId")
-    if dataset is not None and not is_uri(dataset):
+    if dataset == "@none":  # the default instance, named explicitly
+        del instance["datasetId"]
+    elif dataset is not None and not is_uri(dataset):
         raise BadRequestData(f"attribute {name!r}: datasetId {dataset!r} is not a URI")
     unit = instance.get("unitCode")
     if unit is not None and not isinstance(unit, str):

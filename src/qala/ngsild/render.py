@@ -216,7 +216,8 @@ def render_geojson_feature(
 ) -> dict[str, Any]:
     body = render_entity(entity, ctx, opts)
     geometry = None
-    for instance in entity.instances(geometry_property):
+    # The default instance (no datasetId) gives the geometry, else the first GeoProperty.
+    for instance in sorted(entity.instances(geometry_property), key=lambda i: "datasetId" in i):
         if instance.get("type") == "GeoProperty":
             geometry = instance.get("value")
             break
