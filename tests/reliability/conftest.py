@@ -1,7 +1,13 @@
-"""Fixtures for reliability tests: server processes and databases to restore into."""
+"""Fixtures for reliability tests: server processes and databases to restore into.
+
+This file shadows the module name ``conftest`` for test modules collected after it, so it
+re-exports what test modules import from the suite's root conftest (``ADMIN_KEY``,
+``require_service``), loaded under a private name.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -10,19 +16,18 @@ import asyncpg
 import pytest
 from reliability_support import ServerProcess, create_admin_key, fresh_postgres
 
+_ROOT = Path(__file__).resolve().parent.parent / "conftest.py"
+_spec = importlib.util.spec_from_file_location("qala_tests_root_conftest_reliability", _ROOT)
+assert _spec is not None and _spec.loader is not None
+_root = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_root)
 
-def _require_service(config: pytest.Config) -> Callable[[str | None], None]:
-    """``require_service`` of the suite's root conftest (this folder's conftest shadows the
-    module name ``conftest``, so it is found through pytest's plugin registry)."""
-    root = str(Path(__file__).resolve().parent.parent / "conftest.py")
-    plugin = config.pluginmanager.get_plugin(root)
-    assert plugin is not None, f"{root} is not loaded"
-    helper: Callable[[str | None], None] = plugin.require_service
-    return helper
+ADMIN_KEY: str = _root.ADMIN_KEY
+require_service: Callable[[str | None], None] = _root.require_service
 
 
 @pytest.fixture
-def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+def new_database(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     """``new_database(backend)``: the URL of a new database without any schema (a SQLite
     file that does not exist yet, or a new PostgreSQL database, dropped afterwards)."""
     with ExitStack() as stack:
@@ -36,7 +41,7 @@ def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
             try:
                 return stack.enter_context(fresh_postgres())
             except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                _require_service(request.config)(f"PostgreSQL is not reachable: {exc}")
+                require_service(f"PostgreSQL is not reachable: {exc}")
                 raise
 
         yield make
@@ -49,3 +54,11 @@ def server(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
     process = ServerProcess(database_url, tmp_path / "server.log", create_admin_key(database_url))
     yield process
     process.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Restores into PostgreSQL need it too (the root conftest marks source backends)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("target") == "postgresql":
+            item.add_marker(pytest.mark.postgres)

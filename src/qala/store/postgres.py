@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,6 +41,8 @@ _RETRYABLE = (
     asyncpg.SerializationError,
 )
 _ATTEMPTS = 8
+#: Seconds a cached tenant (its settings: access policy, validation) is trusted.
+_TENANT_TTL = 1.0
 _CTX_COLUMNS = "local_id, url, kind, body, created_at, last_usage, hits"
 
 
@@ -57,6 +60,7 @@ class PostgresStore(Store):
         self._pool: asyncpg.Pool | None = None
         self._sql = Dialect("postgresql")
         self._tenants: dict[str, Tenant] = {}
+        self._tenants_checked = 0.0
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -106,7 +110,11 @@ class PostgresStore(Store):
 
     async def tenant(self, name: str) -> Tenant | None:
         tenant = self._tenants.get(name)
-        if tenant is None:
+        now = time.monotonic()
+        # Created, or its settings changed, by another server process perhaps: look again, at
+        # most every _TENANT_TTL seconds (one caller reloads; the others use the cache).
+        if tenant is None or now - self._tenants_checked > _TENANT_TTL:
+            self._tenants_checked = now
             await self._load_tenants()
             tenant = self._tenants.get(name)
         return tenant

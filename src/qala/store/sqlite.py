@@ -18,6 +18,7 @@ import queue
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -45,6 +46,8 @@ from qala.store.urls import DatabaseURL
 
 T = TypeVar("T")
 _CHUNK = 500
+#: Seconds a cached tenant (its settings: access policy, validation) is trusted.
+_TENANT_TTL = 1.0
 
 
 @lru_cache(maxsize=256)
@@ -172,6 +175,7 @@ class SQLiteStore(Store):
         self._readers = readers
         self._sql = Dialect("sqlite")
         self._tenants: dict[str, Tenant] = {}
+        self._tenants_checked = 0.0
         self._local = threading.local()
         self._writer: _Writer | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -246,8 +250,12 @@ class SQLiteStore(Store):
 
     async def tenant(self, name: str) -> Tenant | None:
         tenant = self._tenants.get(name)
-        if tenant is None:
-            await self._load_tenants()  # created by another process, perhaps
+        now = time.monotonic()
+        # Created, or its settings changed, by another server process perhaps: look again, at
+        # most every _TENANT_TTL seconds (one caller reloads; the others use the cache).
+        if tenant is None or now - self._tenants_checked > _TENANT_TTL:
+            self._tenants_checked = now
+            await self._load_tenants()
             tenant = self._tenants.get(name)
         return tenant
 
