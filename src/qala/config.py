@@ -137,7 +137,7 @@ class Settings(BaseSettings):
         "server processes ingest from one broker, so that each message reaches only one",
     )
     iot_batch_max: int = Field(
-        1000, description="Most device messages written in one hub transaction"
+        5000, description="Most device messages written in one hub transaction"
     )
     iot_batch_linger_ms: float = Field(
         2.0, description="Milliseconds to wait for more messages before writing a batch"

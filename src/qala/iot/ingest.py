@@ -156,7 +156,7 @@ class Ingestor:
         hub: Hub,
         registry: Registry,
         *,
-        batch_max: int = 1000,
+        batch_max: int = 5000,
         linger: float = 0.002,
         flush_interval: float = 5.0,
     ) -> None:
