@@ -26,7 +26,7 @@ from qala.hub.errors import (
 )
 from qala.hub.service import Hub
 from qala.jsonld.resolver import ContextResolver, load_context_folder
-from qala.ngsild.errors import internal_error_response, problem_response
+from qala.ngsild.errors import internal_error_response, problem_body, problem_response
 from qala.services import Services
 from qala.store import open_store
 
@@ -164,17 +164,11 @@ def install_error_handlers(app: FastAPI) -> None:
             err: HubError = NotFound(f"no resource at {request.url.path}")
         elif exc.status_code == 405:
             err = OperationNotSupported(f"{request.method} is not supported on {request.url.path}")
-            response = problem_response(err, instance=request.url.path)
-            response.status_code = 405
-            if exc.headers:
-                response.headers.update(exc.headers)
-            return response
         else:
             err = InvalidRequest(str(exc.detail))
-        response = problem_response(err, instance=request.url.path)
-        if exc.status_code not in (404,):
-            response.status_code = exc.status_code
-        return response
+        body = problem_body(err, instance=request.url.path)
+        body["status"] = exc.status_code  # the ProblemDetails status is the HTTP status
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -258,7 +258,9 @@ def test_errors_of_entity_operations(client: TestClient) -> None:
     problem(client.post(f"{BASE}/entities//attrs", json={"a": prop(1)}), 400, "BadRequestData")
     problem(client.patch(f"{BASE}/entities//attrs/a", json={"value": 1}), 400, "BadRequestData")
     # Methods the resources do not offer.
-    assert client.put(f"{BASE}/entities", json=[]).status_code == 405
+    not_allowed = client.put(f"{BASE}/entities", json=[])
+    assert not_allowed.status_code == 405 and not_allowed.json()["status"] == 405
+    assert not_allowed.headers["allow"]
     # The entity is as it was.
     assert client.get(url).json() == {
         "id": "urn:ngsi-ld:Streetlight:1",
