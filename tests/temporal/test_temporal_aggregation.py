@@ -185,3 +185,36 @@ def test_aggregation_over_several_entities_with_post_query(client: TestClient) -
     )
     assert response.status_code == 200, response.text
     assert [firsts(e["pm25"]["avg"]) for e in response.json()] == [[2.0], [20.0]]
+
+
+def test_periods_of_whole_hours_add_up_hourly_groups(client: TestClient) -> None:
+    # Two readings per hour: 00:00, 00:30, 01:00, … so each PT2H period sums two hours.
+    _post_instances(
+        client, [(at(hour // 2, 30 * (hour % 2)), value) for hour, value in enumerate(SERIES)]
+    )
+    got = history(
+        client,
+        options="aggregatedValues",
+        aggrMethods="totalCount,sum,avg,min,max,stddev,sumsq",
+        aggrPeriodDuration="PT2H",
+        timerel="between",
+        timeAt=at(0),
+        endTimeAt=at(4),
+    )["pm25"]
+    assert firsts(got["totalCount"]) == [4, 4]
+    assert firsts(got["sum"]) == [14.0, 26.0]
+    assert firsts(got["avg"]) == [3.5, 6.5]
+    assert firsts(got["min"]) == [2.0, 5.0] and firsts(got["max"]) == [4.0, 9.0]
+    assert firsts(got["sumsq"]) == [52.0, 180.0]
+    assert firsts(got["stddev"]) == pytest.approx([1.0, math.sqrt(11 / 3)])
+    hourly = history(
+        client,
+        options="aggregatedValues",
+        aggrMethods="avg,totalCount",
+        aggrPeriodDuration="PT1H",
+        timerel="between",
+        timeAt=at(0),
+        endTimeAt=at(4),
+    )["pm25"]
+    assert firsts(hourly["avg"]) == [3.0, 4.0, 5.0, 8.0]
+    assert hourly["avg"][3][1:] == ["2026-03-01T03:00:00.000Z", "2026-03-01T04:00:00.000Z"]

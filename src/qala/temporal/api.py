@@ -360,7 +360,9 @@ def _instance_rows(
                 k |= schema.OBSERVED
             else:
                 ts = at
-            rows.append((sid, ts, schema.new_iid(), k, num, val, doc, at, None))
+            rows.append(
+                (sid, ts // schema.HOUR_US, ts, schema.new_iid(), k, num, val, doc, at, None)
+            )
     batches = [RowBatch(schema.INSTANCES, schema.INSTANCE_COLUMNS, rows)]
     if series:
         batches.append(RowBatch(schema.SERIES, schema.SERIES_COLUMNS, series))
@@ -672,9 +674,19 @@ async def patch_instance(
         wctx.extra["temporal"] = {"entityId": entityId}  # for participants (audit)
         plan.statements.append(
             (
-                "UPDATE temporal_instances SET ts = $1, k = $2, num = $3, val = $4, doc = $5, "
-                "modified_at = $6 WHERE sid = $7 AND iid = $8",
-                [ts, k, num, val, doc, schema.millis(wctx.now_us), row.sid, iid],
+                "UPDATE temporal_instances SET ts = $1, h = $9, k = $2, num = $3, val = $4, "
+                "doc = $5, modified_at = $6 WHERE sid = $7 AND iid = $8",
+                [
+                    ts,
+                    k,
+                    num,
+                    val,
+                    doc,
+                    schema.millis(wctx.now_us),
+                    row.sid,
+                    iid,
+                    ts // schema.HOUR_US,
+                ],
             )
         )
 

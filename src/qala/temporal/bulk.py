@@ -15,7 +15,7 @@ import orjson
 from qala.hub.model import now_us
 from qala.store.base import RowBatch, Store
 from qala.temporal import schema
-from qala.temporal.schema import INTEGER, OBSERVED
+from qala.temporal.schema import HOUR_US, INTEGER, OBSERVED
 
 #: ``(entity_id, attribute IRI, observedAt µs, value)``: one Property instance.
 HistoryPoint = tuple[str, str, int, Any]
@@ -76,12 +76,25 @@ async def load_history(
                 series.append((sid, tenant_id, entity_id, attr, None, now))
         cls = value.__class__
         if cls is float:
-            rows.append((sid, ts, rand(), OBSERVED, value, None, None, now, None))
+            rows.append((sid, ts // HOUR_US, ts, rand(), OBSERVED, value, None, None, now, None))
         elif cls is int:
-            rows.append((sid, ts, rand(), OBSERVED | INTEGER, float(value), None, None, now, None))
+            rows.append(
+                (
+                    sid,
+                    ts // HOUR_US,
+                    ts,
+                    rand(),
+                    OBSERVED | INTEGER,
+                    float(value),
+                    None,
+                    None,
+                    now,
+                    None,
+                )
+            )
         else:
             text = orjson.dumps(value).decode()
-            rows.append((sid, ts, rand(), OBSERVED, None, text, None, now, None))
+            rows.append((sid, ts // HOUR_US, ts, rand(), OBSERVED, None, text, None, now, None))
         if len(rows) >= chunk:
             total += await _flush(store, rows, series, replace, cleared)
     total += await _flush(store, rows, series, replace, cleared)
@@ -97,7 +110,7 @@ async def _flush(
 ) -> int:
     if not rows and not series:
         return 0
-    rows.sort(key=lambda r: (r[0], r[1]))
+    rows.sort(key=lambda r: (r[0], r[2]))
     if replace is not None:
         fresh = sorted({r[0] for r in rows} - cleared)
         cleared.update(fresh)

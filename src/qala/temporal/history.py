@@ -82,9 +82,13 @@ class Window:
         if self.start is not None:
             args.append(self.start)
             parts.append(f"{column} {'>' if self.start_exclusive else '>='} ${len(args)}")
+            if column == "ts":  # the hour leads the index: bound it too
+                parts.append(f"h >= {self.start // HOUR_US}")
         if self.end is not None:
             args.append(self.end)
             parts.append(f"{column} < ${len(args)}")
+            if column == "ts":
+                parts.append(f"h <= {(self.end - 1) // HOUR_US}")
         return " AND ".join(parts) if parts else "1 = 1"
 
 
@@ -197,6 +201,52 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[start : start + size]
 
 
+_SQL_OF = {
+    "n": "count(*)",
+    "nnum": "count(num)",
+    "sum": "sum(num)",
+    "sumsq": "sum(num * num)",
+    "min": "min(num)",
+    "max": "max(num)",
+    "distinct": "count(DISTINCT num) + count(DISTINCT val)",
+    "first": "min({t})",
+    "last": "max({t})",
+    "avg": "avg(num)",
+}
+#: Per hour (inner) and per period from the hours (outer), for periods of several hours.
+_HOUR_INNER = {
+    "n": "count(*) AS n_",
+    "nnum": "count(num) AS nn_",
+    "sum": "sum(num) AS s_",
+    "sumsq": "sum(num * num) AS sq_",
+    "min": "min(num) AS mn_",
+    "max": "max(num) AS mx_",
+    "first": "min({t}) AS f_",
+    "last": "max({t}) AS l_",
+}
+_HOUR_OUTER = {
+    "n": "CAST(sum(n_) AS BIGINT)",
+    "nnum": "CAST(sum(nn_) AS BIGINT)",
+    "sum": "sum(s_)",
+    "sumsq": "sum(sq_)",
+    "min": "min(mn_)",
+    "max": "max(mx_)",
+    "first": "min(f_)",
+    "last": "max(l_)",
+    "avg": "sum(s_) / CAST(NULLIF(sum(nn_), 0) AS DOUBLE PRECISION)",
+}
+
+
+def _hour_parts(parts: list[str | None], column: str) -> tuple[list[str], list[str]]:
+    """Inner (per hour) and outer (per period) columns for ``parts`` (no distinct count)."""
+    wanted = {p for p in parts if p is not None}
+    if "avg" in wanted:
+        wanted |= {"sum", "nnum"}
+    inner = [_HOUR_INNER[p].replace("{t}", column) for p in _HOUR_INNER if p in wanted]
+    outer = [_HOUR_OUTER[p] if p is not None else "NULL" for p in parts]
+    return inner, outer
+
+
 @dataclass(slots=True)
 class History:
     store: Store
@@ -280,6 +330,8 @@ class History:
         ``limit`` ones with ``newest``), returned in chronological order."""
         column = TIME_COLUMN[prop]
         order = "DESC" if newest else "ASC"
+        keys = ["h", "ts", "iid"] if column == "ts" else [column, "iid"]  # the index's order
+        sort = ", ".join(f"{key} {order}" for key in keys)
         out: dict[int, list[Row]] = {sid: [] for sid in sids}
         for chunk in _chunks(list(sids), 200):
             args: list[Any] = []
@@ -292,7 +344,7 @@ class History:
                 parts.append(
                     "SELECT * FROM (SELECT sid, ts, iid, k, num, val, doc, created_at, "
                     f"modified_at FROM temporal_instances WHERE sid = {mark} AND {cond} "
-                    f"ORDER BY {column} {order}, iid LIMIT ${len(args)}) AS q{index}"
+                    f"ORDER BY {sort} LIMIT ${len(args)}) AS q{index}"
                 )
             for r in await self.store.fetch(" UNION ALL ".join(parts), *args):
                 out[r[0]].append(Row(*r))
@@ -402,37 +454,52 @@ class History:
         else:
             parts = [part for part in _SQL_PARTS if part in needs]
             layout = {name: index + 2 for index, name in enumerate(parts)}
-        sql_of = {
-            "n": "count(*)",
-            "nnum": "count(num)",
-            "sum": "sum(num)",
-            "sumsq": "sum(num * num)",
-            "min": "min(num)",
-            "max": "max(num)",
-            "distinct": "count(DISTINCT num) + count(DISTINCT val)",
-            "first": f"min({column})",
-            "last": f"max({column})",
-            "avg": "avg(num)",
-        }
-        selected = [sql_of[p] if p is not None else "NULL" for p in parts]
+        hourly_groups = (
+            prop == "observedAt"
+            and buckets.period is not None
+            and buckets.period % HOUR_US == 0
+            and buckets.origin % HOUR_US == 0
+            and "distinct" not in needs
+        )
+        raw = [_SQL_OF[p].replace("{t}", column) if p is not None else "NULL" for p in parts]
+        inner: list[str] = []
+        if hourly_groups and buckets.period != HOUR_US:
+            inner, raw = _hour_parts(parts, column)
         if rolled:
-            selected += ["NULL", "0"]  # avg (from the merged sums), partial
-        columns = "".join(f", {c}" for c in selected)
+            raw += ["NULL", "0"]  # avg (from the merged sums), partial
+        columns = "".join(f", {c}" for c in raw)
         out: dict[int, list[Aggregate]] = {}
         # One GROUP BY per series (a UNION ALL of them per statement): SQLite sorts many small
         # groupings much faster than one big one, and PostgreSQL scans each series in order.
+        # Periods of whole hours from a whole hour group by the stored hour, in index order
+        # (no sort), then add the hours up per period.
         for chunk in _chunks(list(sids), 100):
             args = []
             cond = window.sql(column, args)
-            bucket = buckets.sql(column, args)
+            bucket = "" if hourly_groups else buckets.sql(column, args)
             selects = []
             for index, sid in enumerate(chunk):
                 args.append(sid)
-                selects.append(
-                    f"SELECT * FROM (SELECT sid, {bucket} AS b{columns} FROM temporal_instances "
-                    f"WHERE sid = ${len(args)} AND {cond} AND (k & {DELETED}) = 0 "
-                    f"GROUP BY sid, b ORDER BY b) AS g{index}"
-                )
+                where = f"WHERE sid = ${len(args)} AND {cond} AND (k & {DELETED}) = 0"
+                if not hourly_groups:
+                    body = (
+                        f"SELECT sid, {bucket} AS b{columns} FROM temporal_instances {where} "
+                        "GROUP BY sid, b ORDER BY b"
+                    )
+                elif buckets.period == HOUR_US:
+                    body = (
+                        f"SELECT sid, h - {buckets.origin // HOUR_US} AS b{columns} "
+                        f"FROM temporal_instances {where} GROUP BY sid, h ORDER BY h"
+                    )
+                else:
+                    hours = buckets.period // HOUR_US  # type: ignore[operator]
+                    body = (
+                        f"SELECT sid, (h - {buckets.origin // HOUR_US}) / {hours} AS b{columns} "
+                        f"FROM (SELECT sid, h{''.join(f', {c}' for c in inner)} "
+                        f"FROM temporal_instances {where} GROUP BY sid, h) AS i "
+                        "GROUP BY sid, b ORDER BY b"
+                    )
+                selects.append(f"SELECT * FROM ({body}) AS g{index}")
             rows = await self.store.fetch(" UNION ALL ".join(selects), *args)
             for sid, group in groupby(rows, key=itemgetter(0)):
                 out[sid] = list(group)

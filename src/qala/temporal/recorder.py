@@ -27,7 +27,7 @@ from qala.hub.changes import Change, WriteContext
 from qala.hub.model import Entity, iso_to_us, us_to_iso
 from qala.store.base import RowBatch, Tenant
 from qala.temporal import schema
-from qala.temporal.schema import DELETED, OBSERVED
+from qala.temporal.schema import DELETED, HOUR_US, OBSERVED
 
 _SID_CACHE = 200_000
 
@@ -96,7 +96,7 @@ class HistoryRecorder:
                             ts = times[observed] = iso_to_us(observed)
                         k, num, val, doc = encode(inst)
                         k |= OBSERVED
-                    rows.append((sid, ts, new_iid(), k, num, val, doc, now, None))
+                    rows.append((sid, ts // HOUR_US, ts, new_iid(), k, num, val, doc, now, None))
                     if attrs_before is None or not _has(attrs_before.get(iri), dataset):
                         series.append((sid, tid, eid, iri, dataset, ctx.now_us))
             if change.deleted and before is not None:
@@ -132,7 +132,18 @@ class HistoryRecorder:
                 code = schema.KIND_CODE.get(inst.get("type", "Property"), 0)
                 sid = schema.series_id(tid, eid, iri, dataset)
                 rows.append(
-                    (sid, now, schema.new_iid(), code | DELETED, None, None, None, now, None)
+                    (
+                        sid,
+                        now // HOUR_US,
+                        now,
+                        schema.new_iid(),
+                        code | DELETED,
+                        None,
+                        None,
+                        None,
+                        now,
+                        None,
+                    )
                 )
 
     async def after_commit(self, tenant: Tenant, changes: list[Change], ctx: WriteContext) -> None:

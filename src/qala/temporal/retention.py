@@ -28,10 +28,10 @@ DAY_US = 86_400_000_000
 
 _ROLLUP = (
     "INSERT INTO temporal_hourly (sid, hour, n, nnum, sum, sumsq, min, max) "
-    f"SELECT sid, (ts / {HOUR_US}) * {HOUR_US}, count(*), count(num), sum(num), sum(num * num), "
+    f"SELECT sid, h * {HOUR_US}, count(*), count(num), sum(num), sum(num * num), "
     "min(num), max(num) FROM temporal_instances "
-    "WHERE sid IN (SELECT sid FROM temporal_series WHERE tenant_id = $1) AND ts < $2 "
-    f"AND (k & {DELETED}) = 0 GROUP BY sid, (ts / {HOUR_US}) * {HOUR_US} "
+    "WHERE sid IN (SELECT sid FROM temporal_series WHERE tenant_id = $1) AND h < $2 "
+    f"AND (k & {DELETED}) = 0 GROUP BY sid, h "
     "ON CONFLICT (sid, hour) DO UPDATE SET "
     "n = temporal_hourly.n + excluded.n, "
     "nnum = temporal_hourly.nnum + excluded.nnum, "
@@ -45,7 +45,7 @@ _ROLLUP = (
 )
 _PURGE = (
     "DELETE FROM temporal_instances "
-    "WHERE sid IN (SELECT sid FROM temporal_series WHERE tenant_id = $1) AND ts < $2"
+    "WHERE sid IN (SELECT sid FROM temporal_series WHERE tenant_id = $1) AND h < $2"
 )
 
 
@@ -73,8 +73,9 @@ async def compact_tenant(
         return None
     moment = now if now is not None else now_us()
     horizon = ((moment - days * DAY_US) // HOUR_US) * HOUR_US
+    hour = horizon // HOUR_US  # a whole hour: the hours before it are compacted whole
     hours, removed = await store.execute(
-        [(_ROLLUP, [tenant.id, horizon]), (_PURGE, [tenant.id, horizon])]
+        [(_ROLLUP, [tenant.id, hour]), (_PURGE, [tenant.id, hour])]
     )
     return Compaction(tenant.name, horizon, hours, removed)
 

@@ -5,10 +5,12 @@ datasetId). Its id (``sid``) is a 64-bit hash of those four, so the write path n
 look anything up: the participant computes it, and the catalogue row (``temporal_series``) is
 only written when the attribute instance first appears.
 
-An instance row is ``(sid, ts, iid, k, num, val, doc, created_at, modified_at)``:
+An instance row is ``(sid, h, ts, iid, k, num, val, doc, created_at, modified_at)``:
 
 * ``ts``: the instance's time, µs since the epoch: its ``observedAt`` or, without one, the time
-  it was written (so every instance has a place on the time axis);
+  it was written (so every instance has a place on the time axis); ``h`` is ``ts`` in whole
+  hours (``ts // HOUR_US``), the second key of the index, so that hourly aggregation needs no
+  sort;
 * ``iid``: random 62-bit number, the instance's identity (``instanceId`` is derived from it);
 * ``k``: attribute type (low 4 bits) and flags (observedAt given, deleted, integer value);
 * ``num``: the value when it is a number (aggregations run on this column in SQL);
@@ -33,7 +35,7 @@ SERIES = "temporal_series"
 ENTITIES = "temporal_entities"
 HOURLY = "temporal_hourly"
 
-INSTANCE_COLUMNS = ("sid", "ts", "iid", "k", "num", "val", "doc", "created_at", "modified_at")
+INSTANCE_COLUMNS = ("sid", "h", "ts", "iid", "k", "num", "val", "doc", "created_at", "modified_at")
 SERIES_COLUMNS = ("sid", "tenant_id", "entity_id", "attr", "dataset_id", "created_at")
 ENTITY_COLUMNS = ("tenant_id", "entity_id", "at", "types", "deleted")
 

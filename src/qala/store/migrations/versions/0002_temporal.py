@@ -7,11 +7,12 @@ Create Date: 2026-11-25
 Layout (see ``qala.temporal.schema`` and docs/temporal.md):
 
 * ``temporal_instances``: one compact row per attribute instance, keyed by a 64-bit *series id*
-  (a hash of tenant, entity, attribute and datasetId) and the instance time. On SQLite it is a
-  ``WITHOUT ROWID`` table clustered on ``(sid, ts, iid)``: one B-tree, no secondary index, and
-  a series' instances are contiguous on disk. On PostgreSQL it is a heap with a B-tree on
-  ``(sid, ts)`` and a BRIN index on ``ts`` (rows arrive in time order, so BRIN is tiny and
-  serves retention scans).
+  (a hash of tenant, entity, attribute and datasetId), the instance's hour ``h`` (``ts`` in
+  whole hours since the epoch) and time ``ts``. On SQLite it is a ``WITHOUT ROWID`` table
+  clustered on ``(sid, h, ts, iid)``: one B-tree, no secondary index, a series' instances are
+  contiguous on disk, and hourly aggregation groups by ``(sid, h)`` in index order without
+  sorting. On PostgreSQL it is a heap with a B-tree on ``(sid, h, ts)`` and a BRIN index on
+  ``ts`` (rows arrive in time order, so BRIN is tiny and serves retention scans).
 * ``temporal_series``: series id -> (tenant, entity, attribute, datasetId); written once per
   new attribute instance, append-only (a series re-created after a deletion appears twice;
   readers use DISTINCT). Clustered by (tenant, entity) on SQLite, indexed so on PostgreSQL.
@@ -35,10 +36,10 @@ def upgrade() -> None:
     if sqlite:
         op.execute(
             "CREATE TABLE temporal_instances ("
-            "sid INTEGER NOT NULL, ts INTEGER NOT NULL, iid INTEGER NOT NULL, "
-            "k INTEGER NOT NULL, num REAL, val TEXT, doc TEXT, "
+            "sid INTEGER NOT NULL, h INTEGER NOT NULL, ts INTEGER NOT NULL, "
+            "iid INTEGER NOT NULL, k INTEGER NOT NULL, num REAL, val TEXT, doc TEXT, "
             "created_at INTEGER NOT NULL, modified_at INTEGER, "
-            "PRIMARY KEY (sid, ts, iid)) WITHOUT ROWID"
+            "PRIMARY KEY (sid, h, ts, iid)) WITHOUT ROWID"
         )
         op.execute(
             "CREATE TABLE temporal_hourly ("
@@ -49,12 +50,12 @@ def upgrade() -> None:
     else:
         op.execute(
             "CREATE TABLE temporal_instances ("
-            "sid BIGINT NOT NULL, ts BIGINT NOT NULL, iid BIGINT NOT NULL, "
+            "sid BIGINT NOT NULL, h INTEGER NOT NULL, ts BIGINT NOT NULL, iid BIGINT NOT NULL, "
             "k SMALLINT NOT NULL, num DOUBLE PRECISION, val TEXT, doc TEXT, "
             "created_at BIGINT NOT NULL, modified_at BIGINT) "
             "WITH (autovacuum_vacuum_scale_factor = 0.02)"
         )
-        op.execute("CREATE INDEX temporal_instances_sid_ts ON temporal_instances (sid, ts)")
+        op.execute("CREATE INDEX temporal_instances_sid_h ON temporal_instances (sid, h, ts)")
         op.execute(
             "CREATE INDEX temporal_instances_ts ON temporal_instances USING brin (ts) "
             "WITH (pages_per_range = 32)"
