@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from qala import __version__
-from qala.auth import policy
+from qala.auth import audit, policy
 from qala.hub import errors as e
 from qala.hub.changes import Actor, Change, WriteContext
 from qala.hub.model import Entity, us_to_iso
@@ -209,7 +209,7 @@ async def create_services(
 ) -> Response:
     svc, registry, _ = _iot(request)
     name = tenant_of(tenant, fiware_service)
-    allowed(request, name, write=True)
+    actor = allowed(request, name, write=True)
     docs = [
         check_service(d, i)
         for i, d in enumerate(await _items(request, "services", svc.settings.max_body_bytes))
@@ -233,6 +233,10 @@ async def create_services(
                 409, "DUPLICATE_GROUP", "a service group with this apikey exists"
             ) from None
         raise
+    for doc in docs:
+        await audit.record(
+            svc.store, actor, "iot.service.create", tenant=name, target=doc["apikey"]
+        )
     return _empty(201)
 
 
@@ -274,7 +278,7 @@ async def update_service(
 ) -> Response:
     svc, registry, _ = _iot(request)
     name = tenant_of(tenant, fiware_service)
-    allowed(request, name, write=True)
+    actor = allowed(request, name, write=True)
     row = await _find_service(registry, name, apikey, resource)
     body = await read_json(request, svc.settings.max_body_bytes)
     if not isinstance(body, dict):
@@ -286,6 +290,9 @@ async def update_service(
     doc = check_service({**row.config, **body, "apikey": row.apikey}, 0)
     await svc.contexts.compile(doc.get("@context", doc.get("context")))
     await registry.update_service(row, doc)
+    await audit.record(
+        svc.store, actor, "iot.service.update", tenant=name, target=row.apikey, detail=body
+    )
     return _empty(204)
 
 
@@ -298,11 +305,15 @@ async def delete_service(
     tenant: TenantHeader = None,
     fiware_service: ServiceHeader = None,
 ) -> Response:
-    _, registry, _ = _iot(request)
+    svc, registry, _ = _iot(request)
     name = tenant_of(tenant, fiware_service)
-    allowed(request, name, write=True)
+    actor = allowed(request, name, write=True)
     row = await _find_service(registry, name, apikey, resource)
     await registry.delete_service(row, with_devices=device)
+    detail = {"devices": True} if device else None
+    await audit.record(
+        svc.store, actor, "iot.service.delete", tenant=name, target=row.apikey, detail=detail
+    )
     return _empty(204)
 
 
@@ -477,7 +488,7 @@ async def create_devices(
 ) -> Response:
     svc, registry, _ = _iot(request)
     name = tenant_of(tenant, fiware_service)
-    allowed(request, name, write=True)
+    actor = allowed(request, name, write=True)
     docs = [
         check_device(d, i)
         for i, d in enumerate(await _items(request, "devices", svc.settings.max_body_bytes))
@@ -506,10 +517,12 @@ async def create_devices(
             raise IotError(409, "DUPLICATE_DEVICE_ID", "a device with this id exists") from None
         raise
     try:
-        await ensure_entities(svc.hub, name, resolved, actor_of(request))
+        await ensure_entities(svc.hub, name, resolved, actor)
     except BaseException:
         await registry.delete_devices(name, ids)  # all or nothing
         raise
+    for device_id in ids:
+        await audit.record(svc.store, actor, "iot.device.create", tenant=name, target=device_id)
     return _empty(201)
 
 
@@ -562,7 +575,7 @@ async def update_device(
 ) -> Response:
     svc, registry, _ = _iot(request)
     name = tenant_of(tenant, fiware_service)
-    allowed(request, name, write=True)
+    actor = allowed(request, name, write=True)
     row = await _find_device(registry, name, device_id)
     body = await read_json(request, svc.settings.max_body_bytes)
     if not isinstance(body, dict):
@@ -580,8 +593,11 @@ async def update_device(
     values, device = await _device_values(
         svc, registry, name, doc, await registry.tenant_services(name)
     )
-    await ensure_entities(svc.hub, name, [device], actor_of(request))
+    await ensure_entities(svc.hub, name, [device], actor)
     await registry.update_device(row, values)
+    await audit.record(
+        svc.store, actor, "iot.device.update", tenant=name, target=device_id, detail=body
+    )
     return _empty(204)
 
 
@@ -592,11 +608,12 @@ async def delete_device(
     tenant: TenantHeader = None,
     fiware_service: ServiceHeader = None,
 ) -> Response:
-    _, registry, _ = _iot(request)
+    svc, registry, _ = _iot(request)
     name = tenant_of(tenant, fiware_service)
-    allowed(request, name, write=True)
+    actor = allowed(request, name, write=True)
     await _find_device(registry, name, device_id)
     await registry.delete_devices(name, [device_id])
+    await audit.record(svc.store, actor, "iot.device.delete", tenant=name, target=device_id)
     return _empty(204)
 
 

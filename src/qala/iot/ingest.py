@@ -263,6 +263,7 @@ class Ingestor:
             self._wake.clear()
             while self._queue:
                 self._idle.clear()
+                batch: list[Incoming] = []
                 try:
                     if self.linger and len(self._queue) < self.batch_max:
                         await asyncio.sleep(self.linger)
@@ -273,12 +274,30 @@ class Ingestor:
                     raise
                 except Exception:  # a bug must not stop ingestion
                     log.exception("IoT ingestion batch failed unexpectedly")
+                    for item in batch:  # MQTT ones stay unacknowledged: sent again later
+                        if item.future is not None and not item.future.done():
+                            item.future.set_result(
+                                Outcome(kind="unavailable", message="internal error")
+                            )
                 finally:
                     self._idle.set()
 
     async def _process(self, batch: list[Incoming]) -> None:
         started = time.perf_counter()
-        resolutions = await self.registry.resolve({(i.apikey, i.device_id) for i in batch})
+        keys = {(i.apikey, i.device_id) for i in batch}
+        attempt = 0
+        while True:
+            try:
+                resolutions = await self.registry.resolve(keys)
+                break
+            except Exception as exc:
+                if self._stopping or not is_transient(exc):
+                    raise
+                attempt += 1
+                self.totals.store_retries += 1
+                if attempt == 1 or attempt % 20 == 0:
+                    log.warning("looking up devices failed (%s); retrying", exc)
+                await asyncio.sleep(min(5.0, 0.05 * 2**attempt))
         by_tenant: dict[str, list[Incoming]] = {}
         for item in batch:
             resolution = resolutions[(item.apikey, item.device_id)]
