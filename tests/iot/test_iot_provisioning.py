@@ -354,3 +354,45 @@ def test_provisioning_attaches_to_an_existing_entity_of_the_same_type(client: Te
     got = entity(client, "urn:ngsi-ld:Thermometer:old")
     assert got["label"]["value"] == "kept"
     assert got["floor"]["value"] == 2
+
+
+def _key(client: TestClient, role: str, tenant: str | None = TENANT) -> dict[str, str]:
+    body = {"role": role, "tenant": tenant, "name": f"{role} for iot tests"}
+    response = client.post("/qala/v1/keys", json=body)
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['key']}"}
+
+
+def test_who_may_read_and_change_provisioning(client: TestClient) -> None:
+    key = unique_key()
+    provision(client, key, [{"device_id": "acl1"}])
+    auditor = {**H, **_key(client, "auditor", None)}
+    operator = {**H, **_key(client, "city-operator")}
+    partner = {**H, **_key(client, "partner")}
+    stranger = {"NGSILD-Tenant": "almaty", **_key(client, "city-operator", "almaty")}
+    assert client.get("/iot/devices/acl1", headers=auditor).status_code == 200
+    denied = client.post("/iot/devices", json={"devices": [{"device_id": "x"}]}, headers=auditor)
+    iot_error(denied, 403, "FORBIDDEN")
+    iot_error(client.get("/iot/services", headers=partner), 403, "FORBIDDEN")
+    created = client.post(
+        "/iot/devices", json={"devices": [{"device_id": "op1"}]}, headers=operator
+    )
+    assert created.status_code == 201, created.text
+    other = client.get("/iot/devices/acl1", headers={**stranger, "NGSILD-Tenant": TENANT})
+    iot_error(other, 403, "FORBIDDEN")
+    # devices need no credentials to send measures: their apikey and id authenticate them
+    anonymous = client.post(
+        f"/iot/json?k={key}&i=acl1", json={"t": 1.0}, headers={"Authorization": ""}
+    )
+    assert anonymous.status_code == 200, anonymous.text
+
+
+def test_provisioning_changes_are_audited(client: TestClient) -> None:
+    key = unique_key()
+    provision(client, key, [{"device_id": "au1"}])
+    client.delete("/iot/devices/au1", headers=H)
+    rows = client.get("/qala/v1/audit?tenant=astana&limit=50").json()
+    operations = [(r["operation"], r["entity_id"]) for r in rows]
+    assert ("iot.service.create", key) in operations
+    assert ("iot.device.create", "au1") in operations
+    assert ("iot.device.delete", "au1") in operations
