@@ -240,14 +240,18 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"the server exited; see {self.log_path}")
+                raise AssertionError(f"the server exited: {self.log_tail()}")
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        raise AssertionError(f"the server did not start within {timeout} s; see {self.log_path}")
+        raise AssertionError(f"the server did not start within {timeout} s: {self.log_tail()}")
+
+    def log_tail(self, size: int = 3000) -> str:
+        with open(self.log_path, "rb") as log:
+            return log.read().decode(errors="replace")[-size:]
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flushing; what was acknowledged must survive."""
