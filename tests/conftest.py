@@ -121,7 +121,9 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, allow_local_endpoints=True)
+    # Device ingestion over MQTT is off unless a test turns it on (tests/iot): otherwise every
+    # test server would subscribe to the shared broker and see every other test's messages.
+    return Settings(database_url=database_url, allow_local_endpoints=True, mqtt_url="")
 
 
 @pytest.fixture

@@ -87,6 +87,7 @@ def _seed(settings: Settings) -> None:
 def test_qala_simulate_publishes_live_measures_that_the_server_ingests(
     settings: Settings, mqtt_broker: str, admin_headers: dict[str, str]
 ) -> None:
+    settings = settings.model_copy(update={"mqtt_url": mqtt_broker})
     _seed(settings)
     listener = Listener("/+/+/attrs")
     started = datetime.now(UTC) - timedelta(seconds=1)
