@@ -126,7 +126,8 @@ def demo(
         "\n[bold yellow]Demo admin key[/] (full access to every city; keep it private):\n"
         f"  {secret}\n"
         f"Use it as: curl -H 'Authorization: Bearer {secret}' "
-        f"http://{settings.host}:{settings.port}/ngsi-ld/v1/types -H 'NGSILD-Tenant: astana'\n"
+        f"http://{settings.host}:{settings.port}/ngsi-ld/v1/types -H 'NGSILD-Tenant: astana'\n",
+        soft_wrap=True,
     )
     from qala.iot.cli import provision_demo, start_demo_simulation
     from qala.iot.simulate import parse_tenants
