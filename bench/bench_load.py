@@ -24,7 +24,8 @@ request than the server does, measuring the client instead. The server runs with
 rate limit off (``QALA_RATE_LIMIT=0``): all clients share one admin key.
 
     python bench/bench_load.py [--clients 200] [--duration 60] [--entities 5000]
-                               [--backends sqlite,postgresql]
+                               [--backends sqlite,postgresql] [--subscribe-weight 5]
+                               [--only get|update|batch|query_q|query_geo|subscribe]
 """
 
 from __future__ import annotations
@@ -260,13 +261,19 @@ class Stats:
 
 class LoadClient:
     def __init__(
-        self, port: int, headers: dict[str, str], entities: int, receiver: str, seed: int
+        self,
+        port: int,
+        headers: dict[str, str],
+        entities: int,
+        receiver: str,
+        seed: int,
+        mix: tuple[tuple[str, int], ...] = OPS,
     ) -> None:
         self.conn = Connection(port, headers)
         self.entities = entities
         self.receiver = receiver
         self.rng = random.Random(seed)
-        self.kinds = [op for op, weight in OPS for _ in range(weight)]
+        self.kinds = [op for op, weight in mix for _ in range(weight)]
 
     def _id(self) -> str:
         return f"urn:ngsi-ld:Streetlight:{self.rng.randrange(self.entities)}"
@@ -356,12 +363,13 @@ async def run_load(
     duration: float,
     sample: float,
     pid: int,
+    mix: tuple[tuple[str, int], ...],
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}", "NGSILD-Tenant": TENANT}
     stats = Stats()
     stop = asyncio.Event()
     endpoint = f"http://127.0.0.1:{receiver.port}/notify"
-    workers = [LoadClient(port, headers, entities, endpoint, seed) for seed in range(clients)]
+    workers = [LoadClient(port, headers, entities, endpoint, seed, mix) for seed in range(clients)]
     tasks = [asyncio.create_task(w.run(stats, stop)) for w in workers]
     await asyncio.sleep(warmup)
     rss: list[tuple[float, float]] = []
@@ -377,6 +385,7 @@ async def run_load(
     elapsed = time.monotonic() - started
     rss.append((elapsed, rss_mb(pid)))
     server_cpu = cpu_seconds(pid) - server_cpu
+    loadavg = os.getloadavg()[0]  # other work on the machine skews every figure
     own_cpu = time.process_time() - own_cpu
     notified = receiver.notifications - notified[0], receiver.entities - notified[1]
     stop.set()
@@ -388,6 +397,8 @@ async def run_load(
         "server_cpu": server_cpu / elapsed,
         "client_cpu": own_cpu / elapsed,
         "notifications": notified,
+        "loadavg": loadavg,
+        "mix": mix,
     }
 
 
@@ -441,10 +452,15 @@ def bench(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                     duration=args.duration,
                     sample=args.sample,
                     pid=pid,
+                    mix=((args.only, 1),) if args.only else _mix(args.subscribe_weight),
                 )
             )
         result["idle_rss"] = idle_rss
         return result
+
+
+def _mix(subscribe_weight: int) -> tuple[tuple[str, int], ...]:
+    return tuple((op, subscribe_weight if op == "subscribe" else w) for op, w in OPS)
 
 
 def report(backend: str, result: dict[str, Any], clients: int) -> None:
@@ -455,6 +471,8 @@ def report(backend: str, result: dict[str, Any], clients: int) -> None:
     for op in [o for o, _ in OPS] + ["unsubscribe"]:
         lat = stats.latencies.get(op, [])
         err = stats.errors.get(op, 0)
+        if not lat and not err:
+            continue  # not in the mix
         total += len(lat) + err
         errors += err
         rows.append(
@@ -469,7 +487,9 @@ def report(backend: str, result: dict[str, Any], clients: int) -> None:
             ]
         )
     rows.append(["all", str(total), f"{total / seconds:.0f}", "", "", "", str(errors)])
-    print(f"\n{backend}: {clients} clients, {seconds:.0f} s")
+    weights = sum(w for _, w in result["mix"])
+    mix = ", ".join(f"{op} {100 * w / weights:.0f} %" for op, w in result["mix"] if w)
+    print(f"\n{backend}: {clients} clients, {seconds:.0f} s ({mix})")
     print(table(rows))
     for sample in stats.samples:
         print(f"  error: {sample}")
@@ -483,7 +503,8 @@ def report(backend: str, result: dict[str, Any], clients: int) -> None:
     print(
         f"notifications received: {notifications} ({entities} entities); "
         f"CPU: server {result['server_cpu'] * 100:.0f} %, load generator "
-        f"{result['client_cpu'] * 100:.0f} % (of one core each)"
+        f"{result['client_cpu'] * 100:.0f} % (of one core each); machine load average "
+        f"{result['loadavg']:.1f} on {os.cpu_count()} cores"
     )
 
 
@@ -495,6 +516,15 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=5000)
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--subscribe-weight",
+        type=int,
+        default=5,
+        help="weight of subscribe/unsubscribe pairs in the mix (of 100); 0 leaves them out",
+    )
+    parser.add_argument(
+        "--only", choices=[op for op, _ in OPS], help="run one operation alone (its capacity)"
+    )
     args, _ = parser.parse_known_args()  # make bench passes every script the same arguments
     print(f"# Load: mixed NGSI-LD traffic\n{machine()}")
     for backend in args.backends.split(","):
