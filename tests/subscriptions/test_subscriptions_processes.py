@@ -103,6 +103,7 @@ def test_a_killed_server_loses_no_acknowledged_write_and_no_notification(
     assert len(notified) - len(set(notified)) <= 3 * 50
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_processes_sharing_postgresql_deliver_each_notification_once(
     database_url: str, tmp_path: Path, servers: list[ServerProcess], receiver: Receiver
