@@ -409,3 +409,30 @@ def test_queries_expand_names_with_the_request_context(client: TestClient) -> No
     assert ids(query(client, type="Streetlight", q="lux==5")) == set()
     bare = query(client, type="Streetlight", attrs="https://example.org/city#lux").json()
     assert bare[0]["https://example.org/city#lux"] == prop(5)
+
+
+def test_scope_queries(client: TestClient) -> None:
+    scoped = [
+        {**streetlight_entity(1), "scope": ["/Astana/Esil", "/Lights/LED"]},
+        {**streetlight_entity(2), "scope": "/Astana/Almaty"},
+        {**streetlight_entity(3), "scope": "/Lights/LED"},
+        streetlight_entity(4),
+    ]
+    assert client.post(f"{BASE}/entityOperations/create", json=scoped).status_code == 201
+
+    def scope(query_text: str) -> set[str]:
+        got = query(client, type="Streetlight", scopeQ=query_text)
+        return {e["id"].rsplit(":", 1)[1] for e in got.json()}
+
+    assert scope("/Astana/Esil") == {"1"}
+    assert scope("/Astana/#") == {"1", "2"}
+    assert scope("/+/LED") == {"1", "3"}
+    assert scope("/Astana/Almaty,/Lights/LED") == {"1", "2", "3"}
+    assert scope("/Astana/#;/Lights/LED") == {"1"}
+    assert scope("(/Astana/Esil;/Lights/LED)|/Astana/Almaty") == {"1", "2"}
+    for bad in ("Astana", "(/Astana", "/Astana;", "/Astana//Esil"):
+        problem(query(client, type="Streetlight", scopeQ=bad), 400, "BadRequestData")
+
+
+def streetlight_entity(n: int) -> dict[str, Any]:
+    return {"id": f"urn:ngsi-ld:Streetlight:{n}", "type": "Streetlight", "status": prop("ok")}

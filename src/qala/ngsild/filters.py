@@ -108,21 +108,68 @@ def geo_filter_json(value: Any, ctx: CompiledContext) -> GeoFilter:
 _SCOPE_TERM = re.compile(r"^/(?:[^/\s#+;,|()]+|\+)(?:/(?:[^/\s#+;,|()]+|\+))*(?:/#)?$|^/#$")
 
 
+_SCOPE_TOKEN = re.compile(r"\s*([(),;|]|[^(),;|\s]+)")
+
+
 class ScopeFilter:
     """``scopeQ``: ``/Astana/Esil`` (exact), ``/Astana/#`` (subtree), ``/+/Esil`` (one level);
-    ``,`` or ``|`` for OR, ``;`` for AND."""
+    ``,`` or ``|`` for OR, ``;`` for AND (binding tighter), parentheses to group."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.groups: list[list[re.Pattern[str]]] = []
-        for alternative in re.split(r"[,|]", text):
-            terms = [t.strip() for t in alternative.split(";")]
-            patterns = []
-            for term in terms:
-                if not _SCOPE_TERM.match(term):
-                    raise BadRequestData(f"invalid scopeQ term {term!r}")
-                patterns.append(self._compile(term))
-            self.groups.append(patterns)
+        #: Disjunctive normal form: any group matches when all its patterns match a scope.
+        self.groups: list[list[re.Pattern[str]]] = [
+            [self._compile(term) for term in group] for group in self._parse(text)
+        ]
+
+    @staticmethod
+    def _parse(text: str) -> list[list[str]]:
+        tokens = [m.group(1) for m in _SCOPE_TOKEN.finditer(text)]
+        if "".join(tokens) != re.sub(r"\s+", "", text):
+            raise BadRequestData(f"invalid scopeQ {text!r}")
+        pos = 0
+
+        def peek() -> str | None:
+            return tokens[pos] if pos < len(tokens) else None
+
+        def expression() -> list[list[str]]:
+            nonlocal pos
+            groups = conjunction()
+            while peek() in (",", "|"):
+                pos += 1
+                groups = groups + conjunction()
+            return groups
+
+        def conjunction() -> list[list[str]]:
+            nonlocal pos
+            groups = factor()
+            while peek() == ";":
+                pos += 1
+                right = factor()
+                groups = [a + b for a in groups for b in right]
+            return groups
+
+        def factor() -> list[list[str]]:
+            nonlocal pos
+            token = peek()
+            if token == "(":
+                pos += 1
+                inner = expression()
+                if peek() != ")":
+                    raise BadRequestData(f"invalid scopeQ {text!r}: missing ')'")
+                pos += 1
+                return inner
+            if token is None or not _SCOPE_TERM.match(token):
+                raise BadRequestData(f"invalid scopeQ term {token!r} in {text!r}")
+            pos += 1
+            return [[token]]
+
+        groups = expression()
+        if pos != len(tokens):
+            raise BadRequestData(f"invalid scopeQ {text!r}: unexpected {tokens[pos]!r}")
+        if len(groups) > 64:
+            raise BadRequestData(f"scopeQ {text!r} is too complex")
+        return groups
 
     @staticmethod
     def _compile(term: str) -> re.Pattern[str]:
