@@ -577,3 +577,20 @@ def test_ids_handed_out_before_a_backup_are_not_handed_out_again(
     asyncio.run(restore(restored, path))
     fetch(restored, insert)
     assert fetch(restored, "SELECT id FROM subscription_outbox") == [(4,)]
+
+
+def test_what_is_not_a_qala_database_is_not_backed_up(tmp_path: Path) -> None:
+    runner = CliRunner()
+    garbage = tmp_path / "notes.db"
+    garbage.write_text("shopping list: milk, bread\n" * 100)
+    result = runner.invoke(cli_app, ["backup", str(tmp_path / "a"), "--db", f"sqlite:///{garbage}"])
+    assert result.exit_code == 2 and "not a usable SQLite database" in result.output
+    missing = f"sqlite:///{tmp_path / 'nowhere.db'}"
+    result = runner.invoke(cli_app, ["backup", str(tmp_path / "b"), "--db", missing])
+    assert result.exit_code == 2 and "no SQLite database" in result.output
+    assert not (tmp_path / "nowhere.db").exists()
+    bare = tmp_path / "bare.db"
+    fetch(f"sqlite:///{bare}", "CREATE TABLE t (x INTEGER)")
+    result = runner.invoke(cli_app, ["backup", str(tmp_path / "c"), "--db", f"sqlite:///{bare}"])
+    assert result.exit_code == 2 and "not a Qala database" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bare.db", "notes.db"]

@@ -56,6 +56,9 @@ def backup_command(file: FileArgument, db: DbOption = None) -> None:
     except BackupError as exc:
         console.print(f"[red]backup failed: {exc}[/]")
         raise typer.Exit(2) from None
+    except OSError as exc:
+        console.print(f"[red]backup failed: cannot write {file}: {exc.strerror or exc}[/]")
+        raise typer.Exit(2) from None
     console.print(
         f"backed up {database} ({summary.source}, snapshot at {summary.snapshot_at}) to {file}: "
         f"{len(summary.rows)} tables, {summary.total_rows:,} rows, {_size(summary.size_bytes)} "
