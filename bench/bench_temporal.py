@@ -3,8 +3,8 @@
 For each backend (SQLite, PostgreSQL), on a fresh database:
 
 1. Write cost. In-process ``Hub.batch_upsert`` of AirQualityObserved entities (10 attributes,
-   batches of 1,000; a create round then an update round) without and with the temporal
-   capability: entities/s before/after, history rows per entity, stored bytes per row.
+   batches of 1,000; create rounds then update rounds) without and with the history
+   participant, interleaved: entities/s before/after, history rows per entity, bytes per row.
 2. Aggregation. 100 sensors with a year of 15-minute pm25 values (3.5M instances, loaded in
    bulk with ``qala.temporal.load_history``), then the hourly average of all of them for the
    whole year through the temporal API (``GET /ngsi-ld/v1/temporal/entities`` on a uvicorn
@@ -47,6 +47,7 @@ from qala.ngsild.parse import parse_entity
 from qala.services import Services
 from qala.temporal import load_history
 from qala.temporal.bulk import HistoryPoint
+from qala.temporal.recorder import HistoryRecorder
 
 PG_ADMIN = os.environ.get("QALA_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SDM = "https://smartdatamodels.org/context.jsonld"
@@ -134,35 +135,53 @@ async def table_bytes(svc: Services, table: str) -> int | None:
 # -- 1. write cost -------------------------------------------------------------------------------
 
 
-async def upsert_rate(url: str, entities: int, with_history: bool) -> dict[str, Any]:
-    names = {"ngsi-ld", "temporal"} if with_history else {"ngsi-ld"}
-    caps = [c for c in load_capabilities() if c.name in names]
+async def upsert_rates(url: str, entities: int, rounds: int = 2) -> dict[str, Any]:
+    """Batch upsert rates without and with the history participant, interleaved (A, B, A, B…)
+    on one server so that a busy machine slows both alike; the best round of each."""
+    caps = [c for c in load_capabilities() if c.name in ("ngsi-ld", "temporal")]
     svc = await start_services(settings_for(url), caps)
-    tenant = "with-history" if with_history else "without-history"
-    rates = []
+    recorder = next(p for p in svc.hub.participants if isinstance(p, HistoryRecorder))
+    others = [p for p in svc.hub.participants if p is not recorder]
+    best: dict[tuple[bool, str], float] = {}
+    recorded = 0
     try:
         ctx = await svc.contexts.compile([SDM])
         rng = random.Random(7)
-        for observed in ("2026-01-15T09:00:00Z", "2026-01-15T10:00:00Z"):
-            bodies = [air_quality(n, observed, rng) for n in range(entities)]
+
+        async def run(with_history: bool, phase: str, first: int, observed: str) -> None:
+            svc.hub.participants[:] = [*others, recorder] if with_history else others
+            bodies = [air_quality(first + n, observed, rng) for n in range(entities)]
             batches = [
                 [parse_entity(b, ctx) for b in bodies[i : i + 1000]]
                 for i in range(0, entities, 1000)
             ]
             started = time.perf_counter()
             for batch in batches:
-                outcome = await svc.hub.batch_upsert(tenant, batch, ACTOR, mode="replace")
+                outcome = await svc.hub.batch_upsert("bench", batch, ACTOR, mode="replace")
                 assert not outcome.errors, outcome.errors[:1]
-            rates.append(entities / (time.perf_counter() - started))
-        result: dict[str, Any] = {"create": rates[0], "update": rates[1]}
-        if with_history:
-            rows = (await svc.store.fetch("SELECT count(*) FROM temporal_instances"))[0][0]
-            size = await table_bytes(svc, "temporal_instances")
-            result["rows_per_entity"] = rows / (2 * entities)
-            result["bytes_per_row"] = size / rows if size else None
+            rate = entities / (time.perf_counter() - started)
+            key = (with_history, phase)
+            best[key] = max(best.get(key, 0.0), rate)
+
+        for r in range(rounds):
+            for with_history in (False, True):
+                first = (2 * r + with_history) * entities
+                await run(with_history, "create", first, "2026-01-15T09:00:00Z")
+            for with_history in (False, True):
+                first = (2 * r + with_history) * entities
+                await run(with_history, "update", first, "2026-01-15T10:00:00Z")
+                recorded += 2 * entities if with_history else 0
+        rows = (await svc.store.fetch("SELECT count(*) FROM temporal_instances"))[0][0]
+        size = await table_bytes(svc, "temporal_instances")
     finally:
+        svc.hub.participants[:] = [*others, recorder]
         await stop_services(svc)
-    return result
+    return {
+        "without": {"create": best[(False, "create")], "update": best[(False, "update")]},
+        "with": {"create": best[(True, "create")], "update": best[(True, "update")]},
+        "rows_per_entity": rows / recorded,
+        "bytes_per_row": size / rows if size else None,
+    }
 
 
 # -- 2. aggregation ------------------------------------------------------------------------------
@@ -219,7 +238,8 @@ DIRECT_SQL = {
         "WHERE ts >= $1 AND ts < $3 AND sid IN ({marks}) GROUP BY sid, b"
     ),
     "by hour column": (
-        "SELECT sid, h - $1 / $2 AS b, avg(num) FROM temporal_instances "
+        "SELECT sid, h - CAST($1 AS BIGINT) / CAST($2 AS BIGINT) AS b, avg(num) "
+        "FROM temporal_instances "
         "WHERE ts >= $1 AND ts < $3 AND sid IN ({marks}) GROUP BY sid, h"
     ),
 }
@@ -344,19 +364,22 @@ def through_api(url: str, sensors: int, runs: int) -> tuple[float, int, int]:
 async def bench_backend(backend: str, args: argparse.Namespace) -> None:
     print(f"\n## {backend}\n")
     async with Database(backend) as db:
-        before = await upsert_rate(db.url, args.upsert, with_history=False)
-        after = await upsert_rate(db.url, args.upsert, with_history=True)
-        print(f"batch upsert of {args.upsert:,} AirQualityObserved (10 attributes), entities/s:")
+        rates = await upsert_rates(db.url, args.upsert)
+        before, after = rates["without"], rates["with"]
+        print(
+            f"batch upsert of {args.upsert:,} AirQualityObserved (10 attributes), entities/s "
+            "(best of 2 interleaved rounds):"
+        )
         print(f"  {'':24} {'create':>10} {'update':>10}")
         print(f"  {'without history':24} {before['create']:>10,.0f} {before['update']:>10,.0f}")
         print(f"  {'with history':24} {after['create']:>10,.0f} {after['update']:>10,.0f}")
         print(
             f"  cost: x{before['create'] / after['create']:.2f} (create), "
             f"x{before['update'] / after['update']:.2f} (update); "
-            f"{after['rows_per_entity']:.1f} history rows per entity"
+            f"{rates['rows_per_entity']:.1f} history rows per entity written"
             + (
-                f", {after['bytes_per_row']:.0f} bytes per row (table and indexes)"
-                if after.get("bytes_per_row")
+                f", {rates['bytes_per_row']:.0f} bytes per row (table and indexes)"
+                if rates.get("bytes_per_row")
                 else ""
             )
         )

@@ -501,8 +501,14 @@ class History:
                     )
                 selects.append(f"SELECT * FROM ({body}) AS g{index}")
             rows = await self.store.fetch(" UNION ALL ".join(selects), *args)
+            # PostgreSQL may run the branches in parallel and interleave them.
             for sid, group in groupby(rows, key=itemgetter(0)):
-                out[sid] = list(group)
+                found = out.get(sid)
+                if found is None:
+                    out[sid] = list(group)
+                else:
+                    found.extend(group)
+                    found.sort(key=itemgetter(1))
         if rolled:
             by_bucket: dict[int, dict[int, Aggregate]] = {
                 sid: {row[1]: row for row in rows} for sid, rows in out.items()
