@@ -25,19 +25,11 @@ from qala.auth.keys import hash_key
 from qala.config import Settings
 from qala.store import migrate
 from qala.store.urls import DatabaseURL
+from testkit import ADMIN_KEY, IN_CI, PG_ADMIN_URL, require_service
 
-PG_ADMIN_URL = os.environ.get("QALA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() == "true"
+__all__ = ["ADMIN_KEY", "IN_CI", "PG_ADMIN_URL", "require_service"]
+
 BACKENDS = ("sqlite", "postgresql")
-
-
-def require_service(reason: str | None) -> None:
-    """Skip (on a developer's machine) or fail (in CI) when a service is missing."""
-    if reason is None:
-        return
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: service-backed tests must run)")
-    pytest.skip(reason)
 
 
 def _with_database(url: str, database: str) -> str:
@@ -67,8 +59,6 @@ def pg_url() -> Iterator[str]:
     asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-#: The admin API key every test server knows; ``client`` sends it with each request.
-ADMIN_KEY = "qala_test-admin-key-0123456789abcdefghijklmnopqrstuv"
 _KEY_ROW = ("test-admin", "test admin", "admin", None, hash_key(ADMIN_KEY), 0)
 _KEY_INSERT = "INSERT INTO api_keys(id, name, role, tenant, key_hash, created_at) VALUES "
 

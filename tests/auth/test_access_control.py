@@ -250,7 +250,7 @@ def test_authentication_can_be_disabled_and_says_so(settings: Settings) -> None:
 def test_rate_limits_apply_per_key(settings: Settings) -> None:
     settings.rate_limit = 1
     settings.rate_burst = 2
-    from conftest import ADMIN_KEY
+    from testkit import ADMIN_KEY
 
     with TestClient(
         create_app(settings), headers={"Authorization": f"Bearer {ADMIN_KEY}"}

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ADMIN_KEY, require_service
+from testkit import ADMIN_KEY, require_service
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import ADMIN_KEY
 from ngsi import BASE, CORE, headers, problem, prop, streetlight
 from qala.app import create_app
 from qala.config import Settings
+from testkit import ADMIN_KEY
 
 
 class ContextServer:

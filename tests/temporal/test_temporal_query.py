@@ -19,10 +19,10 @@ from temporal_support import (
     values,
 )
 
-from conftest import ADMIN_KEY
 from ngsi import BASE, SDM, link, problem, prop
 from qala.app import create_app
 from qala.config import Settings
+from testkit import ADMIN_KEY
 
 HOURS = [10.0, 11.0, 12.0, 13.0, 14.0, 15.0]  # pm25 at 00:00 … 05:00
 
