@@ -1,13 +1,7 @@
-"""Fixtures for reliability tests: server processes and databases to restore into.
-
-This file shadows the module name ``conftest`` for test modules collected after it, so it
-re-exports what test modules import from the suite's root conftest (``ADMIN_KEY``,
-``require_service``), loaded under a private name.
-"""
+"""Fixtures for reliability tests: server processes and databases to restore into."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,14 +10,7 @@ import asyncpg
 import pytest
 from reliability_support import ServerProcess, create_admin_key, fresh_postgres
 
-_ROOT = Path(__file__).resolve().parent.parent / "conftest.py"
-_spec = importlib.util.spec_from_file_location("qala_tests_root_conftest_reliability", _ROOT)
-assert _spec is not None and _spec.loader is not None
-_root = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_root)
-
-ADMIN_KEY: str = _root.ADMIN_KEY
-require_service: Callable[[str | None], None] = _root.require_service
+from testkit import require_service
 
 
 @pytest.fixture

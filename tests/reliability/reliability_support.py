@@ -23,8 +23,7 @@ from typer.testing import CliRunner
 
 from qala.cli import app as cli_app
 from qala.store.urls import DatabaseURL
-
-PG_ADMIN_URL = os.environ.get("QALA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from testkit import PG_ADMIN_URL
 
 
 def free_port() -> int:
