@@ -22,12 +22,12 @@ from qala.hub.service import Plan
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
 from qala.ngsild.entities import TenantHeader, actor_of, negotiate, page_links, tenant_headers
-from qala.ngsild.params import check_id_pattern, parse_type_expression
+from qala.ngsild.params import check_id_pattern, expand_attrs, parse_type_expression
 from qala.ngsild.parse import check_entity_id, check_name, parse_instance
 from qala.services import Services, services
 from qala.store.base import RowBatch, Statement, Tenant
 from qala.temporal import schema
-from qala.temporal.history import History, Series
+from qala.temporal.history import EntityInfo, History, Series
 from qala.temporal.query import (
     TEMPORAL_OPTIONS,
     TemporalParams,
@@ -237,9 +237,8 @@ async def query_temporal_post(
         offset=offset,
         count=count,
     )
-    if selectors:
-        params.id_pattern = params.id_pattern or ".*"  # the body's selectors select
-    query = build_query(params, ctx, svc)
+    # Entity selectors in the body select by themselves.
+    query = build_query(params, ctx, svc, selection=not selectors)
     query.entity_query.selectors = selectors
     return await _run(request, svc, negotiated, query, tenant)
 
@@ -310,8 +309,6 @@ async def retrieve_temporal(
         raise not_found(entityId)
     names_ctx = negotiated.ctx.for_types(info.types)
     if attrs is not None:
-        from qala.ngsild.params import expand_attrs
-
         query.attrs = expand_attrs(attrs, names_ctx)
     bodies, content_range = await run_query(svc, tenant_id, [info], query, negotiated.ctx)
     return _response(request, negotiated, bodies[0], tenant, content_range)
@@ -432,7 +429,7 @@ async def create_temporal(request: Request, tenant: TenantHeader = None) -> Resp
     return Response(status_code=201, headers=headers)
 
 
-async def _existing(svc: Services, tenant: str | None, entity_id: str) -> tuple[int, Any]:
+async def _existing(svc: Services, tenant: str | None, entity_id: str) -> tuple[int, EntityInfo]:
     tenant_id = await _tenant_id(svc, tenant)
     info = await History(svc.store).entity(tenant_id, entity_id)
     if info is None:
