@@ -112,6 +112,9 @@ class SubscriptionEngine:
         self.indexes: dict[int, TenantIndex] = {}
         self.versions: dict[int, int] = {}
         self.tenant_names: dict[int, str] = {}
+        # Compiled subscriptions by (tenant, id), with the definition they were compiled from:
+        # a refresh recompiles only what changed.
+        self._compiled: dict[tuple[int, str], tuple[bytes, CompiledSubscription]] = {}
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.senders = Senders(
             timeout=settings.notification_timeout,
@@ -163,11 +166,24 @@ class SubscriptionEngine:
                 self.tenant_names = await self.repo.tenant_names()
             name = self.tenant_names.get(tenant_id, "")
             compiled = []
+            seen: set[tuple[int, str]] = set()
             for stored in await self.repo.of_tenant(tenant_id):
+                key = (tenant_id, stored.id)
+                seen.add(key)
+                definition = orjson.dumps(stored.body, option=orjson.OPT_SORT_KEYS)
+                cached = self._compiled.get(key)
+                if cached is not None and cached[0] == definition:
+                    compiled.append(cached[1])
+                    continue
                 try:
-                    compiled.append(await self.compile(tenant_id, name, stored.body))
+                    sub = await self.compile(tenant_id, name, stored.body)
                 except Exception:
                     log.exception("subscription %s of tenant %r cannot be loaded", stored.id, name)
+                    continue
+                self._compiled[key] = (definition, sub)
+                compiled.append(sub)
+            for key in [k for k in self._compiled if k[0] == tenant_id and k not in seen]:
+                del self._compiled[key]
             self.indexes[tenant_id] = TenantIndex.build(compiled)
             self.versions[tenant_id] = version
 
