@@ -102,6 +102,8 @@ def test_built_in_contexts_are_listed_as_cached_and_cannot_be_deleted(
 ) -> None:
     listed = client.get(f"{BASE}/jsonldContexts", params={"kind": "Cached"}).json()
     assert CORE in listed
+    details = client.get(f"{BASE}/jsonldContexts", params={"details": "true"}).json()
+    assert all(info["createdAt"] and info["kind"] for info in details)
     core_id = next(
         c["localId"]
         for c in client.get(f"{BASE}/jsonldContexts", params={"details": "true"}).json()

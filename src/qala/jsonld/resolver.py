@@ -103,6 +103,8 @@ class ContextResolver:
         self._compiled[""] = self._core
         #: How many requests named each context URL (in this process), for numberOfHits.
         self.uses: Counter[str] = Counter()
+        #: When the built-in and preloaded documents were loaded (their createdAt).
+        self.loaded_at = time.time()
 
     # -- public API -------------------------------------------------------------------------
 

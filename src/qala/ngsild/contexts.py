@@ -32,7 +32,7 @@ def _info(ctx: StoredContext, uses: int = 0) -> dict[str, Any]:
         "URL": ctx.url,
         "localId": ctx.local_id,
         "kind": ctx.kind,
-        "createdAt": _iso(ctx.created_at),
+        "createdAt": _iso(ctx.created_at) or _iso(time.time()),
         "numberOfHits": ctx.hits + uses,
     }
     if ctx.last_usage:
@@ -47,7 +47,9 @@ def _builtins(request: Request) -> list[StoredContext]:
         doc = resolver._documents.get(url)  # built-ins are always in memory
         if doc is None:
             continue
-        out.append(StoredContext(f"{_BUILTIN_PREFIX}{index}", url, "Cached", doc, 0.0))
+        out.append(
+            StoredContext(f"{_BUILTIN_PREFIX}{index}", url, "Cached", doc, resolver.loaded_at)
+        )
     return out
 
 
