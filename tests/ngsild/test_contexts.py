@@ -91,6 +91,7 @@ def test_a_hosted_context_is_served_listed_and_usable(client: TestClient) -> Non
     stored = client.get(f"{BASE}/entities/urn:ngsi-ld:Streetlight:1").json()
     assert stored["https://example.org/city#lux"] == prop(3)
     assert client.get(path, params={"details": "true"}).json()["numberOfHits"] == 1
+    # Serving the document is no use of it.
     served = client.get(path)
     assert served.status_code == 200
     assert served.headers["content-type"] == "application/json"

@@ -165,6 +165,7 @@ async def delete_context(
         return Response(status_code=204)
     await svc.store.delete_context(stored.local_id)
     svc.contexts.forget_document(stored.url)
+    svc.contexts.uses.pop(use_key(stored.url), None)  # a context cached again starts anew
     if HOSTED_PATH.search(stored.url):
         svc.contexts.forget(stored.local_id)
     return Response(status_code=204)
