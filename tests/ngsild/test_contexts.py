@@ -169,6 +169,12 @@ def test_remote_contexts_are_cached_and_can_be_reloaded(
         "https://example.org/b#lux"
         in client.get(f"{BASE}/entities/urn:ngsi-ld:Streetlight:2").json()
     )
+    # Deleted, it is fetched again when next named, and counted from zero.
+    assert client.delete(f"{BASE}/jsonldContexts/{info['localId']}").status_code == 204
+    client.get(f"{BASE}/entities/urn:ngsi-ld:Streetlight:2", headers=headers(context=url))
+    assert len(context_server.requests) == 3
+    again = client.get(f"{BASE}/jsonldContexts", params={"details": "true"}).json()
+    assert next(c for c in again if c["URL"] == url)["numberOfHits"] == 1
 
 
 def test_a_failed_reload_keeps_the_cached_context(
