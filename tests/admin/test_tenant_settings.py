@@ -77,3 +77,15 @@ def test_tenants_without_the_setting_are_not_validated(client: TestClient) -> No
     assert (
         client.post(f"{BASE}/entities", json=air_quality(1, "high"), headers=h).status_code == 201
     )
+
+
+def test_temporal_retention_is_a_tenant_setting(client: TestClient) -> None:
+    response = client.patch(f"{ADMIN}/astana", json={"settings": {"temporalRetentionDays": 90}})
+    assert response.status_code == 200, response.text
+    assert response.json()["settings"]["temporalRetentionDays"] == 90
+    for bad in (0, -1, "90", 1.5, True):
+        problem(
+            client.patch(f"{ADMIN}/astana", json={"settings": {"temporalRetentionDays": bad}}),
+            400,
+            "BadRequestData",
+        )

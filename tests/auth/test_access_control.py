@@ -320,3 +320,17 @@ def test_the_audit_log_is_append_only(client: TestClient, settings: Settings, ba
             await conn.close()
 
     asyncio.run(tamper())
+
+
+def test_temporal_writes_are_in_the_audit_log(client: TestClient) -> None:
+    client.post(f"{BASE}/entities", json=streetlight(1), headers=headers(tenant="astana"))
+    instance = {"type": "Property", "value": "off", "observedAt": "2026-01-15T09:00:00Z"}
+    response = client.post(
+        f"{BASE}/temporal/entities/urn:ngsi-ld:Streetlight:1/attrs",
+        json={"status": [instance]},
+        headers=headers(tenant="astana"),
+    )
+    assert response.status_code == 204, response.text
+    rows = client.get(f"{ADMIN_API}/audit", params={"tenant": "astana"}).json()
+    temporal = [r for r in rows if r["operation"].startswith("temporal")]
+    assert temporal and temporal[0]["entity_id"] == "urn:ngsi-ld:Streetlight:1"

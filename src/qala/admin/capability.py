@@ -6,6 +6,8 @@ Settings are a JSON object per tenant; known keys:
   schema on every write; ``"off"`` (the default) does not.
 * ``partnerTypes``: entity types the city shares with its partners (private operators).
 * ``openDataTypes``: entity types the city publishes as open data (the ``public`` role).
+* ``temporalRetentionDays``: days of raw history kept before it is compacted into hourly
+  aggregates (default ``QALA_TEMPORAL_RETENTION_DAYS``).
 
 Type names are expanded with the request's ``@context`` (``Link`` header), like NGSI-LD.
 An admin may change any tenant; a city operator its own.
@@ -28,6 +30,7 @@ from qala.ngsild import http
 from qala.ngsild.parse import check_name
 from qala.services import services
 from qala.store.base import Tenant
+from qala.temporal.retention import SETTING as RETENTION_SETTING
 
 router = APIRouter(tags=["Administration"])
 PREFIX = "/qala/v1"
@@ -36,6 +39,8 @@ PREFIX = "/qala/v1"
 CHOICES: dict[str, tuple[str, ...]] = {"validation": ("off", "smart-data-models")}
 #: Settings holding lists of entity types.
 TYPE_LISTS = (policy.PARTNER_TYPES, policy.OPEN_DATA_TYPES)
+#: Days of raw temporal history kept before compaction into hourly aggregates.
+RETENTION = RETENTION_SETTING
 
 
 def check_settings(changes: Any, ctx: CompiledContext) -> dict[str, Any]:
@@ -50,12 +55,16 @@ def check_settings(changes: Any, ctx: CompiledContext) -> dict[str, Any]:
                     f"setting {key!r} takes one of {', '.join(CHOICES[key])}, not {value!r}"
                 )
             clean[key] = value
+        elif key == RETENTION:
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 36_500:
+                raise BadRequestData(f"setting {key!r} is a number of days from 1 to 36500")
+            clean[key] = value
         elif key in TYPE_LISTS:
             if not isinstance(value, list):
                 raise BadRequestData(f"setting {key!r} is a list of entity types")
             clean[key] = sorted({ctx.expand(check_name(t, f"type in {key}")) for t in value})
         else:
-            known = ", ".join(sorted([*CHOICES, *TYPE_LISTS]))
+            known = ", ".join(sorted([*CHOICES, *TYPE_LISTS, RETENTION]))
             raise BadRequestData(f"unknown setting {key!r}; known: {known}")
     return clean
 

@@ -55,6 +55,24 @@ class AuditParticipant:
             )
             for change in changes
         ]
+        if not changes:
+            # A write that changed no entity but wrote a capability's rows (e.g. temporal
+            # history added or deleted through the temporal API).
+            detail = ctx.extra.get("temporal") or {}
+            rows.append(
+                (
+                    tenant.name,
+                    ctx.now_us,
+                    actor.id,
+                    actor.role,
+                    actor.via,
+                    actor.address,
+                    ctx.operation,
+                    detail.get("entityId"),
+                    None,
+                    orjson.dumps(detail).decode() if detail else None,
+                )
+            )
         return [RowBatch("audit_log", COLUMNS, rows)]
 
     async def after_commit(self, tenant: Tenant, changes: list[Change], ctx: WriteContext) -> None:
