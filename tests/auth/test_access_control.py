@@ -334,3 +334,32 @@ def test_temporal_writes_are_in_the_audit_log(client: TestClient) -> None:
     rows = client.get(f"{ADMIN_API}/audit", params={"tenant": "astana"}).json()
     temporal = [r for r in rows if r["operation"].startswith("temporal")]
     assert temporal and temporal[0]["entity_id"] == "urn:ngsi-ld:Streetlight:1"
+
+
+def test_a_partner_reads_and_writes_history_only_where_it_may(client: TestClient) -> None:
+    partner = key_for(client, "partner", "astana")
+    client.post(f"{BASE}/entities", json=streetlight(1), headers=headers(tenant="astana"))
+    spot = {"id": "urn:ngsi-ld:ParkingSpot:p1", "type": "ParkingSpot", "status": prop("free")}
+    client.post(f"{BASE}/entities", json=spot, headers=as_(partner, "astana"))
+    instance = {
+        "status": [{"type": "Property", "value": "x", "observedAt": "2026-01-15T09:00:00Z"}]
+    }
+    city = f"{BASE}/temporal/entities/urn:ngsi-ld:Streetlight:1"
+    own = f"{BASE}/temporal/entities/urn:ngsi-ld:ParkingSpot:p1"
+    assert_problem(client.post(f"{city}/attrs", json=instance, headers=as_(partner, "astana")), 403)
+    assert (
+        client.post(f"{own}/attrs", json=instance, headers=as_(partner, "astana")).status_code
+        == 204
+    )
+    assert_problem(client.get(city, headers=as_(partner, "astana")), 404)
+    assert client.get(own, headers=as_(partner, "astana")).status_code == 200
+    listed = client.get(
+        f"{BASE}/temporal/entities",
+        headers=as_(partner, "astana"),
+        params={
+            "type": "Streetlight,ParkingSpot",
+            "timerel": "after",
+            "timeAt": "2000-01-01T00:00:00Z",
+        },
+    ).json()
+    assert [e["id"] for e in listed] == ["urn:ngsi-ld:ParkingSpot:p1"]

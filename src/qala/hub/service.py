@@ -144,7 +144,7 @@ class Hub:
 
     # -- reads ------------------------------------------------------------------------------
 
-    async def _reader(self, tenant: str | None, actor: Actor | None) -> tuple[Tenant, Any]:
+    async def reader(self, tenant: str | None, actor: Actor | None) -> tuple[Tenant, Any]:
         """The tenant to read, after the access checks, and the actor's read scope in it."""
         if actor is not None:
             policy.check_tenant(actor, tenant)
@@ -154,7 +154,7 @@ class Hub:
     async def get_entity(
         self, tenant: str | None, entity_id: str, actor: Actor | None = None
     ) -> Entity:
-        ten, scope = await self._reader(tenant, actor)
+        ten, scope = await self.reader(tenant, actor)
         entity = await self.store.get_entity(ten.id, entity_id)
         if entity is None or (scope is not None and not scope.matches(entity)):
             raise NotFound(f"entity {entity_id!r} was not found")
@@ -163,20 +163,20 @@ class Hub:
     async def query(
         self, tenant: str | None, query: EntityQuery, actor: Actor | None = None
     ) -> QueryResult:
-        ten, scope = await self._reader(tenant, actor)
+        ten, scope = await self.reader(tenant, actor)
         if scope is not None:
             query.filters.append(scope)
         return await self.store.query(ten.id, query)
 
     async def types(self, tenant: str | None, actor: Actor | None = None) -> list[str]:
-        ten, scope = await self._reader(tenant, actor)
+        ten, scope = await self.reader(tenant, actor)
         found = await self.store.types(ten.id)
         return found if scope is None else [t for t in found if t in scope.types]
 
     async def type_details(
         self, tenant: str | None, types: list[str] | None, actor: Actor | None = None
     ) -> list[TypeInfo]:
-        ten, scope = await self._reader(tenant, actor)
+        ten, scope = await self.reader(tenant, actor)
         if scope is not None:
             types = [t for t in (types or scope.types) if t in scope.types]
             if not types:
@@ -186,7 +186,7 @@ class Hub:
     async def attribute_details(
         self, tenant: str | None, attrs: list[str] | None, actor: Actor | None = None
     ) -> list[AttributeInfo]:
-        ten, scope = await self._reader(tenant, actor)
+        ten, scope = await self.reader(tenant, actor)
         if scope is not None:
             # Attributes of the types this actor may see only.
             infos = (
@@ -221,6 +221,11 @@ class Hub:
         def planner(ten: Tenant, current: dict[str, Entity]) -> WritePlan:
             plan = Plan(current, actor)
             result = apply(plan, ctx, ten)
+            if plan.batches or plan.statements:
+                # Rows a capability writes about these entities (e.g. their history) need the
+                # same right as changing the entities.
+                for entity_id in entity_ids:
+                    policy.check_entity_write(actor, current.get(entity_id))
             batches: list[RowBatch] = list(plan.batches)
             # Participants see every write that changed something: entity changes, or rows
             # a capability wrote directly (then ``changes`` is empty; see ctx.operation).

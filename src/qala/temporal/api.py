@@ -14,10 +14,12 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from qala import openapi as doc
+from qala.auth import policy
 from qala.hub.changes import WriteContext
 from qala.hub.errors import BadRequestData, NotFound, UnknownTenant
 from qala.hub.model import Instance, iso_to_us, us_to_iso
-from qala.hub.query import Selector
+from qala.hub.query import EntityQuery, Selector
 from qala.hub.service import Plan
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
@@ -44,15 +46,38 @@ EntityIdPath = Annotated[str, Path(description="Entity id (a URI)")]
 AttrIdPath = Annotated[str, Path(description="Attribute name")]
 Q = Query
 
-_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/ld+json": {"schema": {"type": "object"}},
-        },
-    }
+_INSTANCES = {
+    "temperature": [
+        {"type": "Property", "value": 21.5, "observedAt": "2026-01-01T10:00:00Z"},
+        {"type": "Property", "value": 22.0, "observedAt": "2026-01-01T11:00:00Z"},
+    ]
 }
+_ENTITY_BODY = doc.body(
+    doc.ref("TemporalEntity"),
+    example={"id": "urn:ngsi-ld:WeatherObserved:1", "type": "WeatherObserved", **_INSTANCES},
+)
+_ATTRS_BODY = doc.body(
+    {"type": "object", "description": "Attributes, each with an array of instances"},
+    example=_INSTANCES,
+)
+_INSTANCE_BODY = doc.body(doc.ref("Attribute"), example={"type": "Property", "value": 21.0})
+_QUERY_BODY = doc.body(
+    doc.ref("Query"),
+    example={
+        "type": "Query",
+        "entities": [{"type": "WeatherObserved"}],
+        "temporalQ": {"timerel": "after", "timeAt": "2026-01-01T00:00:00Z"},
+    },
+)
+_HISTORY = "The temporal evolution (206 with Content-Range when lastN or limits cut it)"
+_PAGE = {"type": "array", "items": doc.ref("TemporalEntity")}
+_QUERY_RESPONSES = {
+    **doc.ok(_PAGE, _HISTORY, doc.NGSI_LD),
+    **doc.ok(_PAGE, _HISTORY, doc.NGSI_LD, status=206),
+    **doc.errors(400, 403, 404, 406, 504),
+}
+_WRITE_ERRORS = doc.errors(400, 403, 404, 413, 415, 504)
+_DELETE_ERRORS = doc.errors(400, 403, 404, 504)
 
 
 # -- reads -----------------------------------------------------------------------------------
@@ -60,6 +85,33 @@ _BODY = {
 
 async def _tenant_id(svc: Services, tenant: str | None) -> int:
     return (await svc.hub.tenant(tenant)).id
+
+
+async def _reader(request: Request, svc: Services, tenant: str | None) -> tuple[int, Any]:
+    """The tenant to read, after the access checks, and the caller's read scope."""
+    ten, scope = await svc.hub.reader(tenant, actor_of(request))
+    return ten.id, scope
+
+
+async def _visible(
+    request: Request, svc: Services, tenant: str | None, scope: Any, infos: list[EntityInfo]
+) -> list[EntityInfo]:
+    """The entities whose history the caller may read: those of the types shared with it,
+    and those it may read now (its own)."""
+    if scope is None or not infos:
+        return infos
+    readable: set[str] = set()
+    if scope.owner is not None:
+        ids = [i.id for i in infos]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            found = await svc.hub.query(
+                tenant,
+                EntityQuery(selectors=[Selector(ids=chunk)], limit=len(chunk)),
+                actor_of(request),
+            )
+            readable.update(e.id for e in found.entities)
+    return [i for i in infos if i.id in readable or any(t in scope.types for t in i.types)]
 
 
 def _response(
@@ -90,7 +142,11 @@ def _options(raw: str | None) -> set[str]:
     return http.parse_options(raw, TEMPORAL_OPTIONS)
 
 
-@router.get("/temporal/entities", summary="Query the temporal evolution of entities")
+@router.get(
+    "/temporal/entities",
+    summary="Query the temporal evolution of entities",
+    responses=_QUERY_RESPONSES,
+)
 async def query_temporal(
     request: Request,
     type: Annotated[str | None, Q(description="Entity type expression")] = None,
@@ -156,8 +212,9 @@ async def _run(
     query: TemporalQuery,
     tenant: str | None,
 ) -> Response:
-    tenant_id = await _tenant_id(svc, tenant)
+    tenant_id, scope = await _reader(request, svc, tenant)
     infos = await select_entities(svc, tenant_id, tenant, query)
+    infos = await _visible(request, svc, tenant, scope, infos)
     total = len(infos)
     page = infos[query.offset : query.offset + query.limit]
     bodies, content_range = await run_query(svc, tenant_id, page, query, negotiated.ctx)
@@ -173,7 +230,8 @@ async def _run(
 @router.post(
     "/temporal/entityOperations/query",
     summary="Query the temporal evolution of entities (query in the body)",
-    openapi_extra=_BODY,
+    openapi_extra=_QUERY_BODY,
+    responses={**_QUERY_RESPONSES, **doc.errors(413, 415)},
 )
 async def query_temporal_post(
     request: Request,
@@ -269,7 +327,15 @@ def _selectors(raw: Any, ctx: CompiledContext) -> tuple[list[Selector], str | No
     return selectors, first_type if len(raw) == 1 else None
 
 
-@router.get("/temporal/entities/{entityId}", summary="The temporal evolution of an entity")
+@router.get(
+    "/temporal/entities/{entityId}",
+    summary="The temporal evolution of an entity",
+    responses={
+        **doc.ok(doc.ref("TemporalEntity"), _HISTORY, doc.NGSI_LD),
+        **doc.ok(doc.ref("TemporalEntity"), _HISTORY, doc.NGSI_LD, status=206),
+        **doc.errors(400, 403, 404, 406, 504),
+    },
+)
 async def retrieve_temporal(
     request: Request,
     entityId: EntityIdPath,
@@ -303,9 +369,9 @@ async def retrieve_temporal(
         format=format,
     )
     query = build_query(params, negotiated.ctx, svc, selection=False)
-    tenant_id = await _tenant_id(svc, tenant)
+    tenant_id, scope = await _reader(request, svc, tenant)
     info = await History(svc.store).entity(tenant_id, entityId)
-    if info is None:
+    if info is None or not await _visible(request, svc, tenant, scope, [info]):
         raise not_found(entityId)
     names_ctx = negotiated.ctx.for_types(info.types)
     if attrs is not None:
@@ -381,11 +447,17 @@ async def _known_series(
     "/temporal/entities",
     status_code=201,
     summary="Create or add to the temporal evolution of an entity",
-    openapi_extra=_BODY,
-    responses={201: {"description": "Created"}, 204: {"description": "Instances added"}},
+    openapi_extra=_ENTITY_BODY,
+    responses={
+        **doc.created("Created; Location names the temporal entity"),
+        **doc.no_content("Instances added to an existing temporal entity"),
+        **_WRITE_ERRORS,
+    },
 )
 async def create_temporal(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
+    # Refuse callers without write access before anything about the data is said.
+    policy.check_write(actor_of(request), tenant)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
     if not isinstance(body, dict):
         raise BadRequestData("the temporal entity must be a JSON object")
@@ -441,12 +513,15 @@ async def _existing(svc: Services, tenant: str | None, entity_id: str) -> tuple[
     "/temporal/entities/{entityId}/attrs",
     status_code=204,
     summary="Add attribute instances to the temporal evolution of an entity",
-    openapi_extra=_BODY,
+    openapi_extra=_ATTRS_BODY,
+    responses={**doc.no_content("Instances added"), **_WRITE_ERRORS},
 )
 async def append_temporal(
     request: Request, entityId: EntityIdPath, tenant: TenantHeader = None
 ) -> Response:
     svc = services(request)
+    # Refuse callers without write access before anything about the data is said.
+    policy.check_write(actor_of(request), tenant)
     check_entity_id(entityId)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
     if not isinstance(body, dict):
@@ -527,11 +602,14 @@ def _re_register(plan: Plan, ten: Tenant, entity_id: str, now: int, attr: str | 
     "/temporal/entities/{entityId}",
     status_code=204,
     summary="Delete the temporal evolution of an entity (not the entity)",
+    responses={**doc.no_content("Deleted"), **_DELETE_ERRORS},
 )
 async def delete_temporal(
     request: Request, entityId: EntityIdPath, tenant: TenantHeader = None
 ) -> Response:
     svc = services(request)
+    # Refuse callers without write access before anything about the data is said.
+    policy.check_write(actor_of(request), tenant)
     check_entity_id(entityId)
     tenant_id, _info = await _existing(svc, tenant, entityId)
     sids = [s.sid for s in await History(svc.store).series(tenant_id, [entityId])]
@@ -576,6 +654,7 @@ async def _attr_series(
     "/temporal/entities/{entityId}/attrs/{attrId}",
     status_code=204,
     summary="Delete the temporal evolution of an attribute",
+    responses={**doc.no_content("Deleted"), **_DELETE_ERRORS},
 )
 async def delete_temporal_attribute(
     request: Request,
@@ -586,6 +665,8 @@ async def delete_temporal_attribute(
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
+    # Refuse callers without write access before anything about the data is said.
+    policy.check_write(actor_of(request), tenant)
     check_entity_id(entityId)
     if datasetId is not None:
         check_entity_id(datasetId, "datasetId")
@@ -629,7 +710,8 @@ def _instance_id(raw: str) -> int:
     "/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}",
     status_code=204,
     summary="Modify one attribute instance of the temporal evolution",
-    openapi_extra=_BODY,
+    openapi_extra=_INSTANCE_BODY,
+    responses={**doc.no_content("Modified"), **_WRITE_ERRORS},
 )
 async def patch_instance(
     request: Request,
@@ -639,6 +721,8 @@ async def patch_instance(
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
+    # Refuse callers without write access before anything about the data is said.
+    policy.check_write(actor_of(request), tenant)
     check_entity_id(entityId)
     iid = _instance_id(instanceId)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
@@ -697,6 +781,7 @@ async def patch_instance(
     "/temporal/entities/{entityId}/attrs/{attrId}/{instanceId}",
     status_code=204,
     summary="Delete one attribute instance of the temporal evolution",
+    responses={**doc.no_content("Deleted"), **_DELETE_ERRORS},
 )
 async def delete_instance(
     request: Request,
@@ -706,6 +791,8 @@ async def delete_instance(
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
+    # Refuse callers without write access before anything about the data is said.
+    policy.check_write(actor_of(request), tenant)
     check_entity_id(entityId)
     iid = _instance_id(instanceId)
     _tid, _iri, series, _ = await _attr_series(svc, request, tenant, entityId, attrId)
