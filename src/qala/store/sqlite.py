@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import re
@@ -69,6 +70,46 @@ def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
     conn.execute("PRAGMA mmap_size=268435456")
     conn.create_function("REGEXP", 2, _regexp, deterministic=True)
     return conn
+
+
+def _writer_connection(path: str, synchronous: str) -> sqlite3.Connection:
+    conn = connect(path, synchronous)
+    # Checkpoints run on their own thread (below), not inside a writer's COMMIT.
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    return conn
+
+
+class _Checkpointer(threading.Thread):
+    """Copies the WAL back into the database file in the background.
+
+    SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold, so a
+    writer would pay for copying and syncing the whole database now and then. Here a PASSIVE
+    checkpoint (it never blocks readers or the writer) runs every ``interval`` seconds.
+    """
+
+    def __init__(self, path: str, synchronous: str, interval: float = 0.5) -> None:
+        super().__init__(name="qala-sqlite-checkpointer", daemon=True)
+        self._path = path
+        self._synchronous = synchronous
+        self._interval = interval
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        conn = connect(self._path, self._synchronous)
+        try:
+            while not self._halt.wait(self._interval):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:  # busy with another process's checkpoint: next time
+                    continue
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=30)
 
 
 def _dumps(value: Any) -> str:
@@ -178,6 +219,7 @@ class SQLiteStore(Store):
         self._tenants_checked = 0.0
         self._local = threading.local()
         self._writer: _Writer | None = None
+        self._checkpointer: _Checkpointer | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._inline: sqlite3.Connection | None = None
 
@@ -187,8 +229,10 @@ class SQLiteStore(Store):
         parent = Path(self.path).resolve().parent
         parent.mkdir(parents=True, exist_ok=True)
         await anyio.to_thread.run_sync(migrate.upgrade, self.url)
-        self._writer = _Writer(lambda: connect(self.path, self.synchronous))
+        self._writer = _Writer(lambda: _writer_connection(self.path, self.synchronous))
         self._writer.start_and_wait()
+        self._checkpointer = _Checkpointer(self.path, self.synchronous)
+        self._checkpointer.start()
         self._pool = ThreadPoolExecutor(self._readers, thread_name_prefix="qala-sqlite-reader")
         self._inline = connect(self.path, self.synchronous)
         self._inline.execute("PRAGMA query_only=1")
@@ -198,6 +242,9 @@ class SQLiteStore(Store):
         if self._writer is not None:
             await anyio.to_thread.run_sync(self._writer.stop)
             self._writer = None
+        if self._checkpointer is not None:
+            await anyio.to_thread.run_sync(self._checkpointer.stop)
+            self._checkpointer = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
