@@ -12,8 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
-from qala import __version__
+from qala import __version__, openapi
 from qala.auth.middleware import AuthMiddleware
 from qala.capabilities import Capability, load_capabilities
 from qala.config import Settings, load_settings
@@ -110,8 +111,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.include_router(router, prefix=prefix)
     install_error_handlers(app)
     app.add_middleware(AuthMiddleware)
+    openapi.install(app)
 
-    @app.get("/health", tags=["Server"], summary="Version and the store's state")
+    health_body = {
+        "type": "object",
+        "required": ["status", "version", "store", "auth"],
+        "properties": {
+            "status": {"enum": ["ok", "degraded"]},
+            "version": {"type": "string"},
+            "store": {"type": "object"},
+            "auth": {"type": "object"},
+        },
+    }
+
+    @app.get(
+        "/health",
+        tags=["Server"],
+        summary="Version and the store's state",
+        responses={
+            **openapi.ok(health_body, "The server works"),
+            **openapi.ok(health_body, "The store is unavailable", status=503),
+        },
+    )
     async def health(request: Request) -> Response:
         svc: Services = request.app.state.services
         try:
@@ -138,6 +159,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
     return app
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path (for a 405's ``Allow``)."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -168,7 +203,10 @@ def install_error_handlers(app: FastAPI) -> None:
             err = InvalidRequest(str(exc.detail))
         body = problem_body(err, instance=request.url.path)
         body["status"] = exc.status_code  # the ProblemDetails status is the HTTP status
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # Allow lists what the path serves, not what one route does
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -268,3 +268,19 @@ def test_errors_of_entity_operations(client: TestClient) -> None:
         "status": prop("ok"),
         "location": streetlight(1)["location"],
     }
+
+
+def test_a_405_allow_header_lists_every_method_of_the_resource(client: TestClient) -> None:
+    """RFC 9110: the Allow header of a 405 names all the methods the resource supports, not
+    just those of one of its routes."""
+    entity = f"{BASE}/entities/urn:ngsi-ld:Streetlight:1"
+    for path, allow in (
+        (f"{BASE}/entities", "GET, POST"),
+        (entity, "GET, PUT, PATCH, DELETE"),
+        (f"{entity}/attrs", "POST, PATCH"),
+        (f"{entity}/attrs/status", "PUT, PATCH, DELETE"),
+        (f"{BASE}/subscriptions", "GET, POST"),
+    ):
+        response = client.request("OPTIONS", path)
+        assert response.status_code == 405 and response.json()["status"] == 405, path
+        assert response.headers["allow"] == allow, path

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
+from qala import openapi as doc
 from qala.auth import audit, policy
 from qala.auth.capability import actor_of
 from qala.capabilities import Capability
@@ -77,7 +78,14 @@ def _tenant_body(tenant: Tenant, ctx: CompiledContext) -> dict[str, Any]:
     return {"name": tenant.name, "settings": settings}
 
 
-@router.get("/tenants", summary="The tenants (cities) this server holds")
+@router.get(
+    "/tenants",
+    summary="The tenants (cities) this server holds",
+    responses={
+        **doc.ok({"type": "array", "items": doc.ref("Tenant")}, "The tenants"),
+        **doc.errors(400, 504),
+    },
+)
 async def list_tenants(request: Request) -> Response:
     svc = services(request)
     actor = actor_of(request)
@@ -88,7 +96,11 @@ async def list_tenants(request: Request) -> Response:
     return http.json_response([_tenant_body(t, ctx) for t in tenants])
 
 
-@router.get("/tenants/{name}", summary="One tenant and its settings")
+@router.get(
+    "/tenants/{name}",
+    summary="One tenant and its settings",
+    responses={**doc.ok(doc.ref("Tenant"), "The tenant"), **doc.errors(400, 403, 404, 504)},
+)
 async def get_tenant(request: Request, name: Annotated[str, Path()]) -> Response:
     svc = services(request)
     policy.check_tenant(actor_of(request), name)
@@ -102,11 +114,18 @@ async def get_tenant(request: Request, name: Annotated[str, Path()]) -> Response
 @router.patch(
     "/tenants/{name}",
     summary="Change a tenant's settings (creates the tenant if needed)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
+    openapi_extra=doc.body(
+        {
+            "type": "object",
+            "properties": {"settings": {"type": "object"}},
+            "additionalProperties": False,
+        },
+        (doc.JSON,),
+        example={"settings": {"validation": "smart-data-models", "temporalRetentionDays": 90}},
+    ),
+    responses={
+        **doc.ok(doc.ref("Tenant"), "The tenant with its new settings"),
+        **doc.errors(400, 403, 413, 504),
     },
 )
 async def patch_tenant(request: Request, name: Annotated[str, Path()]) -> Response:

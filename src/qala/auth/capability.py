@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from qala import openapi as doc
 from qala.auth import audit, keys, policy
 from qala.auth.middleware import install
 from qala.capabilities import Capability
@@ -42,23 +43,22 @@ def _key_body(key: keys.ApiKey) -> dict[str, Any]:
     "/keys",
     status_code=201,
     summary="Create an API key (admin); the key is shown once",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["role"],
-                        "properties": {
-                            "role": {"type": "string", "enum": list(policy.ROLES)},
-                            "tenant": {"type": "string"},
-                            "name": {"type": "string"},
-                        },
-                    }
-                }
+    openapi_extra=doc.body(
+        {
+            "type": "object",
+            "required": ["role"],
+            "properties": {
+                "role": {"type": "string", "enum": list(policy.ROLES)},
+                "tenant": {"type": "string"},
+                "name": {"type": "string"},
             },
-        }
+        },
+        (doc.JSON,),
+        example={"role": "city-operator", "tenant": "astana", "name": "ops"},
+    ),
+    responses={
+        **doc.ok(doc.ref("ApiKey"), "The key; its secret (key) is shown only now", status=201),
+        **doc.errors(400, 403, 413),
     },
 )
 async def create_key(request: Request) -> Response:
@@ -86,14 +86,26 @@ async def create_key(request: Request) -> Response:
     return http.json_response({**_key_body(key), "key": secret}, status=201)
 
 
-@router.get("/keys", summary="List API keys (admin); secrets are never shown again")
+@router.get(
+    "/keys",
+    summary="List API keys (admin); secrets are never shown again",
+    responses={
+        **doc.ok({"type": "array", "items": doc.ref("ApiKey")}, "The keys"),
+        **doc.errors(403),
+    },
+)
 async def list_keys(request: Request) -> Response:
     policy.check_admin(actor_of(request), "list API keys")
     found = await keys.list_keys(services(request).store)
     return http.json_response([_key_body(k) for k in found])
 
 
-@router.delete("/keys/{keyId}", status_code=204, summary="Revoke an API key (admin)")
+@router.delete(
+    "/keys/{keyId}",
+    status_code=204,
+    summary="Revoke an API key (admin)",
+    responses={**doc.no_content("Revoked"), **doc.errors(400, 403, 404)},
+)
 async def revoke_key(request: Request, keyId: Annotated[str, Path()]) -> Response:
     svc = services(request)
     actor = actor_of(request)
@@ -116,7 +128,23 @@ def _time(raw: str | None, name: str) -> int | None:
         raise BadRequestData(f"{name}: {exc}") from None
 
 
-@router.get("/audit", summary="Search the audit log (admin, auditor)")
+@router.get(
+    "/audit",
+    summary="Search the audit log (admin, auditor)",
+    responses={
+        **doc.ok(
+            {"type": "array", "items": doc.ref("AuditRecord")},
+            "The matching records, newest first",
+            headers={
+                "Results-Count": {
+                    "description": "How many records match",
+                    "schema": {"type": "string"},
+                }
+            },
+        ),
+        **doc.errors(400, 403),
+    },
+)
 async def search_audit(
     request: Request,
     tenant: Annotated[str | None, Query(description="Tenant name ('' = default)")] = None,

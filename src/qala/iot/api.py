@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from qala import __version__
+from qala import openapi as apidoc
 from qala.auth import audit, policy
 from qala.hub import errors as e
 from qala.hub.changes import Actor, Change, WriteContext
@@ -124,6 +125,47 @@ ServicePathHeader = Annotated[
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
 Offset = Annotated[int, Query(ge=0, description="Items to skip")]
 
+_ATTRIBUTES = [{"object_id": "t", "name": "temperature", "type": "Number"}]
+_SERVICES_BODY = apidoc.body(
+    {
+        "type": "object",
+        "required": ["services"],
+        "properties": {
+            "services": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "object", "required": ["apikey"]},
+            }
+        },
+    },
+    (apidoc.JSON,),
+    example={
+        "services": [
+            {"apikey": "weather-key", "entity_type": "WeatherObserved", "attributes": _ATTRIBUTES}
+        ]
+    },
+)
+_DEVICES_BODY = apidoc.body(
+    {
+        "type": "object",
+        "required": ["devices"],
+        "properties": {
+            "devices": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "object", "required": ["device_id"]},
+            }
+        },
+    },
+    (apidoc.JSON,),
+    example={"devices": [{"device_id": "station-1", "entity_type": "WeatherObserved"}]},
+)
+_CHANGES_BODY = apidoc.body(
+    {"type": "object", "description": "The fields to change"},
+    (apidoc.JSON,),
+    example={"attributes": _ATTRIBUTES},
+)
+
 
 def tenant_of(ngsild: str | None, fiware: str | None) -> str:
     if ngsild and fiware and ngsild != fiware:
@@ -200,7 +242,16 @@ def render_service(row: ServiceRow, ingestor: Ingestor) -> dict[str, Any]:
     }
 
 
-@router.post("/services", status_code=201, summary="Create service groups")
+@router.post(
+    "/services",
+    status_code=201,
+    summary="Create service groups",
+    openapi_extra=_SERVICES_BODY,
+    responses={
+        **apidoc.created("Created", location=False),
+        **apidoc.iot_errors(400, 403, 409, 413),
+    },
+)
 async def create_services(
     request: Request,
     tenant: TenantHeader = None,
@@ -240,7 +291,11 @@ async def create_services(
     return _empty(201)
 
 
-@router.get("/services", summary="List service groups")
+@router.get(
+    "/services",
+    summary="List service groups",
+    responses={**apidoc.ok(apidoc.ref("IotServiceList")), **apidoc.iot_errors(400, 403)},
+)
 async def list_services(
     request: Request,
     tenant: TenantHeader = None,
@@ -268,7 +323,13 @@ async def _find_service(
     return row
 
 
-@router.put("/services", status_code=204, summary="Update a service group (?apikey=)")
+@router.put(
+    "/services",
+    status_code=204,
+    summary="Update a service group (?apikey=)",
+    openapi_extra=_CHANGES_BODY,
+    responses={**apidoc.no_content("Updated"), **apidoc.iot_errors(400, 403, 404, 413)},
+)
 async def update_service(
     request: Request,
     apikey: Annotated[str | None, Query(description="The group's apikey")] = None,
@@ -296,7 +357,12 @@ async def update_service(
     return _empty(204)
 
 
-@router.delete("/services", status_code=204, summary="Delete a service group (?apikey=)")
+@router.delete(
+    "/services",
+    status_code=204,
+    summary="Delete a service group (?apikey=)",
+    responses={**apidoc.no_content("Deleted"), **apidoc.iot_errors(400, 403, 404)},
+)
 async def delete_service(
     request: Request,
     apikey: Annotated[str | None, Query(description="The group's apikey")] = None,
@@ -479,7 +545,16 @@ def _stamped(
     return stamp(orjson.loads(orjson.dumps(instance)), previous, now_iso)
 
 
-@router.post("/devices", status_code=201, summary="Provision devices (creates their entities)")
+@router.post(
+    "/devices",
+    status_code=201,
+    summary="Provision devices (creates their entities)",
+    openapi_extra=_DEVICES_BODY,
+    responses={
+        **apidoc.created("Created", location=False),
+        **apidoc.iot_errors(400, 403, 409, 413),
+    },
+)
 async def create_devices(
     request: Request,
     tenant: TenantHeader = None,
@@ -526,7 +601,11 @@ async def create_devices(
     return _empty(201)
 
 
-@router.get("/devices", summary="List devices")
+@router.get(
+    "/devices",
+    summary="List devices",
+    responses={**apidoc.ok(apidoc.ref("IotDeviceList")), **apidoc.iot_errors(400, 403)},
+)
 async def list_devices(
     request: Request,
     tenant: TenantHeader = None,
@@ -550,7 +629,11 @@ async def _find_device(registry: Registry, tenant: str, device_id: str) -> Devic
     return row
 
 
-@router.get("/devices/{device_id}", summary="A device, with its ingestion counters")
+@router.get(
+    "/devices/{device_id}",
+    summary="A device, with its ingestion counters",
+    responses={**apidoc.ok(apidoc.ref("IotDevice")), **apidoc.iot_errors(400, 403, 404)},
+)
 async def get_device(
     request: Request,
     device_id: str,
@@ -566,7 +649,13 @@ async def get_device(
     return _json(body)
 
 
-@router.put("/devices/{device_id}", status_code=204, summary="Update a device")
+@router.put(
+    "/devices/{device_id}",
+    status_code=204,
+    summary="Update a device",
+    openapi_extra=_CHANGES_BODY,
+    responses={**apidoc.no_content("Updated"), **apidoc.iot_errors(400, 403, 404, 409, 413)},
+)
 async def update_device(
     request: Request,
     device_id: str,
@@ -601,7 +690,12 @@ async def update_device(
     return _empty(204)
 
 
-@router.delete("/devices/{device_id}", status_code=204, summary="Delete a device (not its entity)")
+@router.delete(
+    "/devices/{device_id}",
+    status_code=204,
+    summary="Delete a device (not its entity)",
+    responses={**apidoc.no_content("Deleted"), **apidoc.iot_errors(400, 403, 404)},
+)
 async def delete_device(
     request: Request,
     device_id: str,
@@ -633,7 +727,26 @@ _HTTP_STATUS = {
 }
 
 
-@router.post("/json", summary="Send measures over HTTP (IoT Agent JSON)")
+@router.post(
+    "/json",
+    summary="Send measures over HTTP (IoT Agent JSON)",
+    openapi_extra=apidoc.body(
+        {"type": "object", "description": "Measures by object_id"},
+        (apidoc.JSON,),
+        example={"t": 21.5},
+    ),
+    responses={
+        **apidoc.ok(
+            {
+                "type": "object",
+                "required": ["measures"],
+                "properties": {"measures": {"type": "integer"}},
+            },
+            "Stored: how many measures",
+        ),
+        **apidoc.iot_errors(400, 404, 413),
+    },
+)
 async def http_measures(
     request: Request,
     k: Annotated[str, Query(description="The apikey")],
@@ -661,7 +774,23 @@ async def http_measures(
     return error_response(status, name, outcome.message or outcome.kind or "rejected")
 
 
-@router.get("/about", summary="Version, MQTT connection and ingestion counters")
+@router.get(
+    "/about",
+    summary="Version, MQTT connection and ingestion counters",
+    responses=apidoc.ok(
+        {
+            "type": "object",
+            "required": ["libVersion", "version", "mqtt", "ingestion"],
+            "properties": {
+                "libVersion": {"type": "string"},
+                "version": {"type": "string"},
+                "baseRoot": {"type": "string"},
+                "mqtt": {"type": "object"},
+                "ingestion": {"type": "object"},
+            },
+        }
+    ),
+)
 async def about(request: Request) -> Response:
     svc, _, ingestor = _iot(request)
     iot = svc.extras["iot"]

@@ -7,12 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from qala import openapi as doc
 from qala.hub.errors import BadRequestData, HubError, UnsupportedMediaType
 from qala.hub.model import Entity
 from qala.hub.service import BatchOutcome
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
 from qala.ngsild.entities import (
+    ENTITY_LIST,
     FormatQuery,
     LangQuery,
     OptionsQuery,
@@ -46,32 +48,32 @@ from qala.services import services
 
 router = APIRouter(tags=["Batch operations"], route_class=FastRoute)
 
-_ARRAY_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-            "application/ld+json": {"schema": {"type": "array", "items": {"type": "object"}}},
-        },
-    }
-}
-_IDS_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "array", "items": {"type": "string"}}},
-        },
-    }
-}
-_QUERY_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/ld+json": {"schema": {"type": "object"}},
-        },
-    }
-}
+_ENTITY = {"type": "Streetlight", "status": {"type": "Property", "value": "ok"}}
+#: Batch items are checked one by one: an invalid one fails alone, in the 207 result.
+_ARRAY_BODY = doc.body(
+    {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "object", "description": "An entity (see EntityInput)"},
+    },
+    example=[{"id": "urn:ngsi-ld:Streetlight:1", **_ENTITY}],
+)
+_FRAGMENTS_BODY = doc.body(
+    {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "object", "description": "An entity's id and attributes to change"},
+    },
+    example=[{"id": "urn:ngsi-ld:Streetlight:1", "status": {"type": "Property", "value": "off"}}],
+)
+_IDS_BODY = doc.body(
+    {"type": "array", "minItems": 1, "items": {"description": "An entity id (a URI)"}},
+    example=["urn:ngsi-ld:Streetlight:1"],
+)
+_QUERY_BODY = doc.body(doc.ref("Query"), example={"type": "Query", "entities": [_ENTITY]})
+_IDS = {"type": "array", "items": {"type": "string"}}
+_PARTLY = doc.ok(doc.ref("BatchOperationResult"), "Some entities failed", status=207)
+_ERRORS = doc.errors(400, 403, 413, 415, 504)
 
 
 def _entity_array(body: Any, max_entities: int) -> list[Any]:
@@ -161,7 +163,11 @@ def _batch_result(outcome: BatchOutcome, errors: list[tuple[str, HubError]]) -> 
     status_code=201,
     summary="Create entities in a batch",
     openapi_extra=_ARRAY_BODY,
-    responses={207: {"description": "Some entities were not created"}},
+    responses={
+        **doc.ok(_IDS, "All entities were created: their ids", status=201),
+        **_PARTLY,
+        **_ERRORS,
+    },
 )
 async def batch_create(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
@@ -183,8 +189,10 @@ async def batch_create(request: Request, tenant: TenantHeader = None) -> Respons
     summary="Create or update entities in a batch (options=replace|update)",
     openapi_extra=_ARRAY_BODY,
     responses={
-        204: {"description": "All entities existed and were updated"},
-        207: {"description": "Some entities failed"},
+        **doc.ok(_IDS, "The ids of the entities created (the others were updated)", status=201),
+        **doc.no_content("All entities existed and were updated"),
+        **_PARTLY,
+        **_ERRORS,
     },
 )
 async def batch_upsert(
@@ -218,8 +226,8 @@ async def batch_upsert(
     "/entityOperations/update",
     status_code=204,
     summary="Update entities in a batch (options=noOverwrite)",
-    openapi_extra=_ARRAY_BODY,
-    responses={207: {"description": "Some entities failed"}},
+    openapi_extra=_FRAGMENTS_BODY,
+    responses={**doc.no_content("All entities were updated"), **_PARTLY, **_ERRORS},
 )
 async def batch_update(
     request: Request,
@@ -246,8 +254,8 @@ async def batch_update(
     "/entityOperations/merge",
     status_code=204,
     summary="Merge into entities in a batch",
-    openapi_extra=_ARRAY_BODY,
-    responses={207: {"description": "Some entities failed"}},
+    openapi_extra=_FRAGMENTS_BODY,
+    responses={**doc.no_content("All entities were merged"), **_PARTLY, **_ERRORS},
 )
 async def batch_merge(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
@@ -268,7 +276,7 @@ async def batch_merge(request: Request, tenant: TenantHeader = None) -> Response
     status_code=204,
     summary="Delete entities in a batch",
     openapi_extra=_IDS_BODY,
-    responses={207: {"description": "Some entities were not deleted"}},
+    responses={**doc.no_content("All entities were deleted"), **_PARTLY, **_ERRORS},
 )
 async def batch_delete(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
@@ -297,6 +305,7 @@ async def batch_delete(request: Request, tenant: TenantHeader = None) -> Respons
     "/entityOperations/query",
     summary="Query entities with a Query object in the body",
     openapi_extra=_QUERY_BODY,
+    responses={**ENTITY_LIST, **doc.errors(400, 403, 404, 406, 413, 415, 504)},
 )
 async def batch_query(
     request: Request,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from qala import openapi as doc
 from qala.hub.errors import BadRequestData, InvalidRequest, NotFound, UnsupportedMediaType
 from qala.hub.model import us_to_iso
 from qala.jsonld.resolver import HOSTED_PATH, StoredContext, use_key
@@ -72,7 +73,22 @@ async def _find(request: Request, context_id: str) -> StoredContext:
     return stored
 
 
-@router.get("/jsonldContexts", summary="List the @contexts the broker holds")
+@router.get(
+    "/jsonldContexts",
+    summary="List the @contexts the broker holds",
+    responses={
+        **doc.ok(
+            {
+                "anyOf": [
+                    {"type": "array", "items": {"type": "string"}},
+                    {"type": "array", "items": doc.ref("ContextInfo")},
+                ]
+            },
+            "Their URLs, or with details=true their descriptions",
+        ),
+        **doc.errors(400),
+    },
+)
 async def list_contexts(
     request: Request,
     details: Annotated[bool, Query(description="Full descriptions instead of URLs")] = False,
@@ -97,14 +113,12 @@ async def list_contexts(
     "/jsonldContexts",
     status_code=201,
     summary="Host a @context document",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"type": "object"}},
-                "application/ld+json": {"schema": {"type": "object"}},
-            },
-        }
+    openapi_extra=doc.body(
+        doc.ref("ContextDocument"), example={"@context": {"Streetlight": "https://example.org/S"}}
+    ),
+    responses={
+        **doc.created("Hosted; Location names the document"),
+        **doc.errors(400, 413, 415, 504),
     },
 )
 async def add_context(request: Request) -> Response:
@@ -126,7 +140,17 @@ async def add_context(request: Request) -> Response:
     return Response(status_code=201, headers={"Location": f"{HOSTED_PREFIX}/{local_id}"})
 
 
-@router.get("/jsonldContexts/{contextId:path}", summary="Serve a @context document")
+@router.get(
+    "/jsonldContexts/{contextId:path}",
+    summary="Serve a @context document",
+    responses={
+        **doc.ok(
+            {"anyOf": [doc.ref("ContextDocument"), doc.ref("ContextInfo")]},
+            "The document, or with details=true its description",
+        ),
+        **doc.errors(400, 404),
+    },
+)
 async def get_context(
     request: Request,
     contextId: Annotated[str, Path(description="localId or URL of the context")],
@@ -138,7 +162,12 @@ async def get_context(
     return http.json_response(stored.body)
 
 
-@router.delete("/jsonldContexts/{contextId:path}", status_code=204, summary="Delete a @context")
+@router.delete(
+    "/jsonldContexts/{contextId:path}",
+    status_code=204,
+    summary="Delete a @context",
+    responses={**doc.no_content("Deleted (or reloaded)"), **doc.errors(400, 404, 504)},
+)
 async def delete_context(
     request: Request,
     contextId: Annotated[str, Path(description="localId or URL of the context")],

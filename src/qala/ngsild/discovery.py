@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
+from qala import openapi as doc
 from qala.hub.errors import NotFound
 from qala.ngsild import http
 from qala.ngsild.entities import TenantHeader, actor_of, negotiate, tenant_headers
@@ -34,6 +35,12 @@ register_url_convertor("name_or_iri", NameOrIriConvertor())
 
 router = APIRouter(tags=["Discovery"], route_class=FastRoute)
 DetailsQuery = Annotated[bool, Query(description="Return full descriptions, not names")]
+_ERRORS = doc.errors(400, 403, 404, 406, 504)
+
+
+def _list(schema: str, detailed: str) -> dict[int | str, dict[str, Any]]:
+    either = {"anyOf": [doc.ref(schema), {"type": "array", "items": doc.ref(detailed)}]}
+    return doc.ok(either, f"A {schema}, or with details=true the {detailed}s", doc.NGSI_LD)
 
 
 def _with_context(body: Any, negotiated: http.Negotiated) -> Any:
@@ -46,7 +53,11 @@ def _with_context(body: Any, negotiated: http.Negotiated) -> Any:
     return body
 
 
-@router.get("/types", summary="The entity types in use")
+@router.get(
+    "/types",
+    summary="The entity types in use",
+    responses={**_list("EntityTypeList", "EntityType"), **_ERRORS},
+)
 async def list_types(
     request: Request, details: DetailsQuery = False, tenant: TenantHeader = None
 ) -> Response:
@@ -76,7 +87,11 @@ async def list_types(
     return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
 
 
-@router.get("/types/{type:name_or_iri}", summary="One entity type: count and attributes")
+@router.get(
+    "/types/{type:name_or_iri}",
+    summary="One entity type: count and attributes",
+    responses={**doc.ok(doc.ref("EntityTypeInfo"), media_types=doc.NGSI_LD), **_ERRORS},
+)
 async def type_info(
     request: Request,
     type: Annotated[str, Path(description="Entity type name")],
@@ -120,7 +135,11 @@ def _attribute_body(info: Any, ctx: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/attributes", summary="The attributes in use")
+@router.get(
+    "/attributes",
+    summary="The attributes in use",
+    responses={**_list("AttributeList", "AttributeDetails"), **_ERRORS},
+)
 async def list_attributes(
     request: Request, details: DetailsQuery = False, tenant: TenantHeader = None
 ) -> Response:
@@ -150,7 +169,11 @@ async def list_attributes(
     return http.json_response(body, negotiated=negotiated, headers=tenant_headers(tenant))
 
 
-@router.get("/attributes/{attrId:name_or_iri}", summary="One attribute: count, kinds, entity types")
+@router.get(
+    "/attributes/{attrId:name_or_iri}",
+    summary="One attribute: count, kinds, entity types",
+    responses={**doc.ok(doc.ref("AttributeDetails"), media_types=doc.NGSI_LD), **_ERRORS},
+)
 async def attribute_info(
     request: Request,
     attrId: Annotated[str, Path(description="Attribute name")],

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
+from qala import openapi as doc
 from qala.hub.changes import Actor
 from qala.hub.errors import BadRequestData, HubError, InvalidRequest, NotFound
 from qala.hub.service import AttributeOutcome
@@ -89,26 +90,51 @@ DatasetIdQuery = Annotated[
     Query(description="Only attribute instances with these datasetIds (@none: the default one)"),
 ]
 
-_ENTITY_BODY = {
-    "requestBody": {
-        "required": True,
+_EXAMPLE_ENTITY = {
+    "id": "urn:ngsi-ld:Streetlight:1",
+    "type": "Streetlight",
+    "status": {"type": "Property", "value": "ok"},
+    "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [71.45, 51.17]}},
+}
+_ENTITY_BODY = doc.body(doc.ref("EntityInput"), example=_EXAMPLE_ENTITY)
+_ATTRS_BODY = doc.body(
+    doc.ref("EntityFragment"), example={"status": {"type": "Property", "value": "off"}}
+)
+_MERGE_BODY = doc.body(
+    doc.ref("EntityFragment"),
+    (doc.JSON, doc.JSONLD, doc.MERGE_PATCH),
+    example={"status": {"type": "Property", "value": "off"}},
+)
+_ATTRIBUTE_BODY = doc.body(doc.ref("Attribute"), example={"type": "Property", "value": "off"})
+_PARTIAL_BODY = doc.body(
+    doc.ref("Attribute"), (doc.JSON, doc.JSONLD, doc.MERGE_PATCH), example={"value": "off"}
+)
+_ENTITIES = {"type": "array", "items": doc.ref("Entity")}
+#: An entity, or (join=flat) the entity and those it links to.
+_ENTITY_OR_FLAT = {"anyOf": [doc.ref("Entity"), _ENTITIES]}
+#: A body in the representation Accept asks for: NGSI-LD JSON(-LD) or GeoJSON.
+ENTITY_LIST = {
+    200: {
+        "description": "The entities (NGSILD-Results-Count with count=true; Link: next/prev)",
         "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/ld+json": {"schema": {"type": "object"}},
+            **doc.content(_ENTITIES, doc.NGSI_LD),
+            doc.GEOJSON: {"schema": doc.ref("FeatureCollection")},
         },
     }
 }
-_ATTRS_BODY = _ENTITY_BODY
-_MERGE_BODY = {
-    "requestBody": {
-        "required": True,
+_ENTITY = {
+    200: {
+        "description": "The entity",
         "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/ld+json": {"schema": {"type": "object"}},
-            "application/merge-patch+json": {"schema": {"type": "object"}},
+            **doc.content(_ENTITY_OR_FLAT, doc.NGSI_LD),
+            doc.GEOJSON: {"schema": doc.ref("Feature")},
         },
     }
 }
+#: Errors of every write of one entity's data with a body.
+_WRITE_ERRORS = doc.errors(400, 403, 404, 413, 415, 504)
+#: 207: some attributes were not updated (or appended).
+_PARTLY = doc.ok(doc.ref("UpdateResult"), "Some attributes were not changed", status=207)
 
 
 def actor_of(request: Request) -> Actor:
@@ -178,7 +204,10 @@ def geometry_property(ctx: CompiledContext, raw: str | None) -> str:
     status_code=201,
     summary="Create an entity",
     openapi_extra=_ENTITY_BODY,
-    responses={201: {"description": "Created; Location names the new entity"}},
+    responses={
+        **doc.created("Created; Location names the new entity"),
+        **doc.errors(400, 403, 409, 413, 415, 504),
+    },
 )
 async def create_entity(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
@@ -189,7 +218,11 @@ async def create_entity(request: Request, tenant: TenantHeader = None) -> Respon
     return Response(status_code=201, headers=headers)
 
 
-@router.get("/entities", summary="Query entities")
+@router.get(
+    "/entities",
+    summary="Query entities",
+    responses={**ENTITY_LIST, **doc.errors(400, 403, 404, 406, 504)},
+)
 async def query_entities(
     request: Request,
     type: Annotated[str | None, Query(description="Entity type expression")] = None,
@@ -359,7 +392,11 @@ async def attrs_without_entity(request: Request) -> Response:
 # -- /entities/{id} ------------------------------------------------------------------------
 
 
-@router.get("/entities/{entityId:entity_id}", summary="Retrieve an entity")
+@router.get(
+    "/entities/{entityId:entity_id}",
+    summary="Retrieve an entity",
+    responses={**_ENTITY, **doc.errors(400, 403, 404, 406, 504)},
+)
 async def retrieve_entity(
     request: Request,
     entityId: EntityIdPath,
@@ -448,6 +485,7 @@ def type_filter(raw: str | None, ctx: CompiledContext) -> set[str] | None:
     status_code=204,
     summary="Replace an entity",
     openapi_extra=_ENTITY_BODY,
+    responses={**doc.no_content("Replaced"), **_WRITE_ERRORS},
 )
 async def replace_entity(
     request: Request,
@@ -469,6 +507,7 @@ async def replace_entity(
     status_code=204,
     summary="Merge into an entity (merge-patch; urn:ngsi-ld:null deletes)",
     openapi_extra=_MERGE_BODY,
+    responses={**doc.no_content("Merged"), **_WRITE_ERRORS},
 )
 async def merge_entity(
     request: Request,
@@ -490,7 +529,12 @@ async def merge_entity(
     return Response(status_code=204, headers=tenant_headers(tenant))
 
 
-@router.delete("/entities/{entityId:entity_id}", status_code=204, summary="Delete an entity")
+@router.delete(
+    "/entities/{entityId:entity_id}",
+    status_code=204,
+    summary="Delete an entity",
+    responses={**doc.no_content("Deleted"), **doc.errors(400, 403, 404, 504)},
+)
 async def delete_entity(
     request: Request,
     entityId: EntityIdPath,
@@ -527,7 +571,7 @@ def outcome_response(
     status_code=204,
     summary="Append attributes (options=noOverwrite keeps existing ones)",
     openapi_extra=_ATTRS_BODY,
-    responses={207: {"description": "Some attributes were not appended"}},
+    responses={**doc.no_content("Appended"), **_PARTLY, **_WRITE_ERRORS},
 )
 async def append_attributes(
     request: Request,
@@ -556,7 +600,7 @@ async def append_attributes(
     status_code=204,
     summary="Update existing attributes",
     openapi_extra=_ATTRS_BODY,
-    responses={207: {"description": "Some attributes were not updated"}},
+    responses={**doc.no_content("Updated"), **_PARTLY, **_WRITE_ERRORS},
 )
 async def update_attributes(
     request: Request,
@@ -580,7 +624,8 @@ async def update_attributes(
     "/entities/{entityId:entity_id}/attrs/{attrId}",
     status_code=204,
     summary="Partially update one attribute",
-    openapi_extra=_ATTRS_BODY,
+    openapi_extra=_PARTIAL_BODY,
+    responses={**doc.no_content("Updated"), **_WRITE_ERRORS},
 )
 async def update_attribute(
     request: Request,
@@ -615,7 +660,8 @@ def check_attribute_path_name(name: str, ctx: CompiledContext) -> str:
     "/entities/{entityId:entity_id}/attrs/{attrId}",
     status_code=204,
     summary="Replace one attribute",
-    openapi_extra=_ATTRS_BODY,
+    openapi_extra=_ATTRIBUTE_BODY,
+    responses={**doc.no_content("Replaced"), **_WRITE_ERRORS},
 )
 async def replace_attribute(
     request: Request,
@@ -641,7 +687,10 @@ async def replace_attribute(
 
 
 @router.delete(
-    "/entities/{entityId:entity_id}/attrs/{attrId}", status_code=204, summary="Delete an attribute"
+    "/entities/{entityId:entity_id}/attrs/{attrId}",
+    status_code=204,
+    summary="Delete an attribute",
+    responses={**doc.no_content("Deleted"), **doc.errors(400, 403, 404, 504)},
 )
 async def delete_attribute(
     request: Request,

@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
+from qala import openapi as doc
 from qala.auth import policy
 from qala.hub.errors import AlreadyExists, BadRequestData, Conflict, Forbidden, NotFound
 from qala.hub.model import iso_to_us, now_us, us_to_iso
@@ -32,15 +33,17 @@ from qala.subscriptions.repository import Columns, StoredSubscription
 router = APIRouter(tags=["Subscriptions"])
 
 SubscriptionIdPath = Annotated[str, Path(description="Subscription id (a URI)")]
-_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/ld+json": {"schema": {"type": "object"}},
-        },
-    }
-}
+_NOTIFICATION = {"endpoint": {"uri": "http://127.0.0.1:9000/notify"}, "attributes": ["status"]}
+_CREATE_BODY = doc.body(
+    doc.ref("SubscriptionInput"),
+    example={
+        "type": "Subscription",
+        "entities": [{"type": "Streetlight"}],
+        "notification": _NOTIFICATION,
+    },
+)
+_PATCH_BODY = doc.body(doc.ref("SubscriptionFragment"), example={"isActive": False})
+_SUBSCRIPTIONS = {"type": "array", "items": doc.ref("Subscription")}
 
 
 def engine_of(request: Request) -> SubscriptionEngine:
@@ -104,8 +107,11 @@ def _copy(value: Any) -> Any:
     "/subscriptions",
     status_code=201,
     summary="Create a subscription",
-    openapi_extra=_BODY,
-    responses={201: {"description": "Created; Location names the new subscription"}},
+    openapi_extra=_CREATE_BODY,
+    responses={
+        **doc.created("Created; Location names the new subscription"),
+        **doc.errors(400, 403, 409, 413, 415, 504),
+    },
 )
 async def create_subscription(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
@@ -132,7 +138,14 @@ async def create_subscription(request: Request, tenant: TenantHeader = None) -> 
     return Response(status_code=201, headers=headers)
 
 
-@router.get("/subscriptions", summary="List subscriptions")
+@router.get(
+    "/subscriptions",
+    summary="List subscriptions",
+    responses={
+        **doc.ok(_SUBSCRIPTIONS, "A page of subscriptions", doc.NGSI_LD),
+        **doc.errors(400, 403, 404, 406, 504),
+    },
+)
 async def list_subscriptions(
     request: Request,
     limit: Annotated[int | None, Query(ge=0, description="Page size")] = None,
@@ -167,7 +180,14 @@ async def list_subscriptions(
     return response
 
 
-@router.get("/subscriptions/{subscriptionId}", summary="Retrieve a subscription")
+@router.get(
+    "/subscriptions/{subscriptionId}",
+    summary="Retrieve a subscription",
+    responses={
+        **doc.ok(doc.ref("Subscription"), "The subscription", doc.NGSI_LD),
+        **doc.errors(400, 403, 404, 406, 504),
+    },
+)
 async def retrieve_subscription(
     request: Request,
     subscriptionId: SubscriptionIdPath,
@@ -190,7 +210,8 @@ async def retrieve_subscription(
     "/subscriptions/{subscriptionId}",
     status_code=204,
     summary="Update a subscription (members given replace the stored ones)",
-    openapi_extra=_BODY,
+    openapi_extra=_PATCH_BODY,
+    responses={**doc.no_content("Updated"), **doc.errors(400, 403, 404, 409, 413, 415, 504)},
 )
 async def update_subscription(
     request: Request, subscriptionId: SubscriptionIdPath, tenant: TenantHeader = None
@@ -250,7 +271,12 @@ async def update_subscription(
     return Response(status_code=204, headers=tenant_headers(tenant))
 
 
-@router.delete("/subscriptions/{subscriptionId}", status_code=204, summary="Delete a subscription")
+@router.delete(
+    "/subscriptions/{subscriptionId}",
+    status_code=204,
+    summary="Delete a subscription",
+    responses={**doc.no_content("Deleted"), **doc.errors(400, 403, 404)},
+)
 async def delete_subscription(
     request: Request, subscriptionId: SubscriptionIdPath, tenant: TenantHeader = None
 ) -> Response:
