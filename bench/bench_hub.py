@@ -24,6 +24,7 @@ import httpx
 import orjson
 
 from common import (
+    admin_key,
     database,
     machine,
     postgres_available,
@@ -144,7 +145,8 @@ async def raw_postgres_inserts(url: str, rows: list[tuple[Any, ...]]) -> float:
 
 
 GET_BY_ID = """
-local headers = {{["Link"] = '{link}', ["NGSILD-Tenant"] = "{tenant}"}}
+local headers = {{["Link"] = '{link}', ["NGSILD-Tenant"] = "{tenant}",
+                  ["Authorization"] = "{auth}"}}
 math.randomseed(os.time())
 request = function()
   local path = string.format("/ngsi-ld/v1/entities/urn:ngsi-ld:AirQualityObserved:bench:%06d",
@@ -154,7 +156,8 @@ end
 """
 
 TYPE_Q = """
-local headers = {{["Link"] = '{link}', ["NGSILD-Tenant"] = "{tenant}"}}
+local headers = {{["Link"] = '{link}', ["NGSILD-Tenant"] = "{tenant}",
+                  ["Authorization"] = "{auth}"}}
 math.randomseed(os.time())
 request = function()
   local path = string.format(
@@ -165,7 +168,8 @@ end
 """
 
 GEO_NEAR = """
-local headers = {{["Link"] = '{link}', ["NGSILD-Tenant"] = "{tenant}"}}
+local headers = {{["Link"] = '{link}', ["NGSILD-Tenant"] = "{tenant}",
+                  ["Authorization"] = "{auth}"}}
 math.randomseed(os.time())
 request = function()
   local lon = {west} + math.random() * ({east} - {west})
@@ -202,7 +206,10 @@ def run_backend(backend: str, count: int, duration: int, connections: int) -> li
     ]
     results: list[list[str]] = []
     with database(backend) as url:
-        env = {"QALA_DATABASE_URL": url}
+        # Real authentication (an admin key), but no per-key rate limit: one key drives the load.
+        key = admin_key(url)
+        HEADERS["Authorization"] = f"Bearer {key}"
+        env = {"QALA_DATABASE_URL": url, "QALA_RATE_LIMIT": "0", "QALA_MQTT_URL": ""}
         with server(env=env) as srv:
             elapsed = asyncio.run(upsert_all(srv.url, bodies))
             rate = count / elapsed
@@ -234,6 +241,7 @@ def run_backend(backend: str, count: int, duration: int, connections: int) -> li
                 "east": EAST,
                 "south": SOUTH,
                 "north": NORTH,
+                "auth": HEADERS["Authorization"],
             }
             measured = {}
             for name, script in (

@@ -35,8 +35,6 @@ import asyncio
 import contextlib
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -46,7 +44,7 @@ from typing import Any
 
 import orjson
 
-from common import ROOT, database, free_port, machine, postgres_available, server, table
+from common import admin_key, database, free_port, machine, postgres_available, server, table
 
 BASE = "/ngsi-ld/v1"
 TENANT = "astana"
@@ -211,18 +209,6 @@ def cpu_seconds(pid: int) -> float:
         except (OSError, IndexError, ValueError):
             pass
     return total
-
-
-def admin_key(url: str) -> str:
-    """``qala keys create --role admin``: the key is printed alone on standard output."""
-    out = subprocess.run(
-        [sys.executable, "-m", "qala.cli", "keys", "create", "--role", "admin", "--db", url],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-    )
-    return out.stdout.strip()
 
 
 # -- the load ----------------------------------------------------------------------------------

@@ -31,6 +31,28 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
+def admin_key(database_url: str) -> str:
+    """``qala keys create --role admin``: the key is printed alone on standard output."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qala.cli",
+            "keys",
+            "create",
+            "--role",
+            "admin",
+            "--db",
+            database_url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    return out.stdout.strip()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -16,10 +16,11 @@ from fastapi import APIRouter
 
 from qala.services import Services
 
-#: Modules providing ``capability()``, in start order.
+#: Modules providing ``capability()``, in start order; their routes are matched in this
+#: order too, so the NGSI-LD API (the busiest) comes first.
 CAPABILITIES: tuple[str, ...] = (
-    "qala.auth.capability",
     "qala.ngsild.capability",
+    "qala.auth.capability",
     "qala.temporal.capability",
     "qala.sdm.validator",
     "qala.admin.capability",

@@ -36,6 +36,7 @@ Notes for callers:
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from collections.abc import Callable
@@ -111,6 +112,7 @@ _MARKER = re.compile("\x00([0-9]+)\x00")
 _TOO_DEEP = ("parser stack overflow", "Expression tree is too large")
 
 
+@functools.lru_cache(maxsize=1024)
 def _sqlite_parses(sql: str) -> bool:
     """Whether SQLite's parser accepts the filter: its stack is small (100 entries),
     and nested sub-queries and pending operators fill it. Parsing happens before
