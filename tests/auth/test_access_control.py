@@ -298,6 +298,16 @@ def test_every_write_is_in_the_audit_log(client: TestClient) -> None:
     assert_problem(client.get(f"{ADMIN_API}/audit", headers=operator), 403)
 
 
+def test_audit_searches_with_out_of_range_values_are_bad_requests(client: TestClient) -> None:
+    for params in (
+        {"since": "0001-01-01T00:00:00+01:00"},  # before year 1 in UTC
+        {"until": "9999-12-31T23:59:59-01:00"},  # after year 9999 in UTC
+        {"offset": "1000000001"},
+        {"offset": str(2**64)},
+    ):
+        assert_problem(client.get(f"{ADMIN_API}/audit", params=params), 400)
+
+
 def test_the_audit_log_is_append_only(client: TestClient, settings: Settings, backend: str) -> None:
     client.post(f"{BASE}/entities", json=streetlight(1))
     if backend == "sqlite":

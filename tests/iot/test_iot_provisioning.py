@@ -226,6 +226,9 @@ def test_devices_are_listed_with_paging(client: TestClient) -> None:
     assert [d["device_id"] for d in page["devices"]] == ["d1", "d2"]
     bad = client.get("/iot/devices?limit=0", headers=H)
     iot_error(bad, 400, "BAD_REQUEST")
+    for listing in ("/iot/devices", "/iot/services"):  # an offset past any store's integers
+        for offset in ("1000000001", str(2**64)):
+            iot_error(client.get(f"{listing}?offset={offset}", headers=H), 400, "BAD_REQUEST")
 
 
 def test_a_device_id_is_unique_in_its_tenant(client: TestClient) -> None:

@@ -284,3 +284,44 @@ def test_a_405_allow_header_lists_every_method_of_the_resource(client: TestClien
         response = client.request("OPTIONS", path)
         assert response.status_code == 405 and response.json()["status"] == 405, path
         assert response.headers["allow"] == allow, path
+
+
+def test_numbers_and_dates_out_of_range_are_bad_request_data(client: TestClient) -> None:
+    # A date-time before year 1 or after 9999 once converted to UTC.
+    for observed in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        body = problem(
+            create(client, streetlight(1, temperature=prop(20, observedAt=observed))),
+            400,
+            "BadRequestData",
+        )
+        assert "out of range" in body["detail"]
+    # An offset beyond what any store holds.
+    for offset in ("1000000001", str(2**64)):
+        query = client.get(f"{BASE}/entities", params={"type": "Streetlight", "offset": offset})
+        problem(query, 400, "BadRequestData")
+        batch = client.post(
+            f"{BASE}/entityOperations/query",
+            params={"offset": offset},
+            json={"type": "Query", "entities": [{"type": "Streetlight"}]},
+        )
+        problem(batch, 400, "BadRequestData")
+    nothing_written(client)
+
+
+def test_a_context_that_is_not_a_url_is_bad_request_data(client: TestClient) -> None:
+    """Nothing can be retrieved for it: the request is at fault (400), not a remote server
+    (504 LdContextNotAvailable)."""
+    ld = {"Content-Type": "application/ld+json"}
+    for context in ("not a url", "urn:example:context", "ftp://example.org/context.jsonld"):
+        body = problem(
+            create(client, {**streetlight(1), "@context": context}, headers=ld),
+            400,
+            "BadRequestData",
+        )
+        assert "not an http(s) URL" in body["detail"], body
+        problem(
+            client.post(f"{BASE}/jsonldContexts", json={"@context": context}),
+            400,
+            "BadRequestData",
+        )
+    nothing_written(client)

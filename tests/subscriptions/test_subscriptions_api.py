@@ -123,6 +123,12 @@ def test_the_list_pages_with_limit_offset_count_and_links(client: TestClient) ->
     problem(client.get(f"{BASE}/subscriptions?limit=100000"), 403, "TooManyResults")
 
 
+def test_an_offset_past_the_maximum_is_a_bad_request(client: TestClient) -> None:
+    for offset in ("1000000001", str(2**64)):
+        response = client.get(f"{BASE}/subscriptions", params={"offset": offset})
+        assert problem(response, 400, "BadRequestData")["detail"], offset
+
+
 def test_patch_replaces_the_members_given_and_keeps_the_others(client: TestClient) -> None:
     sub_id = subscribe(client, subscription(ENDPOINT, watchedAttributes=["status"]))
     response = client.patch(
@@ -212,6 +218,7 @@ INVALID = [
     ({"timeInterval": 5, "throttling": 2}, "throttling applies to notifications on change"),
     ({"expiresAt": "2020-01-01T00:00:00Z"}, "in the past"),
     ({"expiresAt": "tomorrow"}, "expiresAt"),
+    ({"expiresAt": "9999-12-31T23:59:59-01:00"}, "out of range"),  # after year 9999 in UTC
     ({"isActive": "yes"}, "isActive must be true or false"),
     ({"jsonldContext": "not-a-url"}, "jsonldContext must be the http(s) URL"),
     ({"notification": _DROP}, "notification is required"),
@@ -225,6 +232,10 @@ INVALID = [
     ),
     (
         {"notification": {"endpoint": {"uri": ENDPOINT}, "format": "compact"}},
+        "unknown notification.format",
+    ),
+    (
+        {"notification": {"endpoint": {"uri": ENDPOINT}, "format": {"normalized": True}}},
         "unknown notification.format",
     ),
     (

@@ -369,6 +369,7 @@ def test_the_page_is_cut_at_one_instant_for_every_attribute(capped: TestClient) 
             "later",
         ),
         ({"timerel": "before", "timeAt": "yesterday"}, "timeAt"),
+        ({"timerel": "before", "timeAt": "0001-01-01T00:00:00+01:00"}, "out of range"),
         ({"timeAt": "2026-03-01T00:00:00Z"}, "timerel"),
         ({"timeproperty": "observed"}, "timeproperty"),
         ({"lastN": "0"}, "lastN"),
@@ -427,3 +428,9 @@ def test_post_query_rejects_malformed_bodies(client: TestClient) -> None:
 
 def test_too_large_pages_are_refused(client: TestClient) -> None:
     problem(query(client, type="AirQualityObserved", limit=100000), 403, "TooManyResults")
+
+
+def test_an_offset_past_the_maximum_is_a_bad_request(client: TestClient) -> None:
+    observe(client, HOURS[:1])
+    for offset in ("1000000001", str(2**64)):
+        problem(query(client, type="AirQualityObserved", offset=offset), 400, "BadRequestData")

@@ -16,6 +16,7 @@ from qala.hub.changes import Actor
 from qala.hub.errors import BadRequestData, NotFound
 from qala.hub.model import iso_to_us, us_to_iso
 from qala.ngsild import http
+from qala.ngsild.params import MAX_OFFSET
 from qala.services import Services, services
 
 log = logging.getLogger("qala.auth")
@@ -154,7 +155,7 @@ async def search_audit(
     since: Annotated[str | None, Query(description="ISO 8601 date-time")] = None,
     until: Annotated[str | None, Query(description="ISO 8601 date-time")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     svc = services(request)
     policy.check_reader_of_everything(actor_of(request), "read the audit log")

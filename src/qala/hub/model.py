@@ -103,7 +103,10 @@ def parse_datetime(text: str) -> datetime:
         frac = digits.group(0)
         value = f"{head}.{frac[:6].ljust(6, '0')}{rest[len(frac) :]}"
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"{text!r} is out of range: years 1 to 9999 in UTC") from None
 
 
 def iso_to_us(text: str) -> int:

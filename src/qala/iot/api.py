@@ -43,6 +43,7 @@ from qala.iot.registry import (
 )
 from qala.ngsild.entities import actor_of
 from qala.ngsild.http import read_json
+from qala.ngsild.params import MAX_OFFSET
 from qala.services import Services, services
 from qala.store.base import Tenant
 
@@ -123,7 +124,7 @@ ServicePathHeader = Annotated[
     str | None, Header(alias="fiware-servicepath", description="Accepted; not used")
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")]
 
 _ATTRIBUTES = [{"object_id": "t", "name": "temperature", "type": "Number"}]
 _SERVICES_BODY = apidoc.body(

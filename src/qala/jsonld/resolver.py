@@ -267,7 +267,8 @@ class ContextResolver:
 
     async def _fetch_remote(self, url: str) -> dict[str, Any]:
         if not url.startswith(("http://", "https://")):
-            raise ContextNotAvailable(f"@context {url!r} is not an http(s) URL")
+            # nothing to retrieve: the request's @context is malformed (a client error)
+            raise BadRequestData(f"invalid @context: {url!r} is not an http(s) URL")
         try:
             await check_url(url, allow_local=self.allow_local)
         except RefusedAddress as exc:

@@ -29,6 +29,7 @@ from qala.ngsild.errors import problem_body
 from qala.ngsild.filters import geo_filter_json, q_filter, scope_filter
 from qala.ngsild.linked import Linker, parse_join
 from qala.ngsild.params import (
+    MAX_OFFSET,
     RETRIEVE_OPTIONS,
     check_id_pattern,
     expand_attrs,
@@ -310,7 +311,7 @@ async def batch_delete(request: Request, tenant: TenantHeader = None) -> Respons
 async def batch_query(
     request: Request,
     limit: Annotated[int | None, Query(ge=0)] = None,
-    offset: Annotated[int | None, Query(ge=0)] = None,
+    offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET)] = None,
     count: bool = False,
     local: bool = False,
     options: OptionsQuery = None,

@@ -17,6 +17,7 @@ from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
 from qala.ngsild.linked import Linker, parse_join
 from qala.ngsild.params import (
+    MAX_OFFSET,
     RETRIEVE_OPTIONS,
     QueryParams,
     build_entity_query,
@@ -240,7 +241,7 @@ async def query_entities(
     scopeQ: Annotated[str | None, Query(description="Scope query")] = None,
     datasetId: DatasetIdQuery = None,
     limit: Annotated[int | None, Query(ge=0, description="Page size")] = None,
-    offset: Annotated[int | None, Query(ge=0, description="Page start")] = None,
+    offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET, description="Page start")] = None,
     count: Annotated[bool, Query(description="Return NGSILD-Results-Count")] = False,
     local: Annotated[bool, Query(description="true: query every entity of the tenant")] = False,
     join: JoinQuery = None,

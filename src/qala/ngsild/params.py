@@ -304,6 +304,11 @@ def check_id_pattern(raw: str) -> str:
     return raw
 
 
+#: The largest ``offset`` of a page: far beyond any page a client walks to, and inside the
+#: integer range of every store (a larger one would fail in the database, not in the request).
+MAX_OFFSET = 1_000_000_000
+
+
 def paging(limit: int | None, offset: int | None, default: int, maximum: int) -> tuple[int, int]:
     lim = default if limit is None else limit
     off = 0 if offset is None else offset
@@ -311,6 +316,8 @@ def paging(limit: int | None, offset: int | None, default: int, maximum: int) ->
         raise BadRequestData("limit must not be negative")
     if off < 0:
         raise BadRequestData("offset must not be negative")
+    if off > MAX_OFFSET:
+        raise BadRequestData(f"offset must be at most {MAX_OFFSET}, not {off}")
     if lim > maximum:
         raise TooManyResults(
             f"limit {lim} exceeds the maximum of {maximum} entities per page; page with offset"

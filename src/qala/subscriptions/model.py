@@ -225,7 +225,7 @@ def _notification(value: Any) -> dict[str, Any]:
     if "attributes" in value:
         out["attributes"] = _names(value["attributes"], "notification.attributes")
     if "format" in value:
-        if value["format"] not in FORMATS:
+        if not isinstance(value["format"], str) or value["format"] not in FORMATS:
             raise _fail(
                 f"unknown notification.format {value['format']!r}; "
                 "use normalized, concise or keyValues"

@@ -17,7 +17,7 @@ from qala.jsonld.compiled import CompiledContext
 from qala.netguard import RefusedAddress, check_url
 from qala.ngsild import http
 from qala.ngsild.entities import TenantHeader, actor_of, negotiate, page_links, tenant_headers
-from qala.ngsild.params import paging
+from qala.ngsild.params import MAX_OFFSET, paging
 from qala.ngsild.parse import check_entity_id
 from qala.services import Services, services
 from qala.subscriptions.engine import SubscriptionEngine
@@ -149,7 +149,7 @@ async def create_subscription(request: Request, tenant: TenantHeader = None) -> 
 async def list_subscriptions(
     request: Request,
     limit: Annotated[int | None, Query(ge=0, description="Page size")] = None,
-    offset: Annotated[int | None, Query(ge=0, description="Page start")] = None,
+    offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET, description="Page start")] = None,
     count: Annotated[bool, Query(description="Return NGSILD-Results-Count")] = False,
     options: Annotated[str | None, Query(description="sysAttrs")] = None,
     tenant: TenantHeader = None,

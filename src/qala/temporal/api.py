@@ -24,7 +24,12 @@ from qala.hub.service import Plan
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
 from qala.ngsild.entities import TenantHeader, actor_of, negotiate, page_links, tenant_headers
-from qala.ngsild.params import check_id_pattern, expand_attrs, parse_type_expression
+from qala.ngsild.params import (
+    MAX_OFFSET,
+    check_id_pattern,
+    expand_attrs,
+    parse_type_expression,
+)
 from qala.ngsild.parse import check_entity_id, check_name, parse_instance
 from qala.services import Services, services
 from qala.store.base import RowBatch, Statement, Tenant
@@ -171,7 +176,7 @@ async def query_temporal(
     ] = None,
     format: Annotated[str | None, Q(description="temporalValues or aggregatedValues")] = None,
     limit: Annotated[int | None, Q(ge=0, description="Entities per page")] = None,
-    offset: Annotated[int | None, Q(ge=0, description="Page start")] = None,
+    offset: Annotated[int | None, Q(ge=0, le=MAX_OFFSET, description="Page start")] = None,
     count: Annotated[bool, Q(description="Return NGSILD-Results-Count")] = False,
     tenant: TenantHeader = None,
 ) -> Response:
@@ -243,7 +248,7 @@ async def query_temporal_post(
     ] = None,
     format: Annotated[str | None, Q(description="temporalValues or aggregatedValues")] = None,
     limit: Annotated[int | None, Q(ge=0, description="Entities per page")] = None,
-    offset: Annotated[int | None, Q(ge=0, description="Page start")] = None,
+    offset: Annotated[int | None, Q(ge=0, le=MAX_OFFSET, description="Page start")] = None,
     count: Annotated[bool, Q(description="Return NGSILD-Results-Count")] = False,
     tenant: TenantHeader = None,
 ) -> Response:
