@@ -33,6 +33,14 @@ NGSI_LD = (JSON, JSONLD)
 NGSI_LD_GEO = (JSON, JSONLD, GEOJSON)
 
 
+#: A tenant name (``qala.hub.model.valid_tenant_name``), or empty for the default tenant.
+TENANT_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_.\-]{0,62})?$"
+
+
+#: Keyword arguments declaring a date-time parameter (ISO 8601 with a time zone).
+DATE_TIME: dict[str, Any] = {"json_schema_extra": {"format": "date-time"}}
+
+
 def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 

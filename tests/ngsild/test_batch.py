@@ -230,3 +230,16 @@ def test_malformed_batches_are_refused_whole(client: TestClient) -> None:
 
 def json_type() -> dict[str, str]:
     return {"Content-Type": "application/json"}
+
+
+def test_an_invalid_tenant_name_fails_the_whole_batch(client: TestClient) -> None:
+    """Even when no entity of the batch is valid: the tenant is checked first."""
+    invalid = headers("no such/tenant")
+    for operation, body in (
+        ("create", [{"type": "Streetlight"}]),
+        ("upsert", [streetlight(1)]),
+        ("update", [{"status": prop("off")}]),
+        ("merge", [{"id": "not a uri"}]),
+        ("delete", ["not a uri"]),
+    ):
+        problem(post(client, operation, body, headers=invalid), 400, "BadRequestData")

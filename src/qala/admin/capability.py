@@ -34,6 +34,7 @@ from qala.store.base import Tenant
 from qala.temporal.retention import SETTING as RETENTION_SETTING
 
 router = APIRouter(tags=["Administration"])
+TenantPath = Annotated[str, Path(description="The tenant (a city)", examples=["astana"])]
 PREFIX = "/qala/v1"
 
 #: Settings with a fixed set of values.
@@ -101,7 +102,7 @@ async def list_tenants(request: Request) -> Response:
     summary="One tenant and its settings",
     responses={**doc.ok(doc.ref("Tenant"), "The tenant"), **doc.errors(400, 403, 404, 504)},
 )
-async def get_tenant(request: Request, name: Annotated[str, Path()]) -> Response:
+async def get_tenant(request: Request, name: TenantPath) -> Response:
     svc = services(request)
     policy.check_tenant(actor_of(request), name)
     ctx = await http.request_context(request, svc.contexts)
@@ -128,7 +129,7 @@ async def get_tenant(request: Request, name: Annotated[str, Path()]) -> Response
         **doc.errors(400, 403, 413, 504),
     },
 )
-async def patch_tenant(request: Request, name: Annotated[str, Path()]) -> Response:
+async def patch_tenant(request: Request, name: TenantPath) -> Response:
     svc = services(request)
     actor = actor_of(request)
     policy.check_tenant(actor, name)

@@ -50,7 +50,7 @@ def _key_body(key: keys.ApiKey) -> dict[str, Any]:
             "required": ["role"],
             "properties": {
                 "role": {"type": "string", "enum": list(policy.ROLES)},
-                "tenant": {"type": "string"},
+                "tenant": {"type": ["string", "null"], "description": "null: every tenant"},
                 "name": {"type": "string"},
             },
         },
@@ -152,8 +152,8 @@ async def search_audit(
     entityId: Annotated[str | None, Query()] = None,
     actor: Annotated[str | None, Query(description="Who acted, e.g. key:ab12cd34ef56")] = None,
     operation: Annotated[str | None, Query(description="e.g. entity.create")] = None,
-    since: Annotated[str | None, Query(description="ISO 8601 date-time")] = None,
-    until: Annotated[str | None, Query(description="ISO 8601 date-time")] = None,
+    since: Annotated[str | None, Query(description="ISO 8601 date-time", **doc.DATE_TIME)] = None,
+    until: Annotated[str | None, Query(description="ISO 8601 date-time", **doc.DATE_TIME)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:

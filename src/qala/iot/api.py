@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import Response
@@ -114,15 +114,25 @@ class IotRoute(APIRoute):
 router = APIRouter(tags=["IoT Agent"], route_class=IotRoute)
 
 TenantHeader = Annotated[
-    str | None, Header(alias="NGSILD-Tenant", description="The tenant (a city), e.g. astana")
+    str | None,
+    Header(
+        alias="NGSILD-Tenant",
+        description="The tenant (a city), e.g. astana",
+        json_schema_extra={"pattern": apidoc.TENANT_PATTERN},
+    ),
 ]
 ServiceHeader = Annotated[
     str | None,
-    Header(alias="fiware-service", description="The IoT Agent's name for the tenant"),
+    Header(
+        alias="fiware-service",
+        description="The IoT Agent's name for the tenant",
+        json_schema_extra={"pattern": apidoc.TENANT_PATTERN},
+    ),
 ]
 ServicePathHeader = Annotated[
     str | None, Header(alias="fiware-servicepath", description="Accepted; not used")
 ]
+DeviceIdPath = Annotated[str, Path(description="The device id", examples=["station-1"])]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")]
 
@@ -637,7 +647,7 @@ async def _find_device(registry: Registry, tenant: str, device_id: str) -> Devic
 )
 async def get_device(
     request: Request,
-    device_id: str,
+    device_id: DeviceIdPath,
     tenant: TenantHeader = None,
     fiware_service: ServiceHeader = None,
 ) -> Response:
@@ -659,7 +669,7 @@ async def get_device(
 )
 async def update_device(
     request: Request,
-    device_id: str,
+    device_id: DeviceIdPath,
     tenant: TenantHeader = None,
     fiware_service: ServiceHeader = None,
 ) -> Response:
@@ -699,7 +709,7 @@ async def update_device(
 )
 async def delete_device(
     request: Request,
-    device_id: str,
+    device_id: DeviceIdPath,
     tenant: TenantHeader = None,
     fiware_service: ServiceHeader = None,
 ) -> Response:

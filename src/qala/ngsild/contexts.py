@@ -153,7 +153,9 @@ async def add_context(request: Request) -> Response:
 )
 async def get_context(
     request: Request,
-    contextId: Annotated[str, Path(description="localId or URL of the context")],
+    contextId: Annotated[
+        str, Path(description="localId or URL of the context", examples=["builtin-0"])
+    ],
     details: Annotated[bool, Query(description="Describe instead of serving")] = False,
 ) -> Response:
     stored = await _find(request, contextId)
@@ -170,7 +172,9 @@ async def get_context(
 )
 async def delete_context(
     request: Request,
-    contextId: Annotated[str, Path(description="localId or URL of the context")],
+    contextId: Annotated[
+        str, Path(description="localId or URL of the context", examples=["builtin-0"])
+    ],
     reload: Annotated[bool, Query(description="Fetch a cached context again")] = False,
 ) -> Response:
     svc = services(request)

@@ -94,7 +94,7 @@ async def list_types(
 )
 async def type_info(
     request: Request,
-    type: Annotated[str, Path(description="Entity type name")],
+    type: Annotated[str, Path(description="Entity type name", examples=["Streetlight"])],
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
@@ -176,7 +176,7 @@ async def list_attributes(
 )
 async def attribute_info(
     request: Request,
-    attrId: Annotated[str, Path(description="Attribute name")],
+    attrId: Annotated[str, Path(description="Attribute name", examples=["status"])],
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)

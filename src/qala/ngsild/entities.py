@@ -62,13 +62,19 @@ router = APIRouter(tags=["Entities"], route_class=FastRoute)
 
 TenantHeader = Annotated[
     str | None,
-    Header(alias="NGSILD-Tenant", description="The tenant (a city), e.g. astana"),
+    Header(
+        alias="NGSILD-Tenant",
+        description="The tenant (a city), e.g. astana; none or empty: the default tenant",
+        json_schema_extra={"pattern": doc.TENANT_PATTERN},
+    ),
 ]
 LinkHeader = Annotated[
     str | None, Header(alias="Link", description="The JSON-LD @context as a Link header")
 ]
-EntityIdPath = Annotated[str, Path(description="Entity id (a URI)")]
-AttrIdPath = Annotated[str, Path(description="Attribute name")]
+EntityIdPath = Annotated[
+    str, Path(description="Entity id (a URI)", examples=["urn:ngsi-ld:Streetlight:1"])
+]
+AttrIdPath = Annotated[str, Path(description="Attribute name", examples=["status"])]
 OptionsQuery = Annotated[
     str | None,
     Query(description="Comma-separated: keyValues, concise, normalized, sysAttrs"),

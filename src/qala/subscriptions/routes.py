@@ -32,11 +32,14 @@ from qala.subscriptions.repository import Columns, StoredSubscription
 
 router = APIRouter(tags=["Subscriptions"])
 
-SubscriptionIdPath = Annotated[str, Path(description="Subscription id (a URI)")]
+SubscriptionIdPath = Annotated[
+    str, Path(description="Subscription id (a URI)", examples=["urn:ngsi-ld:Subscription:1"])
+]
 _NOTIFICATION = {"endpoint": {"uri": "http://127.0.0.1:9000/notify"}, "attributes": ["status"]}
 _CREATE_BODY = doc.body(
     doc.ref("SubscriptionInput"),
     example={
+        "id": "urn:ngsi-ld:Subscription:1",
         "type": "Subscription",
         "entities": [{"type": "Streetlight"}],
         "notification": _NOTIFICATION,

@@ -47,8 +47,10 @@ from qala.temporal.query import (
 
 router = APIRouter(tags=["Temporal"])
 
-EntityIdPath = Annotated[str, Path(description="Entity id (a URI)")]
-AttrIdPath = Annotated[str, Path(description="Attribute name")]
+EntityIdPath = Annotated[
+    str, Path(description="Entity id (a URI)", examples=["urn:ngsi-ld:WeatherObserved:1"])
+]
+AttrIdPath = Annotated[str, Path(description="Attribute name", examples=["temperature"])]
 Q = Query
 
 _INSTANCES = {
@@ -165,8 +167,10 @@ async def query_temporal(
     coordinates: Annotated[str | None, Q(description="GeoJSON coordinates")] = None,
     geoproperty: Annotated[str | None, Q(description="GeoProperty to test")] = None,
     timerel: Annotated[str | None, Q(description="before, after or between")] = None,
-    timeAt: Annotated[str | None, Q(description="ISO 8601 date-time")] = None,
-    endTimeAt: Annotated[str | None, Q(description="ISO 8601 date-time (between)")] = None,
+    timeAt: Annotated[str | None, Q(description="ISO 8601 date-time", **doc.DATE_TIME)] = None,
+    endTimeAt: Annotated[
+        str | None, Q(description="ISO 8601 date-time (between)", **doc.DATE_TIME)
+    ] = None,
     timeproperty: Annotated[str | None, Q(description="observedAt, createdAt, modifiedAt")] = None,
     lastN: Annotated[str | None, Q(description="Only the last N instances")] = None,
     aggrMethods: Annotated[str | None, Q(description="totalCount, avg, …")] = None,
@@ -346,8 +350,10 @@ async def retrieve_temporal(
     entityId: EntityIdPath,
     attrs: Annotated[str | None, Q(description="Comma-separated attribute names")] = None,
     timerel: Annotated[str | None, Q(description="before, after or between")] = None,
-    timeAt: Annotated[str | None, Q(description="ISO 8601 date-time")] = None,
-    endTimeAt: Annotated[str | None, Q(description="ISO 8601 date-time (between)")] = None,
+    timeAt: Annotated[str | None, Q(description="ISO 8601 date-time", **doc.DATE_TIME)] = None,
+    endTimeAt: Annotated[
+        str | None, Q(description="ISO 8601 date-time (between)", **doc.DATE_TIME)
+    ] = None,
     timeproperty: Annotated[str | None, Q(description="observedAt, createdAt, modifiedAt")] = None,
     lastN: Annotated[str | None, Q(description="Only the last N instances")] = None,
     aggrMethods: Annotated[str | None, Q(description="totalCount, avg, …")] = None,
