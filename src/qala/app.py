@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qala import __version__, openapi
 from qala.auth.middleware import AuthMiddleware
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for router, prefix in cap.routers:
             app.include_router(router, prefix=prefix)
     install_error_handlers(app)
+    app.add_middleware(RejectNul)
     app.add_middleware(AuthMiddleware)
     openapi.install(app)
 
@@ -130,7 +132,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Version and the store's state",
         responses={
             **openapi.ok(health_body, "The server works"),
-            **openapi.ok(health_body, "The store is unavailable", status=503),
+            **openapi.ok(
+                {"anyOf": [health_body, openapi.ref("ProblemDetails")]},
+                "The store is unavailable (or the probe timed out)",
+                status=503,
+            ),
         },
     )
     async def health(request: Request) -> Response:
@@ -159,6 +165,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
     return app
+
+
+class RejectNul:
+    """Refuses (400) a request whose path or query string holds U+0000 (``%00``): no resource
+    or parameter of any API contains it, and PostgreSQL could not even compare it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
+            error = InvalidRequest("the URL holds the character U+0000 (%00)")
+            await problem_response(error, instance=scope["path"])(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

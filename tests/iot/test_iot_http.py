@@ -162,6 +162,14 @@ def test_mapped_types_are_converted(client: TestClient) -> None:
 
 # -- bad payloads: rejected whole, counted per device, visible, the ingestor carries on ---------
 
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 BAD_PAYLOADS: list[tuple[Any, int, str, str, str]] = [
     # payload, status, IoT Agent name, counter, fragment of the message
     (b'{"t": 21.5,', 400, "WRONG_SYNTAX", "invalid_json", "not valid JSON"),
@@ -173,6 +181,9 @@ BAD_PAYLOADS: list[tuple[Any, int, str, str, str]] = [
     ({"h": 0.5, "t": None}, 400, "WRONG_SYNTAX", "invalid_payload", "null"),
     ({"h": 0.5, "TimeInstant": "yesterday"}, 400, "INVALID_TIMESTAMP", "invalid_timestamp", "ISO"),
     ({"h": 0.5, "bad name": 1}, 400, "WRONG_SYNTAX", "invalid_payload", "not valid"),
+    # what no store can hold (PostgreSQL stores no U+0000)
+    ({"h": 0.5, "s": "o\x00k"}, 400, "WRONG_SYNTAX", "invalid_payload", "U+0000"),
+    ({"h": 0.5, "s": nested(100)}, 400, "WRONG_SYNTAX", "invalid_payload", "nested deeper"),
 ]
 
 

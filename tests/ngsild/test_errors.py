@@ -325,3 +325,28 @@ def test_a_context_that_is_not_a_url_is_bad_request_data(client: TestClient) -> 
             "BadRequestData",
         )
     nothing_written(client)
+
+
+def test_what_no_store_can_hold_is_bad_request_data(client: TestClient) -> None:
+    """U+0000 (PostgreSQL stores none) and JSON nested over 100 levels are refused on every
+    store alike, so that data can move between them."""
+    nested: Any = 1
+    for _ in range(100):
+        nested = [nested]
+    for body in (
+        streetlight(1, note=prop("a\x00b")),
+        streetlight(1, note=prop({"key\x00": 1})),
+        {**streetlight(1), "id": "urn:ngsi-ld:Streetlight:\x001"},
+        streetlight(1, note=prop(nested)),
+    ):
+        problem(create(client, body), 400, "BadRequestData")
+    problem(client.post(f"{BASE}/entityOperations/upsert", json=[body]), 400, "BadRequestData")
+    for url in (
+        f"{BASE}/entities/urn:ngsi-ld:Streetlight:%001",
+        f"{BASE}/entities?type=Streetlight&q=status==%22a%00%22",
+        f"{BASE}/types/Street%00light",
+        "/qala/v1/audit?tenant=a%00",
+    ):
+        body = problem(client.get(url), 400, "InvalidRequest")
+        assert "U+0000" in body["detail"], url
+    nothing_written(client)

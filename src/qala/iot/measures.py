@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 import orjson
 
+from qala.hub.errors import BadRequestData
 from qala.hub.model import Instance, us_to_iso
 from qala.iot.model import MeasureError, parse_observed_at
 from qala.iot.registry import ResolvedDevice
+from qala.ngsild.http import check_json
 
 #: What one reading does to the device's entity: attribute IRI -> new instance.
 Reading = dict[str, Instance]
@@ -45,15 +47,27 @@ def parse_topic(topic: str) -> Topic | None:
 def _single_value(payload: bytes) -> object:
     """A single-attribute payload: JSON if it parses, else the text itself."""
     try:
-        return orjson.loads(payload)
+        return _storable(orjson.loads(payload), payload)
     except orjson.JSONDecodeError:
         pass
     try:
-        return payload.decode("utf-8")
+        text = payload.decode("utf-8")
     except UnicodeDecodeError:
         raise MeasureError(
             "invalid_payload", "the payload is neither JSON nor UTF-8 text"
         ) from None
+    if "\x00" in text:  # no store can hold it (see qala.ngsild.http.check_json)
+        raise MeasureError("invalid_payload", "the payload holds the character U+0000 (NUL)")
+    return text
+
+
+def _storable(value: object, raw: bytes) -> object:
+    """``value``, if a store can hold it (see :func:`qala.ngsild.http.check_json`)."""
+    try:
+        check_json(value, raw)
+    except BadRequestData as exc:
+        raise MeasureError("invalid_payload", exc.detail) from None
+    return value
 
 
 def decode(
@@ -71,7 +85,7 @@ def decode(
         groups: list[object] = [{object_id: _single_value(payload)}]
     else:
         try:
-            data = orjson.loads(payload)
+            data = _storable(orjson.loads(payload), payload)
         except orjson.JSONDecodeError as exc:
             raise MeasureError("invalid_json", f"the payload is not valid JSON: {exc}") from None
         if isinstance(data, dict):

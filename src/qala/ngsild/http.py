@@ -121,9 +121,45 @@ async def read_json(request: Request, limit: int) -> Any:
     if not raw:
         raise InvalidRequest("the request body is empty; a JSON payload is required")
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    check_json(value, raw)
+    return value
+
+
+#: How deeply a request body may nest: far beyond any entity or GeoJSON geometry, and well
+#: within what the server can serialize again (orjson stops at 254 levels).
+MAX_DEPTH = 100
+
+
+def check_json(value: Any, raw: bytes) -> None:
+    """Refuse (BadRequestData) JSON that no store can hold: nested deeper than
+    :data:`MAX_DEPTH`, or with the character U+0000, which PostgreSQL cannot store (refused on
+    every store, so that data moves between them). ``raw``: the JSON text, for a quick
+    look before walking the value."""
+    nul = b"\\u0000" in raw
+    if not nul and raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return
+    if nul and isinstance(value, str) and "\x00" in value:
+        raise BadRequestData(_NUL)
+    pending: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequestData(f"the JSON is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            if nul and any("\x00" in key for key in item):
+                raise BadRequestData(_NUL)
+            item = item.values()
+        for child in item:
+            if isinstance(child, dict | list):
+                pending.append((child, depth + 1))
+            elif nul and isinstance(child, str) and "\x00" in child:
+                raise BadRequestData(_NUL)
+
+
+_NUL = "the JSON holds the character U+0000 (NUL) in a string"
 
 
 async def body_and_context(
