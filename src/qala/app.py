@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -176,8 +177,12 @@ class RejectNul:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
-            error = InvalidRequest("the URL holds the character U+0000 (%00)")
-            await problem_response(error, instance=scope["path"])(scope, receive, send)
+            detail = "the URL holds the character U+0000 (%00)"
+            response = problem_response(InvalidRequest(detail), instance=scope["path"])
+            if scope["path"].startswith("/iot/"):  # the IoT Agent API's own error format
+                body = orjson.dumps({"name": "BAD_REQUEST", "message": detail})
+                response = Response(body, status_code=400, media_type="application/json")
+            await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

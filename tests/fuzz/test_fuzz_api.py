@@ -43,6 +43,13 @@ from qala.app import create_app
 from qala.config import Settings
 from testkit import ADMIN_KEY
 
+#: Schemathesis's strategies draw from the ``random`` module, which Hypothesis seeds for each
+#: example (so runs stay reproducible) but warns about.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies"
+    ":hypothesis.errors.HypothesisDeprecationWarning"
+)
+
 EXAMPLES = int(os.environ.get("QALA_FUZZ_EXAMPLES", "20"))
 SEED = int(os.environ.get("QALA_FUZZ_SEED", "1"))
 

@@ -249,6 +249,13 @@ def test_measure_parameters_are_checked(client: TestClient) -> None:
     assert response.status_code == 400 and response.json()["name"] == "BAD_REQUEST"
     response = client.post("/iot/json?k=a/b&i=d", json={"t": 1})
     assert response.status_code == 400 and "MQTT topics" in response.json()["message"]
+    for url in ("/iot/json?k=a%00&i=d", "/iot/services?apikey=%00", "/iot/devices/d%00"):
+        response = client.request("POST" if "json" in url else "GET", url, json={"t": 1})
+        assert response.status_code == 400, url
+        assert response.json() == {
+            "name": "BAD_REQUEST",
+            "message": "the URL holds the character U+0000 (%00)",
+        }
 
 
 def test_counters_survive_a_restart(client: TestClient, settings: Any) -> None:
