@@ -350,3 +350,41 @@ def test_what_no_store_can_hold_is_bad_request_data(client: TestClient) -> None:
         body = problem(client.get(url), 400, "InvalidRequest")
         assert "U+0000" in body["detail"], url
     nothing_written(client)
+
+
+def _nested(opening: str, inner: str, closing: str, depth: int) -> str:
+    return opening * depth + inner + closing * depth
+
+
+NAMES = [f"a{n}" for n in range(1000)]
+PATHOLOGICAL_QUERIES = [
+    # (query parameters, status, error type): what once made a parser or the SQL give up
+    ({"type": _nested("(", "Streetlight", ")", 1000)}, 403, "TooComplexQuery"),
+    ({"type": "Streetlight", "scopeQ": _nested("(", "/a", ")", 1000)}, 403, "TooComplexQuery"),
+    ({"type": "Streetlight", "attrs": ",".join(NAMES)}, 403, "TooComplexQuery"),
+    ({"type": "Streetlight", "pick": ",".join(NAMES)}, 403, "TooComplexQuery"),
+    ({"type": "Streetlight", "pick": "a" + _nested("{a", "", "}", 1000)}, 400, "BadRequestData"),
+    ({"type": "Streetlight", "q": "status==" + "9" * 400}, 400, "BadRequestData"),
+    ({"type": "Streetlight", "q": "status==1.." + "9" * 400}, 400, "BadRequestData"),
+    (
+        {
+            "type": "Streetlight",
+            "georel": "within",
+            "geometry": "Polygon",
+            "coordinates": _nested("[", "1", "]", 1000),
+        },
+        400,
+        "BadRequestData",
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "status", "kind"), PATHOLOGICAL_QUERIES)
+def test_pathological_query_parameters_are_refused(
+    client: TestClient, params: dict[str, str], status: int, kind: str
+) -> None:
+    create(client, streetlight(1))
+    problem(client.get(f"{BASE}/entities", params=params), status, kind)
+    if "pick" in params:
+        url = f"{BASE}/entities/urn:ngsi-ld:Streetlight:1"
+        problem(client.get(url, params={"omit": params["pick"]}), status, kind)

@@ -109,6 +109,8 @@ _SCOPE_TERM = re.compile(r"^/(?:[^/\s#+;,|()]+|\+)(?:/(?:[^/\s#+;,|()]+|\+))*(?:
 
 
 _SCOPE_TOKEN = re.compile(r"\s*([(),;|]|[^(),;|\s]+)")
+#: The most parenthesised groups a scopeQ may have (its parser recurses into each).
+_MAX_GROUPS = 32
 
 
 class ScopeFilter:
@@ -127,6 +129,8 @@ class ScopeFilter:
         tokens = [m.group(1) for m in _SCOPE_TOKEN.finditer(text)]
         if "".join(tokens) != re.sub(r"\s+", "", text):
             raise BadRequestData(f"invalid scopeQ {text!r}")
+        if tokens.count("(") > _MAX_GROUPS:
+            raise TooComplexQuery(f"scopeQ {text[:80]!r} has more than {_MAX_GROUPS} groups")
         pos = 0
 
         def peek() -> str | None:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from qala.hub.errors import BadRequestData, InvalidRequest, TooManyResults
+from qala.hub.errors import BadRequestData, InvalidRequest, TooComplexQuery, TooManyResults
 from qala.hub.query import EntityQuery, Selector
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild.parse import check_entity_id, check_name
@@ -37,12 +37,21 @@ def expand_attr(name: str, ctx: CompiledContext, what: str) -> str:
     return ctx.expand(name)
 
 
+#: The most attribute names a list (attrs, pick, omit) may give, and the deepest a type
+#: expression, scopeQ or projection may nest: far beyond real queries, and within what the
+#: stores' SQL (SQLite: expressions 1000 deep) and the parsers' recursion handle.
+MAX_NAMES = 100
+MAX_NESTING = 32
+
+
 def expand_attrs(raw: str | None, ctx: CompiledContext, what: str = "attrs") -> list[str] | None:
     if raw is None:
         return None
     names = split_list(raw)
     if not names:
         raise BadRequestData(f"{what} must name at least one attribute")
+    if len(names) > MAX_NAMES:
+        raise TooComplexQuery(f"{what} names {len(names)} attributes; at most {MAX_NAMES}")
     return [expand_attr(n, ctx, f"attribute name in {what}") for n in names]
 
 
@@ -82,8 +91,12 @@ def parse_projection(raw: str, what: str) -> Projection:
     def fail(reason: str) -> BadRequestData:
         return BadRequestData(f"invalid {what} {raw!r}: {reason}")
 
+    names = 0
+
     def items(depth: int) -> Projection:
-        nonlocal pos
+        nonlocal pos, names
+        if depth > MAX_NESTING:
+            raise fail(f"it nests more than {MAX_NESTING} levels")
         found: Projection = {}
         while True:
             token = peek()
@@ -92,6 +105,9 @@ def parse_projection(raw: str, what: str) -> Projection:
                 raise fail(f"a name is missing {where}")
             name = token.strip()
             pos += 1
+            names += 1
+            if names > MAX_NAMES:
+                raise TooComplexQuery(f"{what} names more than {MAX_NAMES} attributes")
             if not name:
                 raise fail("a name is missing")
             try:
@@ -234,6 +250,8 @@ def parse_type_expression(raw: str, ctx: CompiledContext) -> list[list[str]]:
     tokens = [m.group(1) for m in _TYPE_TOKEN.finditer(raw)]
     if not tokens or "".join(tokens) != re.sub(r"\s+", "", raw):
         raise BadRequestData(f"invalid type expression {raw!r}")
+    if tokens.count("(") > MAX_NESTING:
+        raise TooComplexQuery(f"type expression {raw[:80]!r} has more than {MAX_NESTING} groups")
     pos = 0
 
     def peek() -> str | None:

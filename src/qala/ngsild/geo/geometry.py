@@ -471,7 +471,7 @@ def parse_geojson(
     if isinstance(value, (str, bytes)):
         try:
             value = json.loads(value)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
             raise InvalidGeometry(f"geometry is not valid JSON: {exc}") from None
     allowed_types = tuple(allowed)
     # Fast path: a well-formed Point needs nothing but a look at two numbers.

@@ -209,7 +209,7 @@ def _parse_coordinates(coordinates: str | list[Any] | tuple[Any, ...]) -> list[A
         text = unquote(text).strip()  # still URL-encoded
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise InvalidGeoQuery(
             f"coordinates is not a valid JSON array ({exc.args[0] if exc.args else exc}): "
             f"{text[:80]!r}",

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 
 from .ast import (
@@ -420,7 +421,12 @@ class _Parser:
         if kind is Kind.NUMBER:
             number: int | float
             if match.group(1) is None and match.group(2) is None:
+                # beyond any float it compares with nothing (and the SQL cannot hold it)
+                if len(word) > 310:
+                    raise self.error(f"the number {word[:40]}… is out of range", start)
                 number = int(word)
+                if abs(number) > sys.float_info.max:
+                    raise self.error(f"the number {word[:40]}… is out of range", start)
             else:
                 number = float(word)
                 if number in (float("inf"), float("-inf")):
