@@ -227,11 +227,15 @@ def install_error_handlers(app: FastAPI) -> None:
             err = OperationNotSupported(f"{request.method} is not supported on {request.url.path}")
         else:
             err = InvalidRequest(str(exc.detail))
-        body = problem_body(err, instance=request.url.path)
-        body["status"] = exc.status_code  # the ProblemDetails status is the HTTP status
         headers = exc.headers
         if exc.status_code == 405:  # Allow lists what the path serves, not what one route does
             headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        if request.url.path.startswith("/iot/"):  # the IoT Agent API's own error format
+            name = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
+            iot_body = {"name": name, "message": err.detail}
+            return JSONResponse(iot_body, status_code=exc.status_code, headers=headers)
+        body = problem_body(err, instance=request.url.path)
+        body["status"] = exc.status_code  # the ProblemDetails status is the HTTP status
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)

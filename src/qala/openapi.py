@@ -8,7 +8,8 @@ from :func:`ok`, :func:`created`, :func:`no_content` and :func:`errors`, request
   every NGSI-LD and Qala error response; ``IotError`` for ``/iot``);
 * every operation gets the errors any request can meet before it reaches a route: 401 (no
   valid credentials, except on open paths), 429 (rate limit), 503 (request timeout) and 500,
-  all ProblemDetails;
+  all ProblemDetails (under ``/iot`` the IoT Agent error); an operation with path parameters
+  may also answer 404 (a value holding ``/`` names no resource);
 * FastAPI's default ``422 HTTPValidationError`` goes: Qala answers malformed parameters with
   400 ProblemDetails (or the IoT Agent error), never 422;
 * a success response without a declared schema (FastAPI's placeholder for a route returning
@@ -532,11 +533,15 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
                 operation["security"] = [{}, {"bearer": []}]
             else:
                 codes.append(401)
+            if "{" in path:  # a value holding "/" ("%2F") leaves the path: no resource there
+                codes.append(404)
             for code in codes:
                 if path.startswith("/iot/") and code in (500, 503):
                     # the IoT Agent's own errors, or the server's (e.g. a request timeout)
                     either = {"anyOf": [ref("IotError"), ref("ProblemDetails")]}
                     response = {"description": _ERROR_TEXT[code], "content": content(either)}
+                elif path.startswith("/iot/") and code == 404:
+                    response = iot_errors(code)[code]
                 else:
                     response = errors(code)[code]
                 responses.setdefault(str(code), response)

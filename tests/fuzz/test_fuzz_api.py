@@ -26,22 +26,15 @@ run on a developer's machine: ``QALA_FUZZ_EXAMPLES=500 QALA_FUZZ_SEED=7 pytest t
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import hypothesis
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
+from fuzz_support import ADMIN, SPEC, send
 from schemathesis.core.result import Ok
-
-from qala.app import create_app
-from qala.config import Settings
-from testkit import ADMIN_KEY
 
 #: Schemathesis's strategies draw from the ``random`` module, which Hypothesis seeds for each
 #: example (so runs stay reproducible) but warns about.
@@ -53,15 +46,12 @@ pytestmark = pytest.mark.filterwarnings(
 EXAMPLES = int(os.environ.get("QALA_FUZZ_EXAMPLES", "20"))
 SEED = int(os.environ.get("QALA_FUZZ_SEED", "1"))
 
-#: The document the server publishes (building the application starts nothing).
-SPEC: dict[str, Any] = create_app(Settings(database_url="sqlite://", mqtt_url="")).openapi()
-
 
 def _config(*, examples: int, coverage: bool) -> schemathesis.Config:
     return schemathesis.Config.from_dict(
         {
             "seed": SEED,
-            "headers": {"Authorization": f"Bearer {ADMIN_KEY}"},
+            "headers": ADMIN,
             "generation": {
                 "mode": "all",
                 "max-examples": examples,
@@ -81,65 +71,6 @@ on_sqlite = schemathesis.openapi.from_dict(SPEC, config=_config(examples=EXAMPLE
 on_postgresql = schemathesis.openapi.from_dict(
     SPEC, config=_config(examples=max(1, EXAMPLES // 2), coverage=False)
 )
-
-#: Operations whose document examples create what the other examples name, in order.
-SEEDS = [
-    ("post", "/ngsi-ld/v1/entities"),
-    ("post", "/ngsi-ld/v1/temporal/entities"),
-    ("post", "/ngsi-ld/v1/subscriptions"),
-    ("post", "/iot/services"),
-    ("post", "/iot/devices"),
-    ("patch", "/qala/v1/tenants/{name}"),
-]
-
-
-def example_request(method: str, path: str) -> tuple[str, Any]:
-    """The URL (path parameters from their examples) and body example of an operation."""
-    operation = SPEC["paths"][path][method]
-    for parameter in operation.get("parameters", []):
-        if parameter["in"] == "path":
-            value = parameter["schema"]["examples"][0]
-            path = path.replace("{" + parameter["name"] + "}", value)
-    return path, operation["requestBody"]["content"]["application/json"]["example"]
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    """No rate limit: the fuzzer sends requests faster than any client should."""
-    return Settings(
-        database_url=database_url, allow_local_endpoints=True, mqtt_url="", rate_limit=0
-    )
-
-
-@pytest.fixture
-def server(settings: Settings) -> Iterator[TestClient]:
-    """A fresh server holding what the document's examples name. Schemathesis sets the
-    credentials of each request itself (some on purpose lack them)."""
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-        for method, path in SEEDS:
-            url, body = example_request(method, path)
-            response = client.request(method, url, json=body, headers=admin)
-            assert response.status_code < 300, (method, url, response.text)
-        yield client
-
-
-def send(client: TestClient, case: schemathesis.Case) -> httpx.Response:
-    """Send a generated request as schemathesis would: the body serialized as it was
-    generated, header values as latin-1 octets (what HTTP carries)."""
-    kwargs = case.as_transport_kwargs(base_url=str(client.base_url))
-    kwargs.pop("cookies", None)  # the document declares none
-    if "json" in kwargs:
-        kwargs["content"] = json.dumps(kwargs.pop("json")).encode()
-    elif "data" in kwargs:
-        kwargs["content"] = kwargs.pop("data")
-    kwargs["headers"] = {
-        name: value.encode("latin-1") if isinstance(value, str) else value
-        for name, value in kwargs["headers"].items()
-    }
-    response = client.request(**kwargs)
-    response.request.read()  # the checks read what was sent
-    return response
 
 
 def check(case: schemathesis.Case, server: TestClient) -> None:

@@ -138,6 +138,30 @@ def test_id_lists_and_id_patterns(client: TestClient) -> None:
     problem(query(client, type="Streetlight", idPattern="(unclosed"), 400, "BadRequestData")
 
 
+def test_regular_expressions_run_in_linear_time(client: TestClient) -> None:
+    """A pattern that makes a backtracking engine run for ever ((a+)+$ against a long run of
+    a's and a b) is answered at once; syntax that needs backtracking is refused, saying so."""
+    long_id = "urn:ngsi-ld:Streetlight:" + "a" * 60 + "b"
+    created = client.post(
+        f"{BASE}/entities",
+        json={"id": long_id, "type": "Streetlight", "name": prop("a" * 60 + "b")},
+    )
+    assert created.status_code == 201, created.text
+    assert ids(query(client, type="Streetlight", idPattern="(a+)+$")) == set()
+    assert ids(query(client, type="Streetlight", idPattern="(a+)+b$")) == {long_id}
+    assert ids(query(client, type="Streetlight", q='name~="^(a|aa)+$"')) == set()
+    assert ids(query(client, type="Streetlight", q='name~="^(a|aa)+b$"')) == {long_id}
+    nested = "(" * 500 + "a" + ")" * 500
+    assert ids(query(client, type="Streetlight", idPattern=nested)) == {long_id}
+    backreference = problem(
+        query(client, type="Streetlight", idPattern=r"(a)\1"), 400, "BadRequestData"
+    )
+    assert "backreferences are not supported" in backreference["detail"]
+    lookahead = problem(query(client, type="Streetlight", q='name~="(?=a)"'), 400, "BadRequestData")
+    assert "lookaround is not supported" in lookahead["detail"]
+    problem(query(client, type="Streetlight", idPattern="a" * 2000), 400, "BadRequestData")
+
+
 def test_attrs_selects_entities_with_one_of_them_and_projects(client: TestClient) -> None:
     city(client)
     response = query(client, type="Streetlight,ParkingSpot", attrs="refParkingSite,lamp")

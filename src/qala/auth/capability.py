@@ -101,13 +101,18 @@ async def list_keys(request: Request) -> Response:
     return http.json_response([_key_body(k) for k in found])
 
 
+KeyIdPath = Annotated[
+    str, Path(description="The key's id (not its secret)", examples=["0123456789ab"])
+]
+
+
 @router.delete(
     "/keys/{keyId}",
     status_code=204,
     summary="Revoke an API key (admin)",
     responses={**doc.no_content("Revoked"), **doc.errors(400, 403, 404)},
 )
-async def revoke_key(request: Request, keyId: Annotated[str, Path()]) -> Response:
+async def revoke_key(request: Request, keyId: KeyIdPath) -> Response:
     svc = services(request)
     actor = actor_of(request)
     policy.check_admin(actor, "revoke API keys")

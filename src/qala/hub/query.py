@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from qala.hub import regex
 from qala.hub.model import Entity
 
 Param = Callable[[Any], str]
@@ -54,7 +54,7 @@ class Selector:
     def matches(self, entity: Entity) -> bool:
         if self.ids is not None and entity.id not in self.ids:
             return False
-        if self.id_pattern is not None and re.search(self.id_pattern, entity.id) is None:
+        if self.id_pattern is not None and not regex.search(self.id_pattern, entity.id):
             return False
         if self.type_groups is not None:
             types = set(entity.types)

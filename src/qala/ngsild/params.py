@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from qala.hub import regex
 from qala.hub.errors import BadRequestData, InvalidRequest, TooComplexQuery, TooManyResults
 from qala.hub.query import EntityQuery, Selector
 from qala.jsonld.compiled import CompiledContext
@@ -313,11 +314,13 @@ def names_context(type_expression: str | None, ctx: CompiledContext) -> Compiled
 
 
 def check_id_pattern(raw: str) -> str:
+    """``raw`` if it is a regular expression the broker evaluates, else BadRequestData."""
     try:
-        re.compile(raw)
-    except re.error as exc:
+        regex.compile_pattern(raw)
+    except regex.PatternError as exc:
+        shown = raw if len(raw) <= 80 else raw[:80] + "..."
         raise BadRequestData(
-            f"idPattern {raw!r} is not a valid regular expression: {exc}"
+            f"idPattern {shown!r} is not a valid regular expression: {exc.msg}"
         ) from None
     return raw
 

@@ -87,7 +87,7 @@ class Dialect:
         return f"jsonb_exists(e.data, {p(iri)})"
 
     def id_pattern(self, pattern: str, p: Params) -> tuple[str, bool]:
-        if self.name == "sqlite":  # REGEXP is Python's re.search, registered on each connection
+        if self.name == "sqlite":  # REGEXP (RE2's search) is registered on each connection
             return f"e.entity_id REGEXP {p(pattern)}", True
         # PostgreSQL's POSIX expressions differ from Python's (the documented syntax) and may
         # reject some: leave idPattern to the exact Python test.

@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +30,7 @@ import orjson
 
 from qala.hub.model import Entity, now_us
 from qala.hub.query import AttributeInfo, EntityQuery, QueryResult, TypeInfo
+from qala.hub.regex import compile_pattern
 from qala.jsonld.resolver import StoredContext
 from qala.store import migrate
 from qala.store.base import Planner, RowBatch, Statement, Store, Tenant, WritePlan
@@ -51,13 +51,8 @@ _CHUNK = 500
 _TENANT_TTL = 1.0
 
 
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _regexp(pattern: str, value: object) -> bool:
-    return isinstance(value, str) and _regex(pattern).search(value) is not None
+    return isinstance(value, str) and compile_pattern(pattern).search(value) is not None
 
 
 def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:

@@ -51,6 +51,13 @@ EntityIdPath = Annotated[
     str, Path(description="Entity id (a URI)", examples=["urn:ngsi-ld:WeatherObserved:1"])
 ]
 AttrIdPath = Annotated[str, Path(description="Attribute name", examples=["temperature"])]
+InstanceIdPath = Annotated[
+    str,
+    Path(
+        description="The instanceId (as the broker issued it)",
+        examples=["urn:ngsi-ld:attribute:instance:00000000000000ff"],
+    ),
+]
 Q = Query
 
 _INSTANCES = {
@@ -728,7 +735,7 @@ async def patch_instance(
     request: Request,
     entityId: EntityIdPath,
     attrId: AttrIdPath,
-    instanceId: Annotated[str, Path(description="The instanceId")],
+    instanceId: InstanceIdPath,
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
@@ -798,7 +805,7 @@ async def delete_instance(
     request: Request,
     entityId: EntityIdPath,
     attrId: AttrIdPath,
-    instanceId: Annotated[str, Path(description="The instanceId")],
+    instanceId: InstanceIdPath,
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)

@@ -16,6 +16,8 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from qala.hub.regex import compile_pattern
+
 from .temporal import date_key, datetime_key, time_key
 
 __all__ = [
@@ -229,12 +231,12 @@ class ValueList:
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
-    """A regular expression (Python :mod:`re` syntax), for ``~=`` and ``!~=``."""
+    """A regular expression (RE2 syntax, see :mod:`qala.hub.regex`), for ``~=`` and ``!~=``."""
 
     regex: str
 
     def __post_init__(self) -> None:
-        re.compile(self.regex)
+        compile_pattern(self.regex)
 
     def __str__(self) -> str:
         out = ['"']

@@ -38,16 +38,17 @@ Semantics (ETSI GS CIM 009 clause 4.9, with the choices documented in
   ``a!~=r`` matches a target element whose target value holds a string and for which
   ``a~=r`` does not match. ``!a`` matches when no target element exists. A missing
   attribute never matches a comparison.
-* **Regular expressions** use Python's :func:`re.search`: the pattern may match
+* **Regular expressions** are RE2 searches (:mod:`qala.hub.regex`): the pattern may match
   anywhere in the string; anchor it with ``^`` and ``$`` for a whole-string match.
 """
 
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from qala.hub.regex import compile_pattern
 
 from .ast import (
     ANY_KEY,
@@ -310,7 +311,7 @@ def _literal_predicate(literal: Literal, op: Op) -> _Predicate:
 def _element_predicate(values: list[Literal] | Pattern | Range, op: Op) -> _Predicate:
     """Predicate on one scalar element for the *positive* form of the operator."""
     if isinstance(values, Pattern):
-        search = re.compile(values.regex).search
+        search = compile_pattern(values.regex).search
 
         def pattern_match(element: Any) -> bool:
             return type(element) is str and search(element) is not None

@@ -39,6 +39,8 @@ import re
 import sys
 from dataclasses import dataclass
 
+from qala.hub.regex import PatternError
+
 from .ast import (
     ANY_KEY,
     METADATA_MEMBERS,
@@ -522,7 +524,7 @@ class _Parser:
             )
         try:
             pattern = Pattern(regex)
-        except re.error as exc:
+        except PatternError as exc:
             raise self.error(f"invalid regular expression {regex!r}: {exc.msg}", start) from None
         self.pos = end
         return pattern
