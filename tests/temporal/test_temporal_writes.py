@@ -103,7 +103,18 @@ def test_instance_operations_check_their_target(client: TestClient) -> None:
         404,
         "ResourceNotFound",
     )
-    problem(client.delete(f"{URL}/{SENSOR}/attrs/pm25/urn:x:1", headers=h()), 400, "BadRequestData")
+    # A URI the broker never issued names no instance; what is not a URI is a bad request.
+    problem(
+        client.delete(f"{URL}/{SENSOR}/attrs/pm25/urn:x:1", headers=h()), 404, "ResourceNotFound"
+    )
+    problem(
+        client.patch(f"{URL}/{SENSOR}/attrs/pm25/urn:x:1", json={"value": 1}, headers=h()),
+        404,
+        "ResourceNotFound",
+    )
+    problem(
+        client.delete(f"{URL}/{SENSOR}/attrs/pm25/not-a-uri", headers=h()), 400, "BadRequestData"
+    )
     problem(
         client.delete(f"{URL}/{SENSOR}/attrs/no2/{unknown}", headers=h()), 404, "ResourceNotFound"
     )
@@ -120,6 +131,19 @@ def test_instance_operations_check_their_target(client: TestClient) -> None:
         400,
         "BadRequestData",
     )
+
+
+def test_urls_with_an_empty_entity_id_or_attribute_name_are_400(client: TestClient) -> None:
+    observe(client, [1.0])
+    instance = history(client)["pm25"][0]["instanceId"]
+    body = {"pm25": [prop(2, observedAt=at(1))]}
+    problem(client.post(f"{URL}//attrs", json=body, headers=h()), 400, "BadRequestData")
+    problem(client.delete(f"{URL}//attrs/pm25", headers=h()), 400, "BadRequestData")
+    for method in ("PATCH", "DELETE"):
+        for url in (f"{URL}//attrs/pm25/{instance}", f"{URL}/{SENSOR}/attrs//{instance}"):
+            response = client.request(method, url, json={"value": 3}, headers=h())
+            problem(response, 400, "BadRequestData")
+    assert [v for v, _ in values(client)] == [1.0]
 
 
 def test_delete_an_attributes_history(client: TestClient) -> None:

@@ -30,7 +30,7 @@ from qala.ngsild.params import (
     expand_attrs,
     parse_type_expression,
 )
-from qala.ngsild.parse import check_entity_id, check_name, parse_instance
+from qala.ngsild.parse import check_entity_id, check_name, is_uri, parse_instance
 from qala.services import Services, services
 from qala.store.base import RowBatch, Statement, Tenant
 from qala.temporal import schema
@@ -46,6 +46,8 @@ from qala.temporal.query import (
 )
 
 router = APIRouter(tags=["Temporal"])
+#: Routes that only explain a URL with an empty entity id or attribute name.
+missing_segment_router = APIRouter(include_in_schema=False)
 
 EntityIdPath = Annotated[
     str, Path(description="Entity id (a URI)", examples=["urn:ngsi-ld:WeatherObserved:1"])
@@ -720,7 +722,9 @@ def _instance_id(raw: str) -> int:
                 f"{raw!r} is an hourly aggregate beyond the retention period; it cannot be "
                 "modified or deleted on its own"
             )
-        raise BadRequestData(f"{raw!r} is not an instanceId issued by this broker")
+        if is_uri(raw):  # a well-formed URI that names no instance of this broker
+            raise NotFound(f"instance {raw!r} was not found")
+        raise BadRequestData(f"instanceId {raw!r} is not a valid URI")
     return iid
 
 
@@ -833,3 +837,24 @@ async def delete_instance(
         create_tenant=False,
     )
     return Response(status_code=204, headers=tenant_headers(tenant))
+
+
+# -- URLs with an empty entity id or attribute name ------------------------------------------
+
+
+@missing_segment_router.api_route("/temporal/entities//attrs", methods=["POST"])
+@missing_segment_router.api_route("/temporal/entities//attrs/{attrId}", methods=["DELETE"])
+@missing_segment_router.api_route(
+    "/temporal/entities//attrs/{attrId}/{instanceId}", methods=["PATCH", "DELETE"]
+)
+async def temporal_attrs_without_entity(request: Request) -> Response:
+    raise BadRequestData("the URL names no entity: use /temporal/entities/{entityId}/attrs")
+
+
+@missing_segment_router.api_route(
+    "/temporal/entities/{entityId}/attrs//{instanceId}", methods=["PATCH", "DELETE"]
+)
+async def temporal_instance_without_attribute(request: Request) -> Response:
+    raise BadRequestData(
+        "the URL names no attribute: use /temporal/entities/{entityId}/attrs/{attrId}/{instanceId}"
+    )

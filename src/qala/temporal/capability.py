@@ -30,4 +30,10 @@ async def stop(svc: Services) -> None:
 
 
 def capability() -> Capability:
-    return Capability(name="temporal", routers=[(api.router, PREFIX)], start=start, stop=stop)
+    return Capability(
+        name="temporal",
+        # missing_segment_router first: it matches URLs with an empty id or attribute name.
+        routers=[(api.missing_segment_router, PREFIX), (api.router, PREFIX)],
+        start=start,
+        stop=stop,
+    )
