@@ -87,6 +87,12 @@ def test_attrs_limits_the_attributes(client: TestClient) -> None:
     assert "no2" in body and "pm25" not in body
 
 
+def test_attrs_naming_no_attribute_of_the_entity_is_404(client: TestClient) -> None:
+    create(client, sensor(pm25=prop(1, observedAt=at(0))))
+    problem(temporal(client, attrs="humidity"), 404, "ResourceNotFound")
+    assert "pm25" in history(client, attrs="humidity,pm25")
+
+
 def test_an_empty_window_gives_the_entity_without_attributes(client: TestClient) -> None:
     observe(client, HOURS)
     body = history(client, timerel="before", timeAt="2020-01-01T00:00:00Z")
@@ -401,6 +407,12 @@ def test_unknown_options_are_400(client: TestClient) -> None:
 def test_a_query_must_select_something(client: TestClient) -> None:
     body = problem(query(client), 400, "BadRequestData")
     assert "type" in body["detail"]
+
+
+def test_local_true_selects_every_entity(client: TestClient) -> None:
+    ids = _three(client)
+    got = query(client, local="true").json()
+    assert sorted(e["id"] for e in got) == sorted([*ids, "urn:ngsi-ld:Streetlight:1"])
 
 
 def test_bad_entity_ids_and_unknown_entities(client: TestClient) -> None:

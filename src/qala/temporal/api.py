@@ -191,11 +191,13 @@ async def query_temporal(
     limit: Annotated[int | None, Q(ge=0, description="Entities per page")] = None,
     offset: Annotated[int | None, Q(ge=0, le=MAX_OFFSET, description="Page start")] = None,
     count: Annotated[bool, Q(description="Return NGSILD-Results-Count")] = False,
+    local: Annotated[bool, Q(description="true: query every entity of the tenant")] = False,
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
     negotiated = await negotiate(request, geojson=False)
     params = TemporalParams(
+        local=local,
         type=type,
         id=id,
         id_pattern=idPattern,
@@ -396,6 +398,9 @@ async def retrieve_temporal(
     names_ctx = negotiated.ctx.for_types(info.types)
     if attrs is not None:
         query.attrs = expand_attrs(attrs, names_ctx)
+        # As GET /entities/{id}: attrs naming none of the entity's attributes is a 404.
+        if not await History(svc.store).series(tenant_id, [entityId], list(query.attrs)):
+            raise NotFound(f"entity {entityId!r} has no history of any of the attributes {attrs!r}")
     bodies, content_range = await run_query(svc, tenant_id, [info], query, negotiated.ctx)
     return _response(request, negotiated, bodies[0], tenant, content_range)
 

@@ -98,6 +98,8 @@ class TemporalParams:
     limit: int | None = None
     offset: int | None = None
     count: bool = False
+    #: ``local=true``: every local entity may match (no other restriction needed).
+    local: bool = False
 
 
 @dataclass(slots=True)
@@ -227,9 +229,10 @@ def build_query(
     params: TemporalParams, ctx: CompiledContext, svc: Services, *, selection: bool = True
 ) -> TemporalQuery:
     """``selection``: the query selects entities (GET /temporal/entities, POST query), so it
-    needs at least one of type, id, idPattern, attrs, q or a geo-query."""
+    needs at least one of type, id, idPattern, attrs, q, a geo-query or local=true."""
     if selection and not (
-        params.type
+        params.local
+        or params.type
         or params.id
         or params.id_pattern
         or params.attrs
@@ -242,7 +245,7 @@ def build_query(
     ):
         raise BadRequestData(
             "a temporal query needs at least one of type, id, idPattern, attrs, q or a "
-            "geo-query (type=* selects every entity)"
+            "geo-query (type=* or local=true selects every entity)"
         )
     window = parse_window(params.timerel, params.time_at, params.end_time_at)
     prop = params.timeproperty or "observedAt"
