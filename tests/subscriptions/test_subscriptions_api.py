@@ -123,6 +123,23 @@ def test_the_list_pages_with_limit_offset_count_and_links(client: TestClient) ->
     problem(client.get(f"{BASE}/subscriptions?limit=100000"), 403, "TooManyResults")
 
 
+def test_a_full_last_page_has_no_next_link_and_links_carry_the_media_type(
+    client: TestClient,
+) -> None:
+    for n in range(3):
+        subscribe(client, subscription(ENDPOINT, id=f"urn:ngsi-ld:Subscription:{n}"))
+    last = client.get(f"{BASE}/subscriptions?limit=1&offset=2")  # without count=true
+    pages = [v.strip() for v in last.headers["link"].split(",") if "json-ld#context" not in v]
+    assert pages == [
+        '</ngsi-ld/v1/subscriptions?limit=1&offset=1>; rel="prev"; type="application/json"'
+    ]
+    assert "NGSILD-Results-Count" not in last.headers
+    middle = client.get(
+        f"{BASE}/subscriptions?limit=1&offset=1", headers={"Accept": "application/ld+json"}
+    )
+    assert 'offset=2>; rel="next"; type="application/ld+json"' in middle.headers["link"]
+
+
 def test_an_offset_past_the_maximum_is_a_bad_request(client: TestClient) -> None:
     for offset in ("1000000001", str(2**64)):
         response = client.get(f"{BASE}/subscriptions", params={"offset": offset})

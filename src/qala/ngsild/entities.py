@@ -332,7 +332,7 @@ def entity_list_response(
     headers = tenant_headers(tenant)
     if count is not None:
         headers["NGSILD-Results-Count"] = str(count)
-    links = page_links(request, limit, offset, len(entities), count)
+    links = page_links(request, limit, offset, len(entities), count, negotiated.accept)
     body: Any
     if negotiated.accept == http.GEOJSON:
         body = {
@@ -354,18 +354,26 @@ def entity_list_response(
 
 
 def page_links(
-    request: Request, limit: int, offset: int, returned: int, count: int | None
+    request: Request,
+    limit: int,
+    offset: int,
+    returned: int,
+    count: int | None,
+    media_type: str | None = None,
 ) -> list[str]:
+    """The ``Link`` values of the next and previous pages; ``media_type``: the response's,
+    given as the links' ``type`` (the pages have it too)."""
     if limit == 0:
         return []
     links = []
     more = (count is not None and offset + returned < count) or (
         count is None and returned == limit
     )
+    kind = f'; type="{media_type}"' if media_type else ""
     if more:
-        links.append(f'<{_page_url(request, limit, offset + limit)}>; rel="next"')
+        links.append(f'<{_page_url(request, limit, offset + limit)}>; rel="next"{kind}')
     if offset > 0:
-        links.append(f'<{_page_url(request, limit, max(0, offset - limit))}>; rel="prev"')
+        links.append(f'<{_page_url(request, limit, max(0, offset - limit))}>; rel="prev"{kind}')
     return links
 
 

@@ -165,7 +165,8 @@ async def list_subscriptions(
     lim, off = paging(limit, offset, svc.settings.default_limit, svc.settings.max_limit)
     ten = await svc.hub.tenant(tenant)
     stored = await engine.repo.page(ten.id, lim, off) if lim > 0 else []
-    total = await engine.repo.count(ten.id) if count else None
+    # Counted also without count=true: a full last page then has no link to an empty next one.
+    total = await engine.repo.count(ten.id) if count or lim > 0 else None
     body = []
     for item in stored:
         rendered = await representation(svc, item, negotiated.ctx, sys_attrs)
@@ -173,10 +174,10 @@ async def list_subscriptions(
             rendered["@context"] = negotiated.ctx.response_context()
         body.append(rendered)
     headers = tenant_headers(tenant)
-    if total is not None:
+    if count and total is not None:
         headers["NGSILD-Results-Count"] = str(total)
     response = http.json_response(body, negotiated=negotiated, headers=headers)
-    links = page_links(request, lim, off, len(stored), total)
+    links = page_links(request, lim, off, len(stored), total, negotiated.accept)
     if links:
         existing = response.headers.get("Link")
         response.headers["Link"] = ", ".join([*([existing] if existing else []), *links])

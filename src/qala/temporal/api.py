@@ -240,7 +240,7 @@ async def _run(
     bodies, content_range = await run_query(svc, tenant_id, page, query, negotiated.ctx)
     extra = {"NGSILD-Results-Count": str(total)} if query.count else {}
     response = _response(request, negotiated, bodies, tenant, content_range, extra)
-    links = page_links(request, query.limit, query.offset, len(page), total)
+    links = page_links(request, query.limit, query.offset, len(page), total, negotiated.accept)
     if links:
         existing = response.headers.get("Link")
         response.headers["Link"] = ", ".join([*([existing] if existing else []), *links])
