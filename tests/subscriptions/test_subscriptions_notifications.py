@@ -305,6 +305,23 @@ def test_show_changes_adds_previous_values(client: TestClient, receiver: Receive
     assert second["status"]["previousValue"] == "broken"
 
 
+def test_show_changes_gives_the_previous_vocab_compacted(
+    client: TestClient, receiver: Receiver
+) -> None:
+    subscribe(
+        client,
+        subscription(
+            receiver.url(),
+            notificationTrigger=["attributeUpdated"],
+            notification={"showChanges": True},
+        ),
+    )
+    create(client, streetlight(1, category={"type": "VocabProperty", "vocab": "street"}))
+    patch_attrs(client, LIGHT, {"category": {"type": "VocabProperty", "vocab": "park"}})
+    [item] = receiver.wait_items(1)
+    assert item["category"] == {"type": "VocabProperty", "vocab": "park", "previousVocab": "street"}
+
+
 def test_lang_picks_one_language_of_language_properties(
     client: TestClient, receiver: Receiver
 ) -> None:

@@ -90,7 +90,7 @@ def render_attribute(value: Any, ctx: CompiledContext, opts: RenderOptions) -> A
     return rendered[0] if len(rendered) == 1 else rendered
 
 
-_SPECIAL = frozenset({"createdAt", "modifiedAt", "vocab", "objectType"})
+_SPECIAL = frozenset({"createdAt", "modifiedAt", "vocab", "previousVocab", "objectType"})
 
 
 def _normalized(instance: Instance, ctx: CompiledContext, opts: RenderOptions) -> dict[str, Any]:
@@ -98,7 +98,7 @@ def _normalized(instance: Instance, ctx: CompiledContext, opts: RenderOptions) -
     sys_attrs = opts.sys_attrs
     for key, member in instance.items():
         if key in _SPECIAL:
-            if key == "vocab":
+            if key == "vocab" or key == "previousVocab":
                 out[key] = _compact_vocab(member, ctx)
             elif key == "objectType":
                 out[key] = ctx.compact(member) if isinstance(member, str) else member
@@ -121,7 +121,7 @@ def _concise(instance: Instance, ctx: CompiledContext, opts: RenderOptions) -> A
             continue
         if is_sub_attribute(key) and isinstance(member, dict):
             out[ctx.compact(key)] = _concise(member, ctx, opts)
-        elif key == "vocab":
+        elif key == "vocab" or key == "previousVocab":
             out[key] = _compact_vocab(member, ctx)
         elif key == "objectType":
             out[key] = ctx.compact(member) if isinstance(member, str) else member
