@@ -193,8 +193,7 @@ def test_attribute_triggers_distinguish_creation_update_and_deletion(
     assert len(receiver.items("/updated")) == 1
     assert len(receiver.items("/entity")) == 3
     [gone] = receiver.items("/deleted")
-    assert gone["powerState"]["value"] == "urn:ngsi-ld:null"
-    assert gone["powerState"]["deletedAt"].endswith("Z")
+    assert gone["powerState"] == {"type": "Property", "value": "urn:ngsi-ld:null"}
     assert gone["status"] == {"type": "Property", "value": "broken"}
 
 
@@ -303,6 +302,69 @@ def test_show_changes_adds_previous_values(client: TestClient, receiver: Receive
     second = receiver.wait_items(2)[1]
     assert second["status"]["value"] == "urn:ngsi-ld:null"
     assert second["status"]["previousValue"] == "broken"
+
+
+def test_deleted_attributes_show_system_times_only_with_sys_attrs(
+    client: TestClient, receiver: Receiver
+) -> None:
+    plain = receiver.url("/plain")
+    timed = receiver.url("/timed")
+    triggers = ["attributeDeleted"]
+    subscribe(client, subscription(plain, notificationTrigger=triggers))
+    subscribe(
+        client, subscription(timed, notificationTrigger=triggers, notification={"sysAttrs": True})
+    )
+    name = {"type": "LanguageProperty", "languageMap": {"kk": "Шам", "ru": "Фонарь"}}
+    create(client, streetlight(1, name=name))
+    assert client.delete(f"{BASE}/entities/{LIGHT}/attrs/status").status_code == 204
+    assert client.delete(f"{BASE}/entities/{LIGHT}/attrs/name").status_code == 204
+    first, second = receiver.wait_items(2, "/plain")
+    assert first["status"] == {"type": "Property", "value": "urn:ngsi-ld:null"}
+    # A LanguageProperty's null is a language map.
+    assert second["name"] == {
+        "type": "LanguageProperty",
+        "languageMap": {"@none": "urn:ngsi-ld:null"},
+    }
+    first, _ = receiver.wait_items(2, "/timed")
+    status = first["status"]
+    assert status["value"] == "urn:ngsi-ld:null"
+    assert {"createdAt", "modifiedAt", "deletedAt"} <= set(status)
+
+
+def test_a_deleted_entity_shows_its_attributes_with_show_changes_and_times_with_sys_attrs(
+    client: TestClient, receiver: Receiver
+) -> None:
+    changes = receiver.url("/changes")
+    timed = receiver.url("/timed")
+    triggers = ["entityDeleted"]
+    subscribe(
+        client,
+        subscription(changes, notificationTrigger=triggers, notification={"showChanges": True}),
+    )
+    subscribe(
+        client,
+        subscription(
+            timed,
+            notificationTrigger=triggers,
+            notification={"sysAttrs": True, "format": "keyValues"},
+        ),
+    )
+    create(client, streetlight(1, owner=rel("urn:ngsi-ld:Organization:a")))
+    assert client.delete(f"{BASE}/entities/{LIGHT}").status_code == 204
+    [item] = receiver.wait_items(1, "/changes")
+    assert item["deletedAt"].endswith("Z")
+    assert item["status"] == {
+        "type": "Property",
+        "value": "urn:ngsi-ld:null",
+        "previousValue": "ok",
+    }
+    assert item["owner"] == {
+        "type": "Relationship",
+        "object": "urn:ngsi-ld:null",
+        "previousObject": "urn:ngsi-ld:Organization:a",
+    }
+    [item] = receiver.wait_items(1, "/timed")
+    assert set(item) == {"id", "type", "createdAt", "modifiedAt", "deletedAt"}
 
 
 def test_show_changes_gives_the_previous_vocab_compacted(

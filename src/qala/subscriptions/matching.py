@@ -155,12 +155,23 @@ def notification_item(sub: CompiledSubscription, change: Change, now: int) -> di
     if change.after is None:
         before = change.before
         assert before is not None
-        types = [sub.notify_ctx.compact(t) for t in before.types]
-        return {
-            "id": before.id,
-            "type": types[0] if len(types) == 1 else types,
-            "deletedAt": us_to_iso(now),
-        }
+        # id, type and deletedAt (createdAt and modifiedAt with sysAttrs); with showChanges,
+        # every attribute as deleted, with its previous value.
+        gone = before.copy()
+        gone.attrs = {}
+        if sub.show_changes:
+            deleted_at = us_to_iso(now)
+            for iri, value in before.attrs.items():
+                if sub.render.pick is not None and iri not in sub.render.pick:
+                    continue
+                shown = [_deleted_instance(sub, i, deleted_at) for i in instances_of(value)]
+                gone.attrs[iri] = shown[0] if len(shown) == 1 else shown
+        item = render_entity(gone, sub.notify_ctx, sub.render)
+        if sub.render.sys_attrs:  # in every format: the entity's times are all that is left
+            item.setdefault("createdAt", us_to_iso(before.created_at))
+            item.setdefault("modifiedAt", us_to_iso(before.modified_at))
+        item["deletedAt"] = us_to_iso(now)
+        return item
     entity = change.after
     if sub.show_changes or change.deleted:
         entity = _with_changes(sub, change, now)
@@ -198,7 +209,7 @@ def _with_changes(sub: CompiledSubscription, change: Change, now: int) -> Entity
                 continue
             remaining = {_dataset(i) for i in instances_of(after.attrs.get(iri))}
             gone = [
-                _deleted_instance(i, deleted_at, sub.show_changes)
+                _deleted_instance(sub, i, deleted_at)
                 for i in instances_of(before.attrs.get(iri))
                 if _dataset(i) not in remaining
             ]
@@ -217,12 +228,20 @@ def _dataset(instance: Instance) -> str | None:
     return dataset if isinstance(dataset, str) else None
 
 
-def _deleted_instance(instance: Instance, deleted_at: str, show_changes: bool) -> Instance:
+def _deleted_instance(sub: CompiledSubscription, instance: Instance, deleted_at: str) -> Instance:
+    """A deleted attribute instance: its value is null (a LanguageProperty's is
+    ``{"@none": null}``); previous value with showChanges; system times with sysAttrs."""
     kind = str(instance.get("type", "Property"))
     value_member, previous_member = _VALUE_MEMBERS.get(kind, ("value", "previousValue"))
-    out: Instance = {"type": kind, value_member: NULL, "deletedAt": deleted_at}
+    null: Any = {"@none": NULL} if kind == "LanguageProperty" else NULL
+    out: Instance = {"type": kind, value_member: null}
     if "datasetId" in instance:
         out["datasetId"] = instance["datasetId"]
-    if show_changes and value_member in instance:
+    if sub.show_changes and value_member in instance:
         out[previous_member] = instance[value_member]
+    if sub.render.sys_attrs:
+        for member in ("createdAt", "modifiedAt"):
+            if member in instance:
+                out[member] = instance[member]
+        out["deletedAt"] = deleted_at
     return out
