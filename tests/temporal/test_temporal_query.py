@@ -389,13 +389,33 @@ def test_the_page_is_cut_at_one_instant_for_every_attribute(capped: TestClient) 
             "duration",
         ),
         ({"aggrMethods": "avg"}, "aggregatedValues"),
-        ({"format": "flat"}, "format"),
+        ({"format": "temporalValues", "aggrMethods": "avg"}, "aggregatedValues"),
     ],
 )
 def test_bad_parameters_are_400(client: TestClient, params: dict, fragment: str) -> None:
     observe(client, HOURS[:1])
     body = problem(temporal(client, **params), 400, "BadRequestData")
     assert fragment in body["detail"]
+
+
+def test_an_unknown_format_is_an_invalid_request_as_for_entities(client: TestClient) -> None:
+    observe(client, HOURS[:1])
+    body = problem(temporal(client, format="flat"), 400, "InvalidRequest")
+    assert "format" in body["detail"]
+    problem(query(client, type="AirQualityObserved", format="flat"), 400, "InvalidRequest")
+
+
+def test_format_takes_precedence_over_options(client: TestClient) -> None:
+    observe(client, HOURS[:2])
+    expected = values(client)
+    for params in (
+        {"format": "temporalValues", "options": "aggregatedValues", "aggrMethods": "sum"},
+        {"format": "temporalValues", "options": "sysAttrs,aggregatedValues"},
+    ):
+        body = history(client, **params)
+        assert [list(pair) for pair in body["pm25"]["values"]] == expected
+    body = history(client, format="normalized", options="temporalValues")
+    assert [i["value"] for i in body["pm25"]] == HOURS[:2]
 
 
 def test_unknown_options_are_400(client: TestClient) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from qala.hub.errors import BadRequestData, NotFound
+from qala.hub.errors import BadRequestData, InvalidRequest, NotFound
 from qala.hub.model import Entity, iso_to_us, us_to_iso
 from qala.hub.query import EntityQuery, Selector
 from qala.jsonld.compiled import CompiledContext
@@ -251,15 +251,16 @@ def build_query(
     prop = params.timeproperty or "observedAt"
     if prop not in TIME_PROPERTIES:
         raise BadRequestData(f"timeproperty {prop!r} is not one of " + ", ".join(TIME_PROPERTIES))
-    chosen = [o for o in ("temporalValues", "aggregatedValues") if o in params.options]
+    asked = [o for o in ("temporalValues", "aggregatedValues") if o in params.options]
+    chosen = asked
     if params.format is not None:
         if params.format not in ("temporalValues", "aggregatedValues", "normalized"):
-            raise BadRequestData(
+            raise InvalidRequest(  # as an unknown format of GET /entities
                 f"unknown temporal format {params.format!r}; use normalized, temporalValues "
                 "or aggregatedValues"
             )
-        if params.format != "normalized":
-            chosen.append(params.format)
+        # format takes precedence over the representation options ask for (GS CIM 009 6.3.12)
+        chosen = [params.format] if params.format != "normalized" else []
     if len(set(chosen)) > 1:
         raise BadRequestData("temporalValues and aggregatedValues cannot be combined")
     if {"keyValues", "concise"} & params.options:
@@ -276,7 +277,9 @@ def build_query(
                 duration = parse_duration(params.aggr_period)
             except InvalidDuration as exc:
                 raise BadRequestData(f"aggrPeriodDuration: {exc}") from None
-    elif params.aggr_methods is not None or params.aggr_period is not None:
+    elif (
+        params.aggr_methods is not None or params.aggr_period is not None
+    ) and "aggregatedValues" not in asked:  # not just overridden by format
         raise BadRequestData("aggrMethods and aggrPeriodDuration need options=aggregatedValues")
     last_n = _last_n(params.last_n)
     entity_query = _entity_query(params, ctx, svc)
