@@ -46,8 +46,16 @@ def compile_pattern(pattern: str) -> Matcher:
 
 
 def search(pattern: str, text: str) -> bool:
-    """Whether ``pattern`` matches anywhere in ``text``."""
-    return compile_pattern(pattern).search(text) is not None
+    """Whether ``pattern`` matches anywhere in ``text``.
+
+    Patterns are checked when a request brings them; one stored earlier that RE2 refuses (a
+    subscription's ``idPattern`` with lookaround) matches nothing, rather than failing every
+    write the matcher sees.
+    """
+    try:
+        return compile_pattern(pattern).search(text) is not None
+    except PatternError:
+        return False
 
 
 def _message(exc: Exception) -> str:

@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 import anyio
 import orjson
 
+from qala.hub import regex
 from qala.hub.model import Entity, now_us
 from qala.hub.query import AttributeInfo, EntityQuery, QueryResult, TypeInfo
-from qala.hub.regex import compile_pattern
 from qala.jsonld.resolver import StoredContext
 from qala.store import migrate
 from qala.store.base import Planner, RowBatch, Statement, Store, Tenant, WritePlan
@@ -52,7 +52,7 @@ _TENANT_TTL = 1.0
 
 
 def _regexp(pattern: str, value: object) -> bool:
-    return isinstance(value, str) and compile_pattern(pattern).search(value) is not None
+    return isinstance(value, str) and regex.search(pattern, value)
 
 
 def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
