@@ -127,6 +127,15 @@ def test_sys_attrs_adds_creation_and_modification_times(client: TestClient) -> N
     assert body["status"]["createdAt"] == body["createdAt"]
 
 
+def test_sys_attrs_gives_the_entity_times_in_the_simplified_form_too(client: TestClient) -> None:
+    create(client, streetlight(1))
+    body = client.get(
+        f"{BASE}/entities/urn:ngsi-ld:Streetlight:1", params={"options": "keyValues,sysAttrs"}
+    ).json()
+    assert body["createdAt"].endswith("Z") and body["modifiedAt"] >= body["createdAt"]
+    assert body["status"] == "ok"
+
+
 def test_attrs_pick_and_omit_project_the_entity(client: TestClient) -> None:
     create(client, streetlight(1, powerState=prop("on")))
     url = f"{BASE}/entities/urn:ngsi-ld:Streetlight:1"

@@ -367,6 +367,17 @@ def test_a_deleted_entity_shows_its_attributes_with_show_changes_and_times_with_
     assert set(item) == {"id", "type", "createdAt", "modifiedAt", "deletedAt"}
 
 
+def test_sys_attrs_gives_the_entity_times_in_simplified_notifications(
+    client: TestClient, receiver: Receiver
+) -> None:
+    notification = {"sysAttrs": True, "format": "keyValues"}
+    subscribe(client, subscription(receiver.url(), notification=notification))
+    create(client, streetlight(1))
+    [item] = receiver.wait_items(1)
+    assert item["createdAt"].endswith("Z") and item["modifiedAt"].endswith("Z")
+    assert item["status"] == "ok"
+
+
 def test_show_changes_gives_the_previous_vocab_compacted(
     client: TestClient, receiver: Receiver
 ) -> None:

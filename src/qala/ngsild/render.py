@@ -59,7 +59,7 @@ def render_entity(entity: Entity, ctx: CompiledContext, opts: RenderOptions) -> 
         out["type"] = types[0] if len(types) == 1 else types
     if entity.scope and (members is None or "scope" in members):
         out["scope"] = entity.scope[0] if len(entity.scope) == 1 else entity.scope
-    if opts.sys_attrs and opts.format != "keyValues":
+    if opts.sys_attrs:  # in every format: they are the entity's members, not attributes
         out["createdAt"] = us_to_iso(entity.created_at)
         out["modifiedAt"] = us_to_iso(entity.modified_at)
     names = ctx.for_types(entity.types)

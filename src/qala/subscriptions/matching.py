@@ -167,9 +167,6 @@ def notification_item(sub: CompiledSubscription, change: Change, now: int) -> di
                 shown = [_deleted_instance(sub, i, deleted_at) for i in instances_of(value)]
                 gone.attrs[iri] = shown[0] if len(shown) == 1 else shown
         item = render_entity(gone, sub.notify_ctx, sub.render)
-        if sub.render.sys_attrs:  # in every format: the entity's times are all that is left
-            item.setdefault("createdAt", us_to_iso(before.created_at))
-            item.setdefault("modifiedAt", us_to_iso(before.modified_at))
         item["deletedAt"] = us_to_iso(now)
         return item
     entity = change.after
