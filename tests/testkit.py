@@ -10,9 +10,7 @@ import os
 
 import pytest
 
-PG_ADMIN_URL = os.environ.get(
-    "QALA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_ADMIN_URL = os.environ.get("QALA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 #: The admin API key every test server knows; the ``client`` fixture sends it.

@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "chosen with the NGSILD-Tenant header."
         ),
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by openapi.install, from local assets
         redoc_url=None,
     )
     for cap in capabilities:

@@ -19,10 +19,14 @@ from :func:`ok`, :func:`created`, :func:`no_content` and :func:`errors`, request
 
 from __future__ import annotations
 
+import importlib.resources
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 JSON = "application/json"
 JSONLD = "application/ld+json"
@@ -557,9 +561,38 @@ def _placeholder(response: dict[str, Any]) -> bool:
     return media == {JSON: {"schema": {}}}
 
 
+#: Swagger UI's script, stylesheet and icon, as the fastapi-offline package ships them: the
+#: documentation page loads nothing from the internet.
+DOCS_ASSETS = importlib.resources.files("fastapi_offline") / "static"
+DOCS_STATIC = "/static/docs"
+
+
 def install(app: FastAPI) -> None:
-    """Serve the finished document at /openapi.json (and /docs)."""
+    """Serve the finished document at /openapi.json, and Swagger UI at /docs (``/`` leads
+    there) from assets served by Qala itself."""
     generate: Callable[[], dict[str, Any]] = app.openapi
+    app.mount(DOCS_STATIC, StaticFiles(directory=str(DOCS_ASSETS)), name="docs-assets")
+    redirect = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} — API",
+            oauth2_redirect_url=f"{root}{redirect}",
+            swagger_js_url=f"{root}{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_STATIC}/favicon.png",
+        )
+
+    @app.get(redirect, include_in_schema=False)
+    async def docs_oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/", include_in_schema=False)
+    async def home(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/docs")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

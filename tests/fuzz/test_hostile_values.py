@@ -178,7 +178,5 @@ on_the_document = schemathesis.openapi.from_dict(
 @pytest.mark.parametrize(
     ("method", "path"), OPERATIONS, ids=[f"{m.upper()} {p}" for m, p in OPERATIONS]
 )
-def test_hostile_values_get_a_documented_answer(
-    server: TestClient, method: str, path: str
-) -> None:
+def test_hostile_values_get_a_documented_answer(server: TestClient, method: str, path: str) -> None:
     check_all(server, method, path)
