@@ -160,6 +160,26 @@ def test_patch_replaces_the_members_given_and_keeps_the_others(client: TestClien
     assert got["notification"]["endpoint"]["uri"] == ENDPOINT
 
 
+def test_patch_takes_a_merge_patch_body(client: TestClient) -> None:
+    sub_id = subscribe(client, subscription(ENDPOINT))
+    response = client.patch(
+        f"{BASE}/subscriptions/{sub_id}",
+        content=b'{"notification": {"format": "keyValues"}}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert response.status_code == 204, response.text
+    got = get_subscription(client, sub_id)
+    assert got["notification"]["format"] == "keyValues"
+    assert got["notification"]["endpoint"]["uri"] == ENDPOINT
+
+
+def test_unknown_query_parameters_are_an_invalid_request(client: TestClient) -> None:
+    sub_id = subscribe(client, subscription(ENDPOINT))
+    for url in (f"{BASE}/subscriptions", f"{BASE}/subscriptions/{sub_id}"):
+        body = problem(client.get(url, params={"invalidParams": "x"}), 400, "InvalidRequest")
+        assert "invalidParams" in body["detail"]
+
+
 def test_patch_with_null_removes_a_member(client: TestClient) -> None:
     sub_id = subscribe(client, subscription(ENDPOINT, q='status=="ok"'))
     assert client.patch(f"{BASE}/subscriptions/{sub_id}", json={"q": None}).status_code == 204

@@ -398,6 +398,13 @@ def test_bad_parameters_are_400(client: TestClient, params: dict, fragment: str)
     assert fragment in body["detail"]
 
 
+def test_unknown_query_parameters_are_an_invalid_request(client: TestClient) -> None:
+    observe(client, HOURS[:1])
+    body = problem(temporal(client, invalidParams="x"), 400, "InvalidRequest")
+    assert "invalidParams" in body["detail"]
+    problem(query(client, type="AirQualityObserved", pick="pm25"), 400, "InvalidRequest")
+
+
 def test_an_unknown_format_is_an_invalid_request_as_for_entities(client: TestClient) -> None:
     observe(client, HOURS[:1])
     body = problem(temporal(client, format="flat"), 400, "InvalidRequest")

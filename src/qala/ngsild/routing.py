@@ -82,6 +82,21 @@ def reject_unknown_parameters(request: Request, known: frozenset[str]) -> None:
         )
 
 
+class StrictRoute(APIRoute):
+    """An APIRoute that refuses query parameters its endpoint does not declare (NGSI-LD
+    6.3.20), with FastAPI's general parameter handling otherwise."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        known = frozenset(field.alias for field in self.dependant.query_params)
+        general = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            reject_unknown_parameters(request, known)
+            return await general(request)
+
+        return checked
+
+
 class FastRoute(APIRoute):
     """An APIRoute whose endpoint receives plain query/header/path values, quickly."""
 

@@ -19,6 +19,7 @@ from qala.ngsild import http
 from qala.ngsild.entities import TenantHeader, actor_of, negotiate, page_links, tenant_headers
 from qala.ngsild.params import MAX_OFFSET, paging
 from qala.ngsild.parse import check_entity_id
+from qala.ngsild.routing import StrictRoute
 from qala.services import Services, services
 from qala.subscriptions.engine import SubscriptionEngine
 from qala.subscriptions.model import (
@@ -30,7 +31,7 @@ from qala.subscriptions.model import (
 )
 from qala.subscriptions.repository import Columns, StoredSubscription
 
-router = APIRouter(tags=["Subscriptions"])
+router = APIRouter(tags=["Subscriptions"], route_class=StrictRoute)
 
 SubscriptionIdPath = Annotated[
     str, Path(description="Subscription id (a URI)", examples=["urn:ngsi-ld:Subscription:1"])
@@ -45,7 +46,11 @@ _CREATE_BODY = doc.body(
         "notification": _NOTIFICATION,
     },
 )
-_PATCH_BODY = doc.body(doc.ref("SubscriptionFragment"), example={"isActive": False})
+_PATCH_BODY = doc.body(
+    doc.ref("SubscriptionFragment"),
+    (doc.JSON, doc.JSONLD, doc.MERGE_PATCH),
+    example={"isActive": False},
+)
 _SUBSCRIPTIONS = {"type": "array", "items": doc.ref("Subscription")}
 
 
@@ -225,7 +230,7 @@ async def update_subscription(
     check_entity_id(subscriptionId, "subscription id")
     may_manage(request, tenant)
     body, patch_ctx = await http.body_and_context(
-        request, svc.contexts, svc.settings.max_body_bytes
+        request, svc.contexts, svc.settings.max_body_bytes, allow_merge_patch=True
     )
     if not isinstance(body, dict):
         raise BadRequestData("the subscription fragment must be a JSON object")

@@ -31,6 +31,7 @@ from qala.ngsild.params import (
     parse_type_expression,
 )
 from qala.ngsild.parse import check_entity_id, check_name, is_uri, parse_instance
+from qala.ngsild.routing import StrictRoute
 from qala.services import Services, services
 from qala.store.base import RowBatch, Statement, Tenant
 from qala.temporal import schema
@@ -45,7 +46,7 @@ from qala.temporal.query import (
     select_entities,
 )
 
-router = APIRouter(tags=["Temporal"])
+router = APIRouter(tags=["Temporal"], route_class=StrictRoute)
 #: Routes that only explain a URL with an empty entity id or attribute name.
 missing_segment_router = APIRouter(include_in_schema=False)
 
