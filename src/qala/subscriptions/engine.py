@@ -127,6 +127,7 @@ class SubscriptionEngine:
         self._events: dict[Key, asyncio.Event] = {}
         self._timers: dict[Key, asyncio.TimerHandle] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._queued: dict[int, asyncio.Task[None]] = {}
         self._kick = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -144,7 +145,11 @@ class SubscriptionEngine:
         self._stopping = True
         for timer in self._timers.values():
             timer.cancel()
-        tasks = [t for t in [self._loop_task, *self._tasks.values()] if t is not None]
+        tasks = [
+            t
+            for t in [self._loop_task, *self._tasks.values(), *self._queued.values()]
+            if t is not None
+        ]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -157,9 +162,30 @@ class SubscriptionEngine:
     # -- the subscription cache -------------------------------------------------------------
 
     async def refresh_tenant(self, tenant_id: int, version: int | None = None) -> None:
-        """Reload one tenant's subscriptions into a new index (then swap it in)."""
+        """Reload one tenant's subscriptions into a new index (then swap it in); return once a
+        reload that began after this call has finished.
+
+        Callers arriving while a reload is queued (waiting for the one in progress) share it:
+        it begins after all their changes were committed, so it serves them all. Under many
+        concurrent subscription changes a change then waits for at most two reloads, not for
+        one per change queued before it. The reload runs in its own task: a caller that goes
+        away (a cancelled request) does not cancel it for the others.
+        """
+        queued = self._queued.get(tenant_id)
+        if queued is None:
+            queued = asyncio.create_task(
+                self._reload_after_current(tenant_id, version), name="qala-subscriptions-reload"
+            )
+            queued.add_done_callback(_log_failure)
+            self._queued[tenant_id] = queued
+        await asyncio.shield(queued)
+
+    async def _reload_after_current(self, tenant_id: int, version: int | None) -> None:
         lock = self._locks.setdefault(tenant_id, asyncio.Lock())
         async with lock:
+            # From here on, a new caller's change may be missed by this reload: it queues
+            # the next one.
+            self._queued.pop(tenant_id, None)
             if version is None:
                 version = (await self.repo.versions()).get(tenant_id, 0)
             if tenant_id not in self.tenant_names:
@@ -469,3 +495,9 @@ def _dead_local_owner(owner: str, me: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """Log a failed subscription reload (its callers also see the error, if any still wait)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("reloading subscriptions failed", exc_info=task.exception())
