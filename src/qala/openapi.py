@@ -8,8 +8,9 @@ from :func:`ok`, :func:`created`, :func:`no_content` and :func:`errors`, request
   every NGSI-LD and Qala error response; ``IotError`` for ``/iot``);
 * every operation gets the errors any request can meet before it reaches a route: 401 (no
   valid credentials, except on open paths), 429 (rate limit), 503 (request timeout) and 500,
-  all ProblemDetails (under ``/iot`` the IoT Agent error); an operation with path parameters
-  may also answer 404 (a value holding ``/`` names no resource);
+  all ProblemDetails (500 and 503 under ``/iot`` may also be the IoT Agent error); an
+  operation with path parameters may also answer 404 (a value holding ``/`` names no
+  resource; under ``/iot`` in the IoT Agent error format);
 * FastAPI's default ``422 HTTPValidationError`` goes: Qala answers malformed parameters with
   400 ProblemDetails (or the IoT Agent error), never 422;
 * a success response without a declared schema (FastAPI's placeholder for a route returning
