@@ -58,14 +58,14 @@ def test_time_instant_is_the_observation_time(client: TestClient) -> None:
     key = setup(client)
     send(client, key, {"t": 1.0, "TimeInstant": "2026-01-15T14:00:00+05:00"})
     got = entity(client, THERMO)
-    assert got["temperature"]["observedAt"] == "2026-01-15T09:00:00.000Z"
+    assert got["temperature"]["observedAt"] == "2026-01-15T09:00:00Z"
     assert "TimeInstant" not in got
 
 
 def test_the_timestamp_attribute_and_time_zone_are_configurable(client: TestClient) -> None:
     key = setup(client, timestamp_attribute="ts", timezone="Asia/Almaty")
     send(client, key, {"t": 2.0, "ts": "2026-01-15T14:00:00"})
-    assert entity(client, THERMO)["temperature"]["observedAt"] == "2026-01-15T09:00:00.000Z"
+    assert entity(client, THERMO)["temperature"]["observedAt"] == "2026-01-15T09:00:00Z"
 
 
 def test_the_t_parameter_sets_the_time_of_every_measure(client: TestClient) -> None:
@@ -73,8 +73,8 @@ def test_the_t_parameter_sets_the_time_of_every_measure(client: TestClient) -> N
     response = send(client, key, {"t": 3.0, "h": 0.5}, t="2026-02-01T00:00:00Z")
     assert response.status_code == 200, response.text
     got = entity(client, THERMO)
-    assert got["temperature"]["observedAt"] == "2026-02-01T00:00:00.000Z"
-    assert got["relativeHumidity"]["observedAt"] == "2026-02-01T00:00:00.000Z"
+    assert got["temperature"]["observedAt"] == "2026-02-01T00:00:00Z"
+    assert got["relativeHumidity"]["observedAt"] == "2026-02-01T00:00:00Z"
 
 
 def test_unmapped_measures_pass_through_unless_told_otherwise(client: TestClient) -> None:
@@ -100,7 +100,7 @@ def test_several_readings_in_one_message_are_each_recorded(client: TestClient) -
     response = send(client, key, readings)
     assert response.json() == {"measures": 3}
     got = entity(client, THERMO)["temperature"]
-    assert (got["value"], got["observedAt"]) == (12.0, "2026-03-01T10:02:00.000Z")
+    assert (got["value"], got["observedAt"]) == (12.0, "2026-03-01T10:02:00Z")
     history = client.get(f"{BASE}/temporal/entities/{THERMO}?attrs=temperature", headers=H)
     assert history.status_code == 200, history.text
     values = [i["value"] for i in history.json()["temperature"]]

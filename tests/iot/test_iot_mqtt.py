@@ -62,7 +62,7 @@ def test_published_measures_update_the_entity_and_are_queryable(
         "type": "Property",
         "value": 23.5,
         "unitCode": "CEL",
-        "observedAt": "2026-01-15T09:00:00.000Z",
+        "observedAt": "2026-01-15T09:00:00Z",
     }
     found = client.get(f"{BASE}/entities?type=Thermometer&q=temperature==23.5", headers=H)
     assert [e["id"] for e in found.json()] == ["urn:ngsi-ld:Thermometer:m1"]

@@ -41,14 +41,14 @@ def test_two_hour_periods_from_time_at(client: TestClient) -> None:
     assert firsts(got["max"]) == [4.0, 4.0, 5.0, 9.0]
     assert firsts(got["sumsq"]) == [20.0, 32.0, 50.0, 130.0]
     assert firsts(got["stddev"]) == pytest.approx([math.sqrt(2), 0.0, 0.0, math.sqrt(2)])
-    assert got["avg"][0][1:] == ["2026-03-01T00:00:00.000Z", "2026-03-01T02:00:00.000Z"]
-    assert got["avg"][3][1:] == ["2026-03-01T06:00:00.000Z", "2026-03-01T08:00:00.000Z"]
+    assert got["avg"][0][1:] == ["2026-03-01T00:00:00Z", "2026-03-01T02:00:00Z"]
+    assert got["avg"][3][1:] == ["2026-03-01T06:00:00Z", "2026-03-01T08:00:00Z"]
 
 
 def test_without_a_period_the_whole_range_is_one_period(client: TestClient) -> None:
     observe(client, SERIES)
     got = aggregated(client)
-    assert got["totalCount"] == [[8, "2026-03-01T00:00:00.000Z", "2026-03-01T07:00:00.000Z"]]
+    assert got["totalCount"] == [[8, "2026-03-01T00:00:00Z", "2026-03-01T07:00:00Z"]]
     assert firsts(got["distinctCount"]) == [5]
     assert firsts(got["sum"]) == [40.0]
     assert firsts(got["avg"]) == [5.0]
@@ -56,7 +56,7 @@ def test_without_a_period_the_whole_range_is_one_period(client: TestClient) -> N
     assert firsts(got["sumsq"]) == [232.0]
     assert firsts(got["stddev"]) == pytest.approx([math.sqrt(32 / 7)])  # sample deviation
     window = aggregated(client, timerel="between", timeAt=at(2), endTimeAt=at(6))
-    assert window["sum"] == [[18.0, "2026-03-01T02:00:00.000Z", "2026-03-01T06:00:00.000Z"]]
+    assert window["sum"] == [[18.0, "2026-03-01T02:00:00Z", "2026-03-01T06:00:00Z"]]
     same = aggregated(
         client, aggrPeriodDuration="P0D", timerel="between", timeAt=at(2), endTimeAt=at(6)
     )
@@ -107,9 +107,9 @@ def test_daily_periods(client: TestClient) -> None:
         endTimeAt="2026-03-05T00:00:00Z",
     )["pm25"]
     assert got["avg"] == [
-        [2.0, "2026-03-01T00:00:00.000Z", "2026-03-02T00:00:00.000Z"],
-        [10.0, "2026-03-02T00:00:00.000Z", "2026-03-03T00:00:00.000Z"],
-        [7.0, "2026-03-04T00:00:00.000Z", "2026-03-05T00:00:00.000Z"],
+        [2.0, "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z"],
+        [10.0, "2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z"],
+        [7.0, "2026-03-04T00:00:00Z", "2026-03-05T00:00:00Z"],
     ]
 
 
@@ -133,9 +133,9 @@ def test_calendar_months_are_months_not_thirty_days(client: TestClient) -> None:
         endTimeAt="2026-04-01T00:00:00Z",
     )["pm25"]
     assert got["sum"] == [
-        [1.0, "2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z"],
-        [6.0, "2026-02-01T00:00:00.000Z", "2026-03-01T00:00:00.000Z"],
-        [8.0, "2026-03-01T00:00:00.000Z", "2026-04-01T00:00:00.000Z"],
+        [1.0, "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"],
+        [6.0, "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z"],
+        [8.0, "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"],
     ]
 
 
@@ -217,4 +217,4 @@ def test_periods_of_whole_hours_add_up_hourly_groups(client: TestClient) -> None
         endTimeAt=at(4),
     )["pm25"]
     assert firsts(hourly["avg"]) == [3.0, 4.0, 5.0, 8.0]
-    assert hourly["avg"][3][1:] == ["2026-03-01T03:00:00.000Z", "2026-03-01T04:00:00.000Z"]
+    assert hourly["avg"][3][1:] == ["2026-03-01T03:00:00Z", "2026-03-01T04:00:00Z"]

@@ -79,7 +79,7 @@ def test_patch_an_instance_corrects_its_value_and_time(client: TestClient) -> No
     corrected = history(client, options="sysAttrs")["pm25"]
     assert [i["value"] for i in corrected] == [1.0, 3.0, 21]
     assert corrected[-1]["instanceId"] == second["instanceId"]
-    assert corrected[-1]["observedAt"] == "2026-03-01T05:00:00.000Z"
+    assert corrected[-1]["observedAt"] == "2026-03-01T05:00:00Z"
     assert corrected[-1]["modifiedAt"] > corrected[-1]["createdAt"]
 
 

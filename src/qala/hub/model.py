@@ -83,9 +83,14 @@ def now_us() -> int:
 
 
 def us_to_iso(us: int) -> str:
-    """Microseconds since the epoch as an NGSI-LD DateTime (UTC, millisecond precision)."""
+    """Microseconds since the epoch as an NGSI-LD DateTime: UTC, to the millisecond, and
+    without a fraction when it is zero (``2026-03-01T10:00:00Z``, ``…10:00:00.250Z``) — the
+    form clients most often send, and the one the JVM brokers' temporal APIs answer with."""
     dt = datetime.fromtimestamp(us / 1_000_000, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    millis = dt.microsecond // 1000
+    if millis == 0:
+        return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
 
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$")
