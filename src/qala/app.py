@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,6 +27,7 @@ from qala.hub.errors import (
     OperationNotSupported,
 )
 from qala.hub.service import Hub
+from qala.iot.api import error_response as iot_error_response
 from qala.jsonld.resolver import ContextResolver, load_context_folder
 from qala.ngsild.errors import internal_error_response, problem_body, problem_response
 from qala.services import Services
@@ -180,8 +180,7 @@ class RejectNul:
             detail = "the URL holds the character U+0000 (%00)"
             response = problem_response(InvalidRequest(detail), instance=scope["path"])
             if scope["path"].startswith("/iot/"):  # the IoT Agent API's own error format
-                body = orjson.dumps({"name": "BAD_REQUEST", "message": detail})
-                response = Response(body, status_code=400, media_type="application/json")
+                response = iot_error_response(400, "BAD_REQUEST", detail)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -232,8 +231,9 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {**(headers or {}), "Allow": allowed_methods(request)}
         if request.url.path.startswith("/iot/"):  # the IoT Agent API's own error format
             name = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
-            iot_body = {"name": name, "message": err.detail}
-            return JSONResponse(iot_body, status_code=exc.status_code, headers=headers)
+            response = iot_error_response(exc.status_code, name, err.detail)
+            response.headers.update(headers or {})
+            return response
         body = problem_body(err, instance=request.url.path)
         body["status"] = exc.status_code  # the ProblemDetails status is the HTTP status
         return JSONResponse(body, status_code=exc.status_code, headers=headers)

@@ -62,6 +62,24 @@ _TYPE_NAMES = {
 }
 _ANY: dict[str, Any] = {}
 
+
+def _discovery(
+    kind: str, required: list[str] | None = None, **members: dict[str, Any]
+) -> dict[str, Any]:
+    """A discovery answer (types, attributes): ``id``, ``type`` ``kind`` and ``members``, all
+    required unless ``required`` names those that are."""
+    return {
+        "type": "object",
+        "required": ["id", "type", *(list(members) if required is None else required)],
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"const": kind},
+            **members,
+            "@context": _ANY,
+        },
+    }
+
+
 #: JSON Schemas of the API's bodies, published as ``components.schemas``.
 SCHEMAS: dict[str, dict[str, Any]] = {
     "ProblemDetails": {
@@ -231,62 +249,23 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "@context": _ANY,
         },
     },
-    "EntityTypeList": {
-        "type": "object",
-        "required": ["id", "type", "typeList"],
-        "properties": {
-            "id": {"type": "string"},
-            "type": {"const": "EntityTypeList"},
-            "typeList": _STRINGS,
-            "@context": _ANY,
-        },
-    },
-    "EntityType": {
-        "type": "object",
-        "required": ["id", "type", "typeName", "attributeNames"],
-        "properties": {
-            "id": {"type": "string"},
-            "type": {"const": "EntityType"},
-            "typeName": {"type": "string"},
-            "attributeNames": _STRINGS,
-            "@context": _ANY,
-        },
-    },
-    "EntityTypeInfo": {
-        "type": "object",
-        "required": ["id", "type", "typeName", "entityCount", "attributeDetails"],
-        "properties": {
-            "id": {"type": "string"},
-            "type": {"const": "EntityTypeInfo"},
-            "typeName": {"type": "string"},
-            "entityCount": {"type": "integer"},
-            "attributeDetails": {"type": "array", "items": ref("AttributeDetails")},
-            "@context": _ANY,
-        },
-    },
-    "AttributeList": {
-        "type": "object",
-        "required": ["id", "type", "attributeList"],
-        "properties": {
-            "id": {"type": "string"},
-            "type": {"const": "AttributeList"},
-            "attributeList": _STRINGS,
-            "@context": _ANY,
-        },
-    },
-    "AttributeDetails": {
-        "type": "object",
-        "required": ["id", "type", "attributeName"],
-        "properties": {
-            "id": {"type": "string"},
-            "type": {"const": "Attribute"},
-            "attributeName": {"type": "string"},
-            "attributeCount": {"type": "integer"},
-            "attributeTypes": _STRINGS,
-            "typeNames": _STRINGS,
-            "@context": _ANY,
-        },
-    },
+    "EntityTypeList": _discovery("EntityTypeList", typeList=_STRINGS),
+    "EntityType": _discovery("EntityType", typeName={"type": "string"}, attributeNames=_STRINGS),
+    "EntityTypeInfo": _discovery(
+        "EntityTypeInfo",
+        typeName={"type": "string"},
+        entityCount={"type": "integer"},
+        attributeDetails={"type": "array", "items": ref("AttributeDetails")},
+    ),
+    "AttributeList": _discovery("AttributeList", attributeList=_STRINGS),
+    "AttributeDetails": _discovery(
+        "Attribute",
+        ["attributeName"],
+        attributeName={"type": "string"},
+        attributeCount={"type": "integer"},
+        attributeTypes=_STRINGS,
+        typeNames=_STRINGS,
+    ),
     "ContextInfo": {
         "type": "object",
         "required": ["URL", "localId", "kind", "createdAt", "numberOfHits"],

@@ -40,39 +40,17 @@ class AuditParticipant:
 
     def rows_for(self, tenant: Tenant, changes: list[Change], ctx: WriteContext) -> list[RowBatch]:
         actor = ctx.actor
+        who = (tenant.name, ctx.now_us, actor.id, actor.role, actor.via, actor.address)
         rows = [
-            (
-                tenant.name,
-                ctx.now_us,
-                actor.id,
-                actor.role,
-                actor.via,
-                actor.address,
-                ctx.operation,
-                change.entity_id,
-                change.kind,
-                _attrs(change),
-            )
+            (*who, ctx.operation, change.entity_id, change.kind, _attrs(change))
             for change in changes
         ]
         if not changes:
             # A write that changed no entity but wrote a capability's rows (e.g. temporal
             # history added or deleted through the temporal API).
             detail = ctx.extra.get("temporal") or {}
-            rows.append(
-                (
-                    tenant.name,
-                    ctx.now_us,
-                    actor.id,
-                    actor.role,
-                    actor.via,
-                    actor.address,
-                    ctx.operation,
-                    detail.get("entityId"),
-                    None,
-                    orjson.dumps(detail).decode() if detail else None,
-                )
-            )
+            what = orjson.dumps(detail).decode() if detail else None
+            rows.append((*who, ctx.operation, detail.get("entityId"), None, what))
         return [RowBatch("audit_log", COLUMNS, rows)]
 
     async def after_commit(self, tenant: Tenant, changes: list[Change], ctx: WriteContext) -> None:

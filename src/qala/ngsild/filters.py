@@ -15,6 +15,7 @@ from qala.hub.query import GeoFilter, Param
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import geo
 from qala.ngsild import query as qlang
+from qala.ngsild.dnf import parse_dnf
 from qala.ngsild.parse import check_name
 
 
@@ -108,11 +109,6 @@ def geo_filter_json(value: Any, ctx: CompiledContext) -> GeoFilter:
 _SCOPE_TERM = re.compile(r"^/(?:[^/\s#+;,|()]+|\+)(?:/(?:[^/\s#+;,|()]+|\+))*(?:/#)?$|^/#$")
 
 
-_SCOPE_TOKEN = re.compile(r"\s*([(),;|]|[^(),;|\s]+)")
-#: The most parenthesised groups a scopeQ may have (its parser recurses into each).
-_MAX_GROUPS = 32
-
-
 class ScopeFilter:
     """``scopeQ``: ``/Astana/Esil`` (exact), ``/Astana/#`` (subtree), ``/+/Esil`` (one level);
     ``,`` or ``|`` for OR, ``;`` for AND (binding tighter), parentheses to group."""
@@ -126,54 +122,12 @@ class ScopeFilter:
 
     @staticmethod
     def _parse(text: str) -> list[list[str]]:
-        tokens = [m.group(1) for m in _SCOPE_TOKEN.finditer(text)]
-        if "".join(tokens) != re.sub(r"\s+", "", text):
-            raise BadRequestData(f"invalid scopeQ {text!r}")
-        if tokens.count("(") > _MAX_GROUPS:
-            raise TooComplexQuery(f"scopeQ {text[:80]!r} has more than {_MAX_GROUPS} groups")
-        pos = 0
-
-        def peek() -> str | None:
-            return tokens[pos] if pos < len(tokens) else None
-
-        def expression() -> list[list[str]]:
-            nonlocal pos
-            groups = conjunction()
-            while peek() in (",", "|"):
-                pos += 1
-                groups = groups + conjunction()
-            return groups
-
-        def conjunction() -> list[list[str]]:
-            nonlocal pos
-            groups = factor()
-            while peek() == ";":
-                pos += 1
-                right = factor()
-                groups = [a + b for a in groups for b in right]
-            return groups
-
-        def factor() -> list[list[str]]:
-            nonlocal pos
-            token = peek()
-            if token == "(":
-                pos += 1
-                inner = expression()
-                if peek() != ")":
-                    raise BadRequestData(f"invalid scopeQ {text!r}: missing ')'")
-                pos += 1
-                return inner
+        def scope(token: str | None) -> str:
             if token is None or not _SCOPE_TERM.match(token):
                 raise BadRequestData(f"invalid scopeQ term {token!r} in {text!r}")
-            pos += 1
-            return [[token]]
+            return token
 
-        groups = expression()
-        if pos != len(tokens):
-            raise BadRequestData(f"invalid scopeQ {text!r}: unexpected {tokens[pos]!r}")
-        if len(groups) > 64:
-            raise BadRequestData(f"scopeQ {text!r} is too complex")
-        return groups
+        return parse_dnf(text, "scopeQ", scope)
 
     @staticmethod
     def _compile(term: str) -> re.Pattern[str]:

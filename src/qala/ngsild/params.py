@@ -10,6 +10,7 @@ from qala.hub import regex
 from qala.hub.errors import BadRequestData, InvalidRequest, TooComplexQuery, TooManyResults
 from qala.hub.query import EntityQuery, Selector
 from qala.jsonld.compiled import CompiledContext
+from qala.ngsild.dnf import parse_dnf
 from qala.ngsild.parse import check_entity_id, check_name
 from qala.ngsild.render import Format, RenderOptions
 
@@ -243,62 +244,18 @@ def pick_filter(opts: RenderOptions) -> list[str] | None:
 
 # -- type expressions ----------------------------------------------------------------------
 
-_TYPE_TOKEN = re.compile(r"\s*([(),;|]|[^(),;|\s]+)")
-
 
 def parse_type_expression(raw: str, ctx: CompiledContext) -> list[list[str]]:
     """``type=A,B`` / ``(A;B)|C`` -> disjunctive normal form of expanded types."""
-    tokens = [m.group(1) for m in _TYPE_TOKEN.finditer(raw)]
-    if not tokens or "".join(tokens) != re.sub(r"\s+", "", raw):
-        raise BadRequestData(f"invalid type expression {raw!r}")
-    if tokens.count("(") > MAX_NESTING:
-        raise TooComplexQuery(f"type expression {raw[:80]!r} has more than {MAX_NESTING} groups")
-    pos = 0
 
-    def peek() -> str | None:
-        return tokens[pos] if pos < len(tokens) else None
-
-    def take() -> str:
-        nonlocal pos
-        token = tokens[pos]
-        pos += 1
-        return token
-
-    def expr() -> list[list[str]]:
-        groups = term()
-        while peek() in ("|", ","):
-            take()
-            groups = groups + term()
-        return groups
-
-    def term() -> list[list[str]]:
-        groups = factor()
-        while peek() == ";":
-            take()
-            right = factor()
-            groups = [a + b for a in groups for b in right]
-        return groups
-
-    def factor() -> list[list[str]]:
-        token = peek()
+    def type_name(token: str | None) -> str:
         if token is None:
             raise BadRequestData(f"invalid type expression {raw!r}: it ends too early")
-        if token == "(":
-            take()
-            inner = expr()
-            if peek() != ")":
-                raise BadRequestData(f"invalid type expression {raw!r}: missing ')'")
-            take()
-            return inner
         if token in (")", ";", "|", ","):
             raise BadRequestData(f"invalid type expression {raw!r}: unexpected {token!r}")
-        return [[ctx.expand(check_name(take(), "entity type"))]]
+        return ctx.expand(check_name(token, "entity type"))
 
-    groups = expr()
-    if pos != len(tokens):
-        raise BadRequestData(f"invalid type expression {raw!r}: unexpected {tokens[pos]!r}")
-    if len(groups) > 64:
-        raise BadRequestData(f"type expression {raw!r} is too complex")
+    groups = parse_dnf(raw, "type expression", type_name)
     return [list(dict.fromkeys(g)) for g in groups]
 
 
