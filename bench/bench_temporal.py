@@ -41,7 +41,7 @@ import httpx
 from qala.app import start_services, stop_services
 from qala.capabilities import load_capabilities
 from qala.config import Settings
-from qala.hub.changes import Actor
+from qala.hub import Actor
 from qala.hub.model import iso_to_us
 from qala.ngsild.parse import parse_entity
 from qala.services import Services

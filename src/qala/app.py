@@ -19,6 +19,7 @@ from qala import __version__, openapi
 from qala.auth.middleware import AuthMiddleware
 from qala.capabilities import Capability, load_capabilities
 from qala.config import Settings, load_settings
+from qala.hub import Hub
 from qala.hub.errors import (
     BadRequestData,
     HubError,
@@ -26,7 +27,6 @@ from qala.hub.errors import (
     NotFound,
     OperationNotSupported,
 )
-from qala.hub.service import Hub
 from qala.iot.api import error_response as iot_error_response
 from qala.jsonld.resolver import ContextResolver, load_context_folder
 from qala.ngsild.errors import internal_error_response, problem_body, problem_response

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from qala.config import Settings
-from qala.hub.service import Hub
+from qala.hub import Hub
 from qala.jsonld.resolver import ContextResolver
 from qala.store.base import Store
 

@@ -144,16 +144,16 @@ def test_the_ingestor_waits_out_a_failing_store_and_writes_later(
     provision(client, key, [{"device_id": "m4"}])
     wait_for(lambda: mqtt_ready(client), what="the MQTT subscription")
     hub = client.app.state.services.hub  # type: ignore[attr-defined]
-    real_write = hub.write
+    real_write = hub.transact
     failures = {"left": 3}
 
     async def flaky_write(*args: Any, **kwargs: Any) -> Any:
-        if args[2] == "iot.measures" and failures["left"] > 0:
+        if kwargs.get("operation") == "iot.measures" and failures["left"] > 0:
             failures["left"] -= 1
             raise OSError("disk unplugged")
         return await real_write(*args, **kwargs)
 
-    monkeypatch.setattr(hub, "write", flaky_write)
+    monkeypatch.setattr(hub, "transact", flaky_write)
     publisher.publish(f"/{key}/m4/attrs", orjson.dumps({"t": 8.0}))
     wait_for(lambda: value_of(client, "urn:ngsi-ld:Thermometer:m4", "temperature") == 8.0)
     assert failures["left"] == 0

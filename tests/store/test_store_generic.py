@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from qala.config import Settings
+from qala.hub import RowBatch
 from qala.store import open_store
-from qala.store.base import RowBatch
 
 
 def test_fetch_execute_and_insert_rows_speak_the_same_sql_on_both_backends(

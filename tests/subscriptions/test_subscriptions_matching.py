@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qala.hub.changes import Change
+from qala.hub import Change
 from qala.hub.model import Entity
 from qala.jsonld.resolver import ContextResolver
 from qala.subscriptions.matching import collapse, matches, notification_item

@@ -8,8 +8,7 @@ from fastapi.testclient import TestClient
 from temporal_support import SENSOR, at, create, h, history, observe, sensor, temporal, values
 
 from ngsi import BASE, problem, prop
-from qala.hub.changes import Change, WriteContext
-from qala.store.base import RowBatch, Tenant
+from qala.hub import Change, RowBatch, Tenant, WriteContext
 
 URL = f"{BASE}/temporal/entities"
 
@@ -219,7 +218,7 @@ class Spy:
 
 def test_temporal_writes_go_through_the_hubs_write_path(client: TestClient) -> None:
     spy = Spy()
-    client.app.state.services.hub.participants.append(spy)  # type: ignore[attr-defined]
+    client.app.state.services.hub.add_participant(spy)  # type: ignore[attr-defined]
     client.post(URL, json=temporal_entity((at(0), 1)), headers=h())
     instance = history(client)["pm25"][0]["instanceId"]
     client.patch(f"{URL}/{SENSOR}/attrs/pm25/{instance}", json={"value": 2}, headers=h())

@@ -21,16 +21,15 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from qala import openapi as doc
-from qala.auth import audit, policy
+from qala.auth import audit
 from qala.auth.capability import actor_of
 from qala.capabilities import Capability
+from qala.hub import Hub, Tenant, access
 from qala.hub.errors import BadRequestData, Forbidden, NotFound
-from qala.hub.service import Hub
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
 from qala.ngsild.parse import check_name
 from qala.services import services
-from qala.store.base import Tenant
 from qala.temporal.retention import SETTING as RETENTION_SETTING
 
 router = APIRouter(tags=["Administration"])
@@ -40,7 +39,7 @@ PREFIX = "/qala/v1"
 #: Settings with a fixed set of values.
 CHOICES: dict[str, tuple[str, ...]] = {"validation": ("off", "smart-data-models")}
 #: Settings holding lists of entity types.
-TYPE_LISTS = (policy.PARTNER_TYPES, policy.OPEN_DATA_TYPES)
+TYPE_LISTS = (access.PARTNER_TYPES, access.OPEN_DATA_TYPES)
 #: Days of raw temporal history kept before compaction into hourly aggregates.
 RETENTION = RETENTION_SETTING
 
@@ -104,7 +103,7 @@ async def list_tenants(request: Request) -> Response:
 )
 async def get_tenant(request: Request, name: TenantPath) -> Response:
     svc = services(request)
-    policy.check_tenant(actor_of(request), name)
+    access.check_tenant(actor_of(request), name)
     ctx = await http.request_context(request, svc.contexts)
     tenant = await svc.store.tenant(name)
     if tenant is None:
@@ -132,8 +131,8 @@ async def get_tenant(request: Request, name: TenantPath) -> Response:
 async def patch_tenant(request: Request, name: TenantPath) -> Response:
     svc = services(request)
     actor = actor_of(request)
-    policy.check_tenant(actor, name)
-    if actor.role not in (policy.ADMIN, policy.OPERATOR):
+    access.check_tenant(actor, name)
+    if actor.role not in (access.ADMIN, access.OPERATOR):
         raise Forbidden("only an admin or the city's operator may change its settings")
     Hub.check_tenant_name(name)
     ctx = await http.request_context(request, svc.contexts)

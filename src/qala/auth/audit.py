@@ -12,9 +12,8 @@ from typing import Any
 
 import orjson
 
-from qala.hub.changes import Actor, Change, WriteContext
+from qala.hub import Actor, Change, RowBatch, Storage, Tenant, WriteContext
 from qala.hub.model import now_us
-from qala.store.base import RowBatch, Store, Tenant
 
 COLUMNS = (
     "tenant",
@@ -58,7 +57,7 @@ class AuditParticipant:
 
 
 async def record(
-    store: Store,
+    store: Storage,
     actor: Actor,
     operation: str,
     *,
@@ -94,7 +93,7 @@ class AuditQuery:
     offset: int = 0
 
 
-async def search(store: Store, query: AuditQuery) -> tuple[list[dict[str, Any]], int]:
+async def search(store: Storage, query: AuditQuery) -> tuple[list[dict[str, Any]], int]:
     """Audit rows, newest first, and how many match in all."""
     where: list[str] = []
     args: list[Any] = []

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from qala import openapi as doc
-from qala.auth import audit, keys, policy
+from qala.auth import audit, keys
 from qala.auth.middleware import install
 from qala.capabilities import Capability
-from qala.hub.changes import Actor
+from qala.hub import Actor, access
 from qala.hub.errors import BadRequestData, NotFound
 from qala.hub.model import iso_to_us, us_to_iso
 from qala.ngsild import http
@@ -49,7 +49,7 @@ def _key_body(key: keys.ApiKey) -> dict[str, Any]:
             "type": "object",
             "required": ["role"],
             "properties": {
-                "role": {"type": "string", "enum": list(policy.ROLES)},
+                "role": {"type": "string", "enum": list(access.ROLES)},
                 "tenant": {"type": ["string", "null"], "description": "null: every tenant"},
                 "name": {"type": "string"},
             },
@@ -65,7 +65,7 @@ def _key_body(key: keys.ApiKey) -> dict[str, Any]:
 async def create_key(request: Request) -> Response:
     svc = services(request)
     actor = actor_of(request)
-    policy.check_admin(actor, "create API keys")
+    access.check_admin(actor, "create API keys")
     body = await http.read_json(request, svc.settings.max_body_bytes)
     if not isinstance(body, dict) or not isinstance(body.get("role"), str):
         raise BadRequestData('the body must be {"role": "...", "tenant": "...", "name": "..."}')
@@ -96,7 +96,7 @@ async def create_key(request: Request) -> Response:
     },
 )
 async def list_keys(request: Request) -> Response:
-    policy.check_admin(actor_of(request), "list API keys")
+    access.check_admin(actor_of(request), "list API keys")
     found = await keys.list_keys(services(request).store)
     return http.json_response([_key_body(k) for k in found])
 
@@ -115,7 +115,7 @@ KeyIdPath = Annotated[
 async def revoke_key(request: Request, keyId: KeyIdPath) -> Response:
     svc = services(request)
     actor = actor_of(request)
-    policy.check_admin(actor, "revoke API keys")
+    access.check_admin(actor, "revoke API keys")
     if not await keys.revoke_key(svc.store, keyId):
         raise NotFound(f"no active API key {keyId!r}")
     auth = svc.extras.get("auth")
@@ -163,7 +163,7 @@ async def search_audit(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     svc = services(request)
-    policy.check_reader_of_everything(actor_of(request), "read the audit log")
+    access.check_reader_of_everything(actor_of(request), "read the audit log")
     query = audit.AuditQuery(
         tenant=tenant,
         entity_id=entityId,
@@ -183,7 +183,7 @@ async def search_audit(
 def capability() -> Capability:
     async def start(svc: Services) -> None:
         install(svc, svc.settings)
-        svc.hub.participants.append(audit.AuditParticipant())
+        svc.hub.add_participant(audit.AuditParticipant())
         if svc.settings.auth_disabled:
             log.warning(
                 "AUTHENTICATION IS DISABLED (QALA_AUTH_DISABLED=true): every request acts as "

@@ -13,10 +13,10 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from qala.auth.policy import ROLES, TENANT_BOUND
+from qala.hub import RowBatch, Storage
+from qala.hub.access import ROLES, TENANT_BOUND
 from qala.hub.errors import BadRequestData
 from qala.hub.model import now_us
-from qala.store.base import RowBatch, Store
 
 PREFIX = "qala_"
 _COLUMNS = "id, name, role, tenant, key_hash, created_at, revoked_at"
@@ -53,7 +53,7 @@ def check_grant(role: str, tenant: str | None) -> None:
 
 
 async def create_key(
-    store: Store, role: str, tenant: str | None = None, name: str = ""
+    store: Storage, role: str, tenant: str | None = None, name: str = ""
 ) -> tuple[str, ApiKey]:
     """Create a key; returns the secret (shown once) and its stored record."""
     check_grant(role, tenant)
@@ -82,19 +82,19 @@ def _row(row: tuple[object, ...]) -> ApiKey:
     return ApiKey(*row)  # type: ignore[arg-type]
 
 
-async def list_keys(store: Store) -> list[ApiKey]:
+async def list_keys(store: Storage) -> list[ApiKey]:
     rows = await store.fetch(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at")
     return [_row(r) for r in rows]
 
 
-async def find_key(store: Store, secret: str) -> ApiKey | None:
+async def find_key(store: Storage, secret: str) -> ApiKey | None:
     rows = await store.fetch(
         f"SELECT {_COLUMNS} FROM api_keys WHERE key_hash = $1", hash_key(secret)
     )
     return _row(rows[0]) if rows else None
 
 
-async def revoke_key(store: Store, key_id: str) -> bool:
+async def revoke_key(store: Storage, key_id: str) -> bool:
     counts = await store.execute(
         [
             (
@@ -113,7 +113,7 @@ class KeyCache:
     within ``ttl`` seconds.
     """
 
-    def __init__(self, store: Store, ttl: float = 5.0) -> None:
+    def __init__(self, store: Storage, ttl: float = 5.0) -> None:
         self.store = store
         self.ttl = ttl
         self._entries: dict[str, tuple[float, ApiKey | None]] = {}

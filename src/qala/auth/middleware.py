@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from qala.auth.keys import PREFIX, KeyCache
 from qala.auth.tokens import TokenVerifier
 from qala.config import Settings
-from qala.hub.changes import Actor
+from qala.hub import Actor
 from qala.hub.errors import HubError, ServiceUnavailable, Unauthorized
 
 log = logging.getLogger("qala.auth")

@@ -22,8 +22,8 @@ import httpx
 import jwt
 import orjson
 
-from qala.auth.policy import ADMIN, AUDITOR, OPERATOR, PARTNER, PUBLIC, TENANT_BOUND
-from qala.hub.changes import Actor
+from qala.hub import Actor
+from qala.hub.access import ADMIN, AUDITOR, OPERATOR, PARTNER, PUBLIC, TENANT_BOUND
 from qala.hub.errors import Unauthorized
 
 ALGORITHMS = [

@@ -21,7 +21,7 @@ from qala.demo.generate import (
     generate_city,
     generate_history,
 )
-from qala.hub.changes import Actor
+from qala.hub import Actor
 from qala.hub.errors import HubError
 from qala.hub.model import iso_to_us
 from qala.ngsild.parse import parse_entity

@@ -11,28 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from qala.hub.access import Actor
 from qala.hub.model import Entity, us_to_iso
-from qala.store.base import RowBatch, Tenant
+from qala.hub.storage import RowBatch, Tenant
 
 ChangeKind = Literal["create", "update", "replace", "delete"]
-
-
-@dataclass(slots=True, frozen=True)
-class Actor:
-    """Who is asking: recorded as owner on create and in the audit log; the access policy
-    (``qala.auth.policy``) decides from ``role`` and ``tenant`` what it may read and write."""
-
-    id: str = "anonymous"
-    role: str = "admin"
-    address: str | None = None
-    #: The one tenant this actor is bound to; None: not bound (admin, auditor).
-    tenant: str | None = None
-    #: How it authenticated: "key:<id>", "jwt", "anonymous", "disabled", "system".
-    via: str = "system"
-
-    @classmethod
-    def system(cls) -> Actor:
-        return cls(id="system", role="admin")
 
 
 @dataclass(slots=True)

@@ -20,11 +20,10 @@ from starlette.responses import Response
 
 from qala import __version__
 from qala import openapi as apidoc
-from qala.auth import audit, policy
+from qala.auth import audit
+from qala.hub import Actor, Hub, Transaction, access
 from qala.hub import errors as e
-from qala.hub.changes import Actor, Change, WriteContext
-from qala.hub.model import Entity, us_to_iso
-from qala.hub.service import Hub, Plan
+from qala.hub.model import Entity
 from qala.iot.ingest import Ingestor
 from qala.iot.model import (
     check_device,
@@ -45,7 +44,6 @@ from qala.ngsild.entities import actor_of
 from qala.ngsild.http import read_json
 from qala.ngsild.params import MAX_OFFSET
 from qala.services import Services, services
-from qala.store.base import Tenant
 
 log = logging.getLogger("qala.iot")
 
@@ -191,15 +189,15 @@ def tenant_of(ngsild: str | None, fiware: str | None) -> str:
         raise IotError(400, "BAD_REQUEST", exc.detail) from None
 
 
-_READERS = (policy.ADMIN, policy.OPERATOR, policy.AUDITOR)
-_WRITERS = (policy.ADMIN, policy.OPERATOR)
+_READERS = (access.ADMIN, access.OPERATOR, access.AUDITOR)
+_WRITERS = (access.ADMIN, access.OPERATOR)
 
 
 def allowed(request: Request, tenant: str, *, write: bool) -> Actor:
     """The caller, if it may read (or change) the tenant's provisioning: apikeys are device
     credentials, so only admins, the tenant's operators (and auditors, to read) may."""
     actor = actor_of(request)
-    policy.check_tenant(actor, tenant)
+    access.check_tenant(actor, tenant)
     if actor.role not in (_WRITERS if write else _READERS):
         raise e.Forbidden(
             f"the {actor.role} role may not {'change' if write else 'read'} IoT provisioning"
@@ -499,61 +497,28 @@ async def ensure_entities(
     """Create each device's entity (type and static attributes) or add the static attributes
     to the existing one, in one hub write; :class:`Conflict` for an entity of another type."""
 
-    def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> None:
-        now_iso = us_to_iso(ctx.now_us)
+    def apply(tx: Transaction) -> None:
         for device in devices:
-            before = plan.get(device.entity_id)
+            before = tx.get(device.entity_id)
+            static = {iri: orjson.loads(orjson.dumps(inst)) for iri, inst in device.static}
             if before is None:
-                entity = Entity(
-                    id=device.entity_id,
-                    types=[device.type_iri],
-                    attrs={},
-                    created_at=ctx.now_us,
-                    modified_at=ctx.now_us,
-                    owner=actor.id,
-                )
-                for iri, instance in device.static:
-                    entity.attrs[iri] = _stamped(instance, None, now_iso)
-                for validator in hub.validators:
-                    validator(ten, entity)
-                names = set(entity.attrs)
-                plan.put(Change("create", entity.id, None, entity, names, set(), set(names)))
+                tx.create(Entity(id=device.entity_id, types=[device.type_iri], attrs=static))
                 continue
             if device.type_iri not in before.types:
                 raise e.Conflict(
                     f"entity {device.entity_id!r} exists with another type; give the device "
                     "another entity_name or the entity's entity_type"
                 )
-            if not device.static:
-                continue
-            after = before.copy()
-            after.modified_at = ctx.now_us
-            created = set()
-            for iri, instance in device.static:
-                if iri not in after.attrs:
-                    created.add(iri)
-                old = after.attrs.get(iri)
-                previous = old if isinstance(old, dict) else None
-                after.attrs[iri] = _stamped(instance, previous, now_iso)
-            for validator in hub.validators:
-                validator(ten, after)
-            plan.put(
-                Change(
-                    "update", after.id, before, after, {i for i, _ in device.static}, set(), created
-                )
-            )
+            if static:
+                tx.update(device.entity_id, attrs=static)
 
-    await hub.write(
-        tenant, [d.entity_id for d in devices], "iot.provision", actor, apply, create_tenant=True
+    await hub.transact(
+        tenant,
+        actor,
+        operation="iot.provision",
+        entity_ids=[d.entity_id for d in devices],
+        body=apply,
     )
-
-
-def _stamped(
-    instance: dict[str, Any], previous: dict[str, Any] | None, now_iso: str
-) -> dict[str, Any]:
-    from qala.hub.attributes import stamp
-
-    return stamp(orjson.loads(orjson.dumps(instance)), previous, now_iso)
 
 
 @router.post(

@@ -25,16 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qala.hub import attributes as attrs_ops
-from qala.hub.changes import Actor, Change, WriteContext
+from qala.hub import Actor, Hub, Transaction
 from qala.hub.errors import HubError, ServiceUnavailable
-from qala.hub.model import Entity, now_us, us_to_iso
-from qala.hub.service import Hub, Plan
+from qala.hub.model import Entity, now_us
 from qala.iot.measures import Reading, decode, parse_topic
 from qala.iot.model import MeasureError
 from qala.iot.mqtt import Message, MQTTClient
 from qala.iot.registry import DeviceDelta, Registry, ResolvedDevice, ServiceDelta, Unresolved
-from qala.store.base import Tenant
 
 log = logging.getLogger("qala.iot")
 
@@ -105,7 +102,7 @@ class Totals:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Store failures worth waiting out (the batch is retried, not rejected)."""
+    """Storage failures worth waiting out (the batch is retried, not rejected)."""
     if isinstance(exc, ServiceUnavailable | OSError | TimeoutError | ConnectionError):
         return True
     if isinstance(exc, sqlite3.OperationalError):
@@ -395,8 +392,8 @@ class Ingestor:
         attempt = 0
         while True:
             try:
-                results = await self.hub.write(
-                    tenant, ids, OPERATION, ACTOR, self._planner(items), create_tenant=True
+                results = await self.hub.transact(
+                    tenant, ACTOR, operation=OPERATION, entity_ids=ids, body=self._planner(items)
                 )
             except HubError as exc:  # the whole tenant refused (e.g. an invalid name)
                 for item in items:
@@ -434,29 +431,19 @@ class Ingestor:
                 item.outcome = result
             return
 
-    def _planner(self, items: list[Incoming]) -> Callable[[Plan, WriteContext, Tenant], Any]:
-        validators = self.hub.validators
-
-        def apply(plan: Plan, ctx: WriteContext, ten: Tenant) -> list[Outcome]:
-            ctx.extra["source"] = "iot"
-            now_iso = us_to_iso(ctx.now_us)
+    def _planner(self, items: list[Incoming]) -> Callable[[Transaction], list[Outcome]]:
+        def apply(tx: Transaction) -> list[Outcome]:
+            tx.context.extra["source"] = "iot"
             results: list[Outcome] = []
             for item in items:
                 device = item.device
                 assert device is not None
                 try:
-                    changes = _changes(
-                        plan.get(device.entity_id), device, item.readings, ctx, now_iso
-                    )
-                    for change in changes:
-                        assert change.after is not None
-                        for validator in validators:
-                            validator(ten, change.after)
+                    with tx.atomic():  # a message is stored whole or not at all
+                        _record(tx, device, item.readings)
                 except HubError as exc:
                     results.append(Outcome(kind="rejected", message=exc.detail))
                     continue
-                for change in changes:
-                    plan.put(change)
                 results.append(Outcome(measures=sum(len(r) for r in item.readings)))
             return results
 
@@ -506,52 +493,16 @@ def _merge_device(into: DeviceDelta, older: DeviceDelta) -> None:
         into.last_error_at = older.last_error_at
 
 
-def _changes(
-    current: Entity | None,
-    device: ResolvedDevice,
-    readings: list[Reading],
-    ctx: WriteContext,
-    now_iso: str,
-) -> list[Change]:
-    """One change per reading of a message, each building on the previous one. A missing
+def _record(tx: Transaction, device: ResolvedDevice, readings: list[Reading]) -> None:
+    """A message's readings, each a write of its own (so history keeps every one). A missing
     entity is created (the IoT Agent upserts): the device's type, static attributes, readings."""
-    changes: list[Change] = []
-    stamp = attrs_ops.stamp
     for reading in readings:
-        if current is None:
-            entity = Entity(
-                id=device.entity_id,
-                types=[device.type_iri],
-                attrs={},
-                created_at=ctx.now_us,
-                modified_at=ctx.now_us,
-                owner=ACTOR.id,
-            )
-            for iri, instance in device.static:
-                entity.attrs[iri] = stamp(_copy(instance), None, now_iso)
-            for iri, instance in reading.items():
-                entity.attrs[iri] = stamp(instance, None, now_iso)
-            names = set(entity.attrs)
-            change = Change("create", entity.id, None, entity, names, set(), set(names))
+        if tx.get(device.entity_id) is None:
+            attrs: dict[str, Any] = {iri: _copy(instance) for iri, instance in device.static}
+            attrs.update(reading)
+            tx.create(Entity(id=device.entity_id, types=[device.type_iri], attrs=attrs))
         else:
-            after = current.copy()
-            after.modified_at = ctx.now_us
-            created: set[str] = set()
-            attrs = after.attrs
-            for iri, instance in reading.items():
-                old = attrs.get(iri)
-                if old is None:
-                    created.add(iri)
-                    attrs[iri] = stamp(instance, None, now_iso)
-                elif old.__class__ is dict and "datasetId" not in old:
-                    attrs[iri] = stamp(instance, old, now_iso)
-                else:
-                    previous = attrs_ops.find_instance(old, None)
-                    attrs[iri] = attrs_ops.put_instance(old, stamp(instance, previous, now_iso))
-            change = Change("update", after.id, current, after, set(reading), set(), created)
-        changes.append(change)
-        current = change.after
-    return changes
+            tx.update(device.entity_id, attrs=reading)
 
 
 def _copy(instance: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from qala.hub import Statement, Storage
 from qala.hub.errors import BadRequestData, HubError
 from qala.hub.model import Instance, now_us, us_to_iso
 from qala.iot.model import (
@@ -32,7 +33,6 @@ from qala.jsonld.compiled import CompiledContext
 from qala.jsonld.core import CORE_GEO_PROPERTIES
 from qala.jsonld.resolver import ContextResolver
 from qala.ngsild.parse import check_name
-from qala.store.base import Statement, Store
 
 SERVICE_COLUMNS = (
     "id, tenant, apikey, resource, entity_type, config, created_at, modified_at, "
@@ -260,9 +260,9 @@ async def build_device(
 
 
 class Registry:
-    """Store access for service groups and devices, and the ingestion look-up cache."""
+    """Storage access for service groups and devices, and the ingestion look-up cache."""
 
-    def __init__(self, store: Store, contexts: ContextResolver) -> None:
+    def __init__(self, store: Storage, contexts: ContextResolver) -> None:
         self.store = store
         self.contexts = contexts
         self._cache: dict[tuple[str, str], tuple[float, Resolution]] = {}

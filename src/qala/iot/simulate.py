@@ -22,12 +22,12 @@ from typing import Any
 import orjson
 
 from qala.demo import CITY_KEYS, generate_history
+from qala.hub import Storage
 from qala.hub.query import EntityQuery, Selector
 from qala.iot.model import check_service
 from qala.iot.registry import Registry
 from qala.jsonld.resolver import ContextResolver
 from qala.sdm.contexts import SDM_CONTEXT_URL
-from qala.store.base import Store
 
 log = logging.getLogger("qala.iot.simulate")
 
@@ -132,7 +132,7 @@ def parse_tenants(spec: str | list[str] | None) -> list[str]:
 
 
 async def ensure_demo_devices(
-    store: Store, contexts: ContextResolver, registry: Registry, tenants: list[str]
+    store: Storage, contexts: ContextResolver, registry: Registry, tenants: list[str]
 ) -> list[DemoDevice]:
     """Provision (idempotently) a device for every demo sensor entity in ``tenants``; the
     devices, in a stable order. Tenants without demo sensors are skipped with a warning."""

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from qala import openapi as doc
+from qala.hub import BatchOutcome
 from qala.hub.errors import BadRequestData, HubError, UnsupportedMediaType
 from qala.hub.model import Entity
-from qala.hub.service import BatchOutcome
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
 from qala.ngsild.entities import (

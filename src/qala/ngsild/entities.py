@@ -10,9 +10,8 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from qala import openapi as doc
-from qala.hub.changes import Actor
+from qala.hub import Actor, AttributeOutcome
 from qala.hub.errors import BadRequestData, HubError, InvalidRequest, NotFound
-from qala.hub.service import AttributeOutcome
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
 from qala.ngsild.linked import Linker, parse_join

@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from qala.hub.changes import Actor
+from qala.hub import Actor, Hub
 from qala.hub.model import Entity, instances_of
 from qala.hub.query import EntityQuery, Selector
-from qala.hub.service import Hub
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild.params import linked_options
 from qala.ngsild.render import RenderOptions, render_entity

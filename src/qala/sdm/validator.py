@@ -9,6 +9,7 @@ written. Types without a model are not checked.
 from __future__ import annotations
 
 from qala.capabilities import Capability
+from qala.hub import Tenant
 from qala.hub.errors import BadRequestData
 from qala.hub.model import Entity
 from qala.jsonld.compiled import CompiledContext
@@ -17,7 +18,6 @@ from qala.sdm.contexts import SDM_CONTEXT_URL
 from qala.sdm.keyvalues import to_key_values
 from qala.sdm.validation import SmartDataModels
 from qala.services import Services
-from qala.store.base import Tenant
 
 SETTING = "validation"
 SMART_DATA_MODELS = "smart-data-models"
@@ -57,6 +57,6 @@ class SmartDataModelValidator:
 def capability() -> Capability:
     async def start(services: Services) -> None:
         context = await services.contexts.compile(SDM_CONTEXT_URL)
-        services.hub.validators.append(SmartDataModelValidator(context))
+        services.hub.add_validator(SmartDataModelValidator(context))
 
     return Capability(name="smart-data-models", start=start)

@@ -1,4 +1,5 @@
-"""The store's interface: what the hub asks of SQLite and PostgreSQL alike.
+"""The store's interface: the hub's :class:`~qala.hub.storage.Storage` contract, plus the
+JSON-LD context store, implemented by SQLite and PostgreSQL alike.
 
 Writes go through :meth:`Store.write` only. The caller hands it the ids of the entities it will
 touch and a *planner*: a pure function that receives their current state and returns a
@@ -12,60 +13,32 @@ transaction.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
 from qala.hub.model import Entity
 from qala.hub.query import AttributeInfo, EntityQuery, QueryResult, TypeInfo
+from qala.hub.storage import (
+    EntityWrite,
+    GeoRow,
+    Planner,
+    RowBatch,
+    Statement,
+    Tenant,
+    WritePlan,
+)
 from qala.jsonld.resolver import StoredContext
 
-GeoRow = tuple[str, float, float, float, float]  # attribute IRI, minx, miny, maxx, maxy
-
-
-@dataclass(slots=True)
-class EntityWrite:
-    kind: Literal["insert", "update", "delete"]
-    entity: Entity
-    types_changed: bool = True
-    #: Bounding boxes of the entity's GeoProperties; None on update means "unchanged".
-    geo: list[GeoRow] | None = None
-
-
-@dataclass(slots=True)
-class RowBatch:
-    """Rows for another table, written in the same transaction (history, outbox, audit…)."""
-
-    table: str
-    columns: tuple[str, ...]
-    rows: list[tuple[Any, ...]]
-    #: Columns holding JSON documents (cast to jsonb on PostgreSQL).
-    json_columns: tuple[str, ...] = ()
-
-
-Statement = tuple[str, Sequence[Any]]
-"""SQL with ``$1, $2, …`` placeholders (both backends) and its arguments."""
-
-
-@dataclass(slots=True)
-class WritePlan:
-    writes: list[EntityWrite] = field(default_factory=list)
-    batches: list[RowBatch] = field(default_factory=list)
-    #: Further statements (UPDATE/DELETE on a capability's tables), run after the rows.
-    statements: list[Statement] = field(default_factory=list)
-    #: Whatever the caller wants back (per-entity outcomes, the changes…).
-    result: Any = None
-
-
-@dataclass(slots=True)
-class Tenant:
-    id: int
-    name: str
-    settings: dict[str, Any]
-
-
-Planner = Callable[[Tenant, dict[str, Entity]], WritePlan]
-
+__all__ = [
+    "EntityWrite",
+    "GeoRow",
+    "Planner",
+    "RowBatch",
+    "Statement",
+    "Store",
+    "Tenant",
+    "WritePlan",
+]
 
 class Store(abc.ABC):
     """A hub store. Every method is safe to call concurrently from the event loop."""

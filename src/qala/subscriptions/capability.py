@@ -14,15 +14,14 @@ async def start(svc: Services) -> None:
     engine = SubscriptionEngine(svc)
     await engine.start()
     svc.extras["subscriptions"] = engine
-    svc.hub.participants.append(engine.participant)
+    svc.hub.add_participant(engine.participant)
 
 
 async def stop(svc: Services) -> None:
     engine: SubscriptionEngine | None = svc.extras.pop("subscriptions", None)
     if engine is None:
         return
-    if engine.participant in svc.hub.participants:
-        svc.hub.participants.remove(engine.participant)
+    svc.hub.remove_participant(engine.participant)
     await engine.stop()
 
 

@@ -31,12 +31,11 @@ from typing import Any
 
 import orjson
 
-from qala.hub.changes import Change, WriteContext
+from qala.hub import Change, RowBatch, Tenant, WriteContext
 from qala.hub.model import now_us, us_to_iso
 from qala.hub.query import EntityQuery
 from qala.ngsild.render import render_entity
 from qala.services import Services
-from qala.store.base import RowBatch, Tenant
 from qala.subscriptions.matching import TenantIndex, collapse, matches, notification_item
 from qala.subscriptions.model import CompiledSubscription, compile_subscription
 from qala.subscriptions.repository import Repository

@@ -6,11 +6,12 @@ plain, fast Python over the in-memory :class:`SubscriptionIndex`: no I/O.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qala.hub.changes import Change
+from qala.hub import Change
 from qala.hub.model import Entity, Instance, instances_of, us_to_iso
 from qala.ngsild.render import render_entity
 from qala.subscriptions.model import NULL, CompiledSubscription
@@ -79,14 +80,11 @@ def collapse(changes: list[Change]) -> list[Change]:
     for change in changes:
         first = merged.get(change.entity_id)
         if first is None:
-            merged[change.entity_id] = Change(
-                change.kind,
-                change.entity_id,
-                change.before,
-                change.after,
-                set(change.updated),
-                set(change.deleted),
-                set(change.created),
+            merged[change.entity_id] = dataclasses.replace(
+                change,
+                updated=set(change.updated),
+                deleted=set(change.deleted),
+                created=set(change.created),
             )
             continue
         first.after = change.after

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from qala.store.base import RowBatch, Statement, Store
+from qala.hub import RowBatch, Statement, Storage
 from qala.subscriptions.model import DeliveryState
 
 OUTBOX = "subscription_outbox"
@@ -73,7 +73,7 @@ _SELECT = (
 
 
 class Repository:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Storage) -> None:
         self.store = store
 
     # -- definitions ------------------------------------------------------------------------

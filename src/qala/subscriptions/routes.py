@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from qala import openapi as doc
-from qala.auth import policy
+from qala.hub import access
 from qala.hub.errors import AlreadyExists, BadRequestData, Conflict, Forbidden, NotFound
 from qala.hub.model import iso_to_us, now_us, us_to_iso
 from qala.jsonld.compiled import CompiledContext
@@ -61,13 +61,13 @@ def engine_of(request: Request) -> SubscriptionEngine:
 
 #: Notifications carry every matching entity, whoever owns it: subscribing takes a role that
 #: reads everything in its tenant.
-_MANAGERS = frozenset({policy.ADMIN, policy.OPERATOR})
-_READERS = _MANAGERS | {policy.AUDITOR}
+_MANAGERS = frozenset({access.ADMIN, access.OPERATOR})
+_READERS = _MANAGERS | {access.AUDITOR}
 
 
 def may_manage(request: Request, tenant: str | None) -> None:
     actor = actor_of(request)
-    policy.check_tenant(actor, tenant)
+    access.check_tenant(actor, tenant)
     if actor.role not in _MANAGERS:
         raise Forbidden(
             f"the {actor.role} role may not manage subscriptions: notifications carry every "
@@ -77,7 +77,7 @@ def may_manage(request: Request, tenant: str | None) -> None:
 
 def may_read(request: Request, tenant: str | None) -> None:
     actor = actor_of(request)
-    policy.check_tenant(actor, tenant)
+    access.check_tenant(actor, tenant)
     if actor.role not in _READERS:
         raise Forbidden(f"the {actor.role} role may not read subscriptions")
 

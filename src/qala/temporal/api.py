@@ -15,12 +15,10 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from qala import openapi as doc
-from qala.auth import policy
-from qala.hub.changes import WriteContext
+from qala.hub import RowBatch, Statement, Tenant, Transaction, access
 from qala.hub.errors import BadRequestData, NotFound, UnknownTenant
 from qala.hub.model import Instance, iso_to_us, us_to_iso
 from qala.hub.query import EntityQuery, Selector
-from qala.hub.service import Plan
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
 from qala.ngsild.entities import TenantHeader, actor_of, negotiate, page_links, tenant_headers
@@ -33,7 +31,6 @@ from qala.ngsild.params import (
 from qala.ngsild.parse import check_entity_id, check_name, is_uri, parse_instance
 from qala.ngsild.routing import StrictRoute
 from qala.services import Services, services
-from qala.store.base import RowBatch, Statement, Tenant
 from qala.temporal import schema
 from qala.temporal.history import EntityInfo, History, Series
 from qala.temporal.query import (
@@ -483,7 +480,7 @@ async def _known_series(
 async def create_temporal(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
     # Refuse callers without write access before anything about the data is said.
-    policy.check_write(actor_of(request), tenant)
+    access.check_write(actor_of(request), tenant)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
     if not isinstance(body, dict):
         raise BadRequestData("the temporal entity must be a JSON object")
@@ -500,7 +497,8 @@ async def create_temporal(request: Request, tenant: TenantHeader = None) -> Resp
     exists = tenant_id is not None and await History(svc.store).entity(tenant_id, entity_id)
     known = {s.sid for s in series}
 
-    def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
+    def apply(plan: Transaction) -> None:
+        wctx, ten = plan.context, plan.tenant
         wctx.extra["temporal"] = {"entityId": entity_id}  # for participants (audit)
         plan.batches.extend(_instance_rows(ten.id, entity_id, attrs, known, wctx.now_us))
         if not exists:
@@ -520,7 +518,9 @@ async def create_temporal(request: Request, tenant: TenantHeader = None) -> Resp
                 )
             )
 
-    await svc.hub.write(tenant, [entity_id], "temporal.create", actor_of(request), apply)
+    await svc.hub.transact(
+        tenant, actor_of(request), operation="temporal.create", entity_ids=[entity_id], body=apply
+    )
     if exists:
         return Response(status_code=204, headers=tenant_headers(tenant))
     headers = {"Location": f"/ngsi-ld/v1/temporal/entities/{entity_id}", **tenant_headers(tenant)}
@@ -547,7 +547,7 @@ async def append_temporal(
 ) -> Response:
     svc = services(request)
     # Refuse callers without write access before anything about the data is said.
-    policy.check_write(actor_of(request), tenant)
+    access.check_write(actor_of(request), tenant)
     check_entity_id(entityId)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
     if not isinstance(body, dict):
@@ -562,12 +562,18 @@ async def append_temporal(
     series = await History(svc.store).series(tenant_id, [entityId])
     known = {s.sid for s in series}
 
-    def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
+    def apply(plan: Transaction) -> None:
+        wctx, ten = plan.context, plan.tenant
         wctx.extra["temporal"] = {"entityId": entityId}  # for participants (audit)
         plan.batches.extend(_instance_rows(ten.id, entityId, attrs, known, wctx.now_us))
 
-    await svc.hub.write(
-        tenant, [entityId], "temporal.append", actor_of(request), apply, create_tenant=False
+    await svc.hub.transact(
+        tenant,
+        actor_of(request),
+        operation="temporal.append",
+        entity_ids=[entityId],
+        body=apply,
+        create_tenant=False,
     )
     return Response(status_code=204, headers=tenant_headers(tenant))
 
@@ -589,7 +595,9 @@ def _forget(sids: list[int]) -> list[Statement]:
     ]
 
 
-def _re_register(plan: Plan, ten: Tenant, entity_id: str, now: int, attr: str | None) -> None:
+def _re_register(
+    plan: Transaction, ten: Tenant, entity_id: str, now: int, attr: str | None
+) -> None:
     """The catalogue rows of what the entity still has now, so that its future changes keep
     being recorded and found after its history was deleted."""
     current = plan.get(entity_id)
@@ -635,12 +643,13 @@ async def delete_temporal(
 ) -> Response:
     svc = services(request)
     # Refuse callers without write access before anything about the data is said.
-    policy.check_write(actor_of(request), tenant)
+    access.check_write(actor_of(request), tenant)
     check_entity_id(entityId)
     tenant_id, _info = await _existing(svc, tenant, entityId)
     sids = [s.sid for s in await History(svc.store).series(tenant_id, [entityId])]
 
-    def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
+    def apply(plan: Transaction) -> None:
+        wctx, ten = plan.context, plan.tenant
         wctx.extra["temporal"] = {"entityId": entityId}  # for participants (audit)
         if sids:
             plan.statements.extend(_forget(sids))
@@ -658,8 +667,13 @@ async def delete_temporal(
         )
         _re_register(plan, ten, entityId, wctx.now_us, None)
 
-    await svc.hub.write(
-        tenant, [entityId], "temporal.delete", actor_of(request), apply, create_tenant=False
+    await svc.hub.transact(
+        tenant,
+        actor_of(request),
+        operation="temporal.delete",
+        entity_ids=[entityId],
+        body=apply,
+        create_tenant=False,
     )
     return Response(status_code=204, headers=tenant_headers(tenant))
 
@@ -692,7 +706,7 @@ async def delete_temporal_attribute(
 ) -> Response:
     svc = services(request)
     # Refuse callers without write access before anything about the data is said.
-    policy.check_write(actor_of(request), tenant)
+    access.check_write(actor_of(request), tenant)
     check_entity_id(entityId)
     if datasetId is not None:
         check_entity_id(datasetId, "datasetId")
@@ -703,7 +717,8 @@ async def delete_temporal_attribute(
         raise NotFound(f"attribute {attrId!r} has no history for {what} in {entityId!r}")
     sids = [s.sid for s in chosen]
 
-    def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
+    def apply(plan: Transaction) -> None:
+        wctx, ten = plan.context, plan.tenant
         wctx.extra["temporal"] = {"entityId": entityId}  # for participants (audit)
         plan.statements.extend(_forget(sids))
         args: list[Any] = [ten.id]
@@ -714,8 +729,13 @@ async def delete_temporal_attribute(
         if deleteAll or datasetId is None:
             _re_register(plan, ten, entityId, wctx.now_us, iri)
 
-    await svc.hub.write(
-        tenant, [entityId], "temporal.attrs.delete", actor_of(request), apply, create_tenant=False
+    await svc.hub.transact(
+        tenant,
+        actor_of(request),
+        operation="temporal.attrs.delete",
+        entity_ids=[entityId],
+        body=apply,
+        create_tenant=False,
     )
     return Response(status_code=204, headers=tenant_headers(tenant))
 
@@ -750,7 +770,7 @@ async def patch_instance(
 ) -> Response:
     svc = services(request)
     # Refuse callers without write access before anything about the data is said.
-    policy.check_write(actor_of(request), tenant)
+    access.check_write(actor_of(request), tenant)
     check_entity_id(entityId)
     iid = _instance_id(instanceId)
     body, ctx = await http.body_and_context(request, svc.contexts, svc.settings.max_body_bytes)
@@ -779,7 +799,8 @@ async def patch_instance(
         ts = iso_to_us(instance["observedAt"])
         k |= schema.OBSERVED
 
-    def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
+    def apply(plan: Transaction) -> None:
+        wctx, _ten = plan.context, plan.tenant
         wctx.extra["temporal"] = {"entityId": entityId}  # for participants (audit)
         plan.statements.append(
             (
@@ -799,8 +820,13 @@ async def patch_instance(
             )
         )
 
-    await svc.hub.write(
-        tenant, [entityId], "temporal.instance.patch", actor_of(request), apply, create_tenant=False
+    await svc.hub.transact(
+        tenant,
+        actor_of(request),
+        operation="temporal.instance.patch",
+        entity_ids=[entityId],
+        body=apply,
+        create_tenant=False,
     )
     return Response(status_code=204, headers=tenant_headers(tenant))
 
@@ -820,7 +846,7 @@ async def delete_instance(
 ) -> Response:
     svc = services(request)
     # Refuse callers without write access before anything about the data is said.
-    policy.check_write(actor_of(request), tenant)
+    access.check_write(actor_of(request), tenant)
     check_entity_id(entityId)
     iid = _instance_id(instanceId)
     _tid, _iri, series, _ = await _attr_series(svc, request, tenant, entityId, attrId)
@@ -828,18 +854,19 @@ async def delete_instance(
     if row is None:
         raise NotFound(f"instance {instanceId!r} of {attrId!r} was not found in {entityId!r}")
 
-    def apply(plan: Plan, wctx: WriteContext, ten: Tenant) -> None:
+    def apply(plan: Transaction) -> None:
+        wctx, _ten = plan.context, plan.tenant
         wctx.extra["temporal"] = {"entityId": entityId}  # for participants (audit)
         plan.statements.append(
             ("DELETE FROM temporal_instances WHERE sid = $1 AND iid = $2", [row.sid, iid])
         )
 
-    await svc.hub.write(
+    await svc.hub.transact(
         tenant,
-        [entityId],
-        "temporal.instance.delete",
         actor_of(request),
-        apply,
+        operation="temporal.instance.delete",
+        entity_ids=[entityId],
+        body=apply,
         create_tenant=False,
     )
     return Response(status_code=204, headers=tenant_headers(tenant))

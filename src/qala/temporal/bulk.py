@@ -1,7 +1,7 @@
 """Bulk loading of history (demo data, imports, benchmarks) without the per-write path.
 
 Rows are built directly in their stored form and inserted in large transactions
-(``Store.insert_rows``: ``executemany`` on SQLite, ``COPY`` on PostgreSQL), sorted by series
+(``Storage.insert_rows``: ``executemany`` on SQLite, ``COPY`` on PostgreSQL), sorted by series
 and time so that SQLite appends to its clustered B-tree rather than splitting pages at random.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
+from qala.hub import RowBatch, Storage
 from qala.hub.model import now_us
-from qala.store.base import RowBatch, Store
 from qala.temporal import schema
 from qala.temporal.schema import HOUR_US, INTEGER, OBSERVED
 
@@ -23,7 +23,7 @@ CHUNK = 200_000
 
 
 async def load_history(
-    store: Store,
+    store: Storage,
     tenant_id: int,
     points: Iterable[HistoryPoint],
     *,
@@ -102,7 +102,7 @@ async def load_history(
 
 
 async def _flush(
-    store: Store,
+    store: Storage,
     rows: list[tuple[Any, ...]],
     series: list[tuple[Any, ...]],
     replace: tuple[int, int] | None,

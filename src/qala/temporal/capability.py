@@ -16,7 +16,7 @@ _TASK = "temporal.compaction"
 
 
 async def start(svc: Services) -> None:
-    svc.hub.participants.append(HistoryRecorder())
+    svc.hub.add_participant(HistoryRecorder())
     if svc.settings.temporal_compact_interval > 0:
         svc.extras[_TASK] = asyncio.create_task(compaction_loop(svc.store, svc.settings))
 

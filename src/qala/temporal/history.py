@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import orjson
 
-from qala.store.base import Store
+from qala.hub import Storage
 from qala.temporal import schema
 from qala.temporal.schema import DELETED, HOUR_US
 
@@ -249,7 +249,7 @@ def _hour_parts(parts: list[str | None], column: str) -> tuple[list[str], list[s
 
 @dataclass(slots=True)
 class History:
-    store: Store
+    store: Storage
 
     # -- catalogue ---------------------------------------------------------------------------
 

@@ -23,9 +23,8 @@ from typing import Any
 
 import orjson
 
-from qala.hub.changes import Change, WriteContext
+from qala.hub import Change, RowBatch, Tenant, WriteContext
 from qala.hub.model import Entity, iso_to_us, us_to_iso
-from qala.store.base import RowBatch, Tenant
 from qala.temporal import schema
 from qala.temporal.schema import DELETED, HOUR_US, OBSERVED
 

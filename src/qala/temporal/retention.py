@@ -17,8 +17,8 @@ import logging
 from dataclasses import dataclass
 
 from qala.config import Settings
+from qala.hub import Storage, Tenant
 from qala.hub.model import now_us
-from qala.store.base import Store, Tenant
 from qala.temporal.schema import DELETED, HOUR_US
 
 log = logging.getLogger("qala.temporal")
@@ -67,7 +67,7 @@ def retention_days(tenant: Tenant, settings: Settings) -> int:
 
 
 async def compact_tenant(
-    store: Store, tenant: Tenant, days: int, now: int | None = None
+    store: Storage, tenant: Tenant, days: int, now: int | None = None
 ) -> Compaction | None:
     if days <= 0:
         return None
@@ -81,7 +81,7 @@ async def compact_tenant(
 
 
 async def compact(
-    store: Store, settings: Settings, tenant: str | None = None, now: int | None = None
+    store: Storage, settings: Settings, tenant: str | None = None, now: int | None = None
 ) -> list[Compaction]:
     """Apply retention to one tenant or to all of them."""
     tenants = await store.tenants()
@@ -95,7 +95,7 @@ async def compact(
     return done
 
 
-async def compaction_loop(store: Store, settings: Settings) -> None:
+async def compaction_loop(store: Storage, settings: Settings) -> None:
     """The server's periodic retention task (every ``temporal_compact_interval`` seconds)."""
     interval = settings.temporal_compact_interval
     while True:

@@ -1,4 +1,8 @@
-"""Who may read and change what: roles, tenants and ownership, decided in one place.
+"""Who is asking and what they may read and change: the hub's access rule, in one place.
+
+The hub applies it on every read and write (:class:`~qala.hub.Hub`), so every API — NGSI-LD,
+temporal, subscriptions, ingestion and the capabilities built on the hub — applies the same
+rules. Roles:
 
 * ``admin`` — every tenant (or the one it is bound to); reads and changes everything,
   including the platform's settings and keys.
@@ -21,11 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from qala.hub.changes import Actor
 from qala.hub.errors import Forbidden
 from qala.hub.model import DEFAULT_TENANT, Entity
 from qala.hub.query import Param
-from qala.store.base import Tenant
+from qala.hub.storage import Tenant
 
 ADMIN = "admin"
 OPERATOR = "city-operator"
@@ -40,6 +43,24 @@ TENANT_BOUND = frozenset({OPERATOR, PARTNER})
 
 PARTNER_TYPES = "partnerTypes"
 OPEN_DATA_TYPES = "openDataTypes"
+
+
+@dataclass(slots=True, frozen=True)
+class Actor:
+    """Who is asking: recorded as owner on create and in the audit log; the access policy
+    (this module) decides from ``role`` and ``tenant`` what it may read and write."""
+
+    id: str = "anonymous"
+    role: str = "admin"
+    address: str | None = None
+    #: The one tenant this actor is bound to; None: not bound (admin, auditor).
+    tenant: str | None = None
+    #: How it authenticated: "key:<id>", "jwt", "anonymous", "disabled", "system".
+    via: str = "system"
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(id="system", role="admin")
 
 
 def tenant_label(name: str | None) -> str:
