@@ -22,7 +22,6 @@ from starlette.responses import Response
 
 from qala import openapi as doc
 from qala.auth import audit
-from qala.auth.capability import actor_of
 from qala.capabilities import Capability
 from qala.hub import Hub, Tenant, access
 from qala.hub.errors import BadRequestData, Forbidden, NotFound
@@ -31,6 +30,7 @@ from qala.ngsild import http
 from qala.ngsild.parse import check_name
 from qala.services import services
 from qala.temporal.retention import SETTING as RETENTION_SETTING
+from qala.web.edge import actor_of
 
 router = APIRouter(tags=["Administration"])
 TenantPath = Annotated[str, Path(description="The tenant (a city)", examples=["astana"])]

@@ -12,21 +12,17 @@ from qala import openapi as doc
 from qala.auth import audit, keys
 from qala.auth.middleware import install
 from qala.capabilities import Capability
-from qala.hub import Actor, access
+from qala.hub import access
 from qala.hub.errors import BadRequestData, NotFound
 from qala.hub.model import iso_to_us, us_to_iso
 from qala.ngsild import http
 from qala.ngsild.params import MAX_OFFSET
 from qala.services import Services, services
+from qala.web.edge import actor_of
 
 log = logging.getLogger("qala.auth")
 router = APIRouter(tags=["Access control"])
 PREFIX = "/qala/v1"
-
-
-def actor_of(request: Request) -> Actor:
-    actor: Actor | None = getattr(request.state, "actor", None)
-    return actor or Actor.system()
 
 
 def _key_body(key: keys.ApiKey) -> dict[str, Any]:

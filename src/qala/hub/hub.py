@@ -145,7 +145,7 @@ class Hub:
         page_size: int = 500,
     ) -> AsyncIterator[Entity]:
         """Every entity of ``types`` (expanded IRIs; any of them) in ``tenant`` that passes the
-        filters ``where`` (e.g. an NGSI-LD ``q``: ``qala.ngsild.query.q_filter``), as of now,
+        filters ``where`` (e.g. an NGSI-LD ``q``: ``qala.ngsild.filters.q_filter``), as of now,
         in entity order, read page by page; what ``actor`` may not see is left out."""
         offset = 0
         selectors = [Selector(type_groups=[[t] for t in types])] if types else []

@@ -40,10 +40,10 @@ from qala.iot.registry import (
     is_unique_violation,
     iso,
 )
-from qala.ngsild.entities import actor_of
 from qala.ngsild.http import read_json
 from qala.ngsild.params import MAX_OFFSET
 from qala.services import Services, services
+from qala.web.edge import actor_of
 
 log = logging.getLogger("qala.iot")
 

@@ -18,12 +18,9 @@ from qala.ngsild.entities import (
     FormatQuery,
     LangQuery,
     OptionsQuery,
-    TenantHeader,
-    actor_of,
     entity_list_response,
     geometry_property,
     stored_types,
-    tenant_headers,
 )
 from qala.ngsild.errors import problem_body
 from qala.ngsild.filters import geo_filter_json, q_filter, scope_filter
@@ -46,6 +43,7 @@ from qala.ngsild.parse import (
 )
 from qala.ngsild.routing import FastRoute
 from qala.services import services
+from qala.web.edge import TenantHeader, actor_of, tenant_headers
 
 router = APIRouter(tags=["Batch operations"], route_class=FastRoute)
 

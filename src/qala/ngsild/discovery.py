@@ -12,10 +12,10 @@ from starlette.responses import Response
 from qala import openapi as doc
 from qala.hub.errors import NotFound
 from qala.ngsild import http
-from qala.ngsild.entities import TenantHeader, actor_of, negotiate, tenant_headers
 from qala.ngsild.parse import check_name
 from qala.ngsild.routing import FastRoute
 from qala.services import services
+from qala.web.edge import TenantHeader, actor_of, negotiate, tenant_headers
 
 
 class NameOrIriConvertor(Convertor[str]):

@@ -10,7 +10,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from qala import openapi as doc
-from qala.hub import Actor, AttributeOutcome
+from qala.hub import AttributeOutcome
 from qala.hub.errors import BadRequestData, HubError, InvalidRequest, NotFound
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
@@ -40,6 +40,7 @@ from qala.ngsild.render import (
 )
 from qala.ngsild.routing import FastRoute
 from qala.services import services
+from qala.web.edge import TenantHeader, actor_of, negotiate, page_links, tenant_headers
 
 
 class EntityIdConvertor(Convertor[str]):
@@ -59,14 +60,6 @@ register_url_convertor("entity_id", EntityIdConvertor())
 
 router = APIRouter(tags=["Entities"], route_class=FastRoute)
 
-TenantHeader = Annotated[
-    str | None,
-    Header(
-        alias="NGSILD-Tenant",
-        description="The tenant (a city), e.g. astana; none or empty: the default tenant",
-        json_schema_extra={"pattern": doc.TENANT_PATTERN},
-    ),
-]
 LinkHeader = Annotated[
     str | None, Header(alias="Link", description="The JSON-LD @context as a Link header")
 ]
@@ -143,18 +136,6 @@ _WRITE_ERRORS = doc.errors(400, 403, 404, 413, 415, 504)
 _PARTLY = doc.ok(doc.ref("UpdateResult"), "Some attributes were not changed", status=207)
 
 
-def actor_of(request: Request) -> Actor:
-    actor: Actor | None = getattr(request.state, "actor", None)
-    if actor is None:
-        client = request.client.host if request.client else None
-        return Actor(id="anonymous", role="admin", address=client)
-    return actor
-
-
-def tenant_headers(tenant: str | None) -> dict[str, str]:
-    return {http.TENANT_HEADER: tenant} if tenant else {}
-
-
 def entity_location(entity_id: str) -> str:
     """The path of an entity, for ``Location`` (IRI characters percent-encoded as UTF-8)."""
     return "/ngsi-ld/v1/entities/" + quote(entity_id, safe=_URI_SAFE)
@@ -174,13 +155,6 @@ def render_body(
     if negotiated.accept == http.JSONLD:
         body["@context"] = negotiated.ctx.response_context()
     return body
-
-
-async def negotiate(request: Request, *, geojson: bool = True) -> http.Negotiated:
-    svc = services(request)
-    accept = http.accept_type(request, geojson=geojson)
-    ctx = await http.request_context(request, svc.contexts)
-    return http.Negotiated(ctx, accept)
 
 
 async def stored_types(
@@ -350,35 +324,6 @@ def entity_list_response(
         existing = response.headers.get("Link")
         response.headers["Link"] = ", ".join([*([existing] if existing else []), *links])
     return response
-
-
-def page_links(
-    request: Request,
-    limit: int,
-    offset: int,
-    returned: int,
-    count: int | None,
-    media_type: str | None = None,
-) -> list[str]:
-    """The ``Link`` values of the next and previous pages; ``media_type``: the response's,
-    given as the links' ``type`` (the pages have it too)."""
-    if limit == 0:
-        return []
-    links = []
-    more = (count is not None and offset + returned < count) or (
-        count is None and returned == limit
-    )
-    kind = f'; type="{media_type}"' if media_type else ""
-    if more:
-        links.append(f'<{_page_url(request, limit, offset + limit)}>; rel="next"{kind}')
-    if offset > 0:
-        links.append(f'<{_page_url(request, limit, max(0, offset - limit))}>; rel="prev"{kind}')
-    return links
-
-
-def _page_url(request: Request, limit: int, offset: int) -> str:
-    url = request.url.include_query_params(limit=limit, offset=offset)
-    return f"{url.path}?{url.query}"
 
 
 # -- URLs without the entity id ---------------------------------------------------------------

@@ -16,7 +16,6 @@ from qala.hub.model import iso_to_us, now_us, us_to_iso
 from qala.jsonld.compiled import CompiledContext
 from qala.netguard import RefusedAddress, check_url
 from qala.ngsild import http
-from qala.ngsild.entities import TenantHeader, actor_of, negotiate, page_links, tenant_headers
 from qala.ngsild.params import MAX_OFFSET, paging
 from qala.ngsild.parse import check_entity_id
 from qala.ngsild.routing import StrictRoute
@@ -30,6 +29,7 @@ from qala.subscriptions.model import (
     validate,
 )
 from qala.subscriptions.repository import Columns, StoredSubscription
+from qala.web.edge import TenantHeader, actor_of, negotiate, page_links, tenant_headers
 
 router = APIRouter(tags=["Subscriptions"], route_class=StrictRoute)
 

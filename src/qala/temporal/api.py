@@ -21,7 +21,6 @@ from qala.hub.model import Instance, iso_to_us, us_to_iso
 from qala.hub.query import EntityQuery, Selector
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
-from qala.ngsild.entities import TenantHeader, actor_of, negotiate, page_links, tenant_headers
 from qala.ngsild.params import (
     MAX_OFFSET,
     check_id_pattern,
@@ -42,6 +41,7 @@ from qala.temporal.query import (
     run_query,
     select_entities,
 )
+from qala.web.edge import TenantHeader, actor_of, negotiate, page_links, tenant_headers
 
 router = APIRouter(tags=["Temporal"], route_class=StrictRoute)
 #: Routes that only explain a URL with an empty entity id or attribute name.
