@@ -24,9 +24,9 @@ from qala.hub.query import AttributeInfo, EntityQuery, QueryResult, TypeInfo
 from qala.jsonld.resolver import StoredContext
 from qala.store import migrate
 from qala.store.base import Planner, RowBatch, Statement, Store, Tenant, WritePlan
-from qala.store.sql import (
+from qala.store.entity_sql import (
     ENTITY_COLUMNS,
-    Dialect,
+    EntitySQL,
     GeoPlan,
     PageCollector,
     build_select,
@@ -58,7 +58,7 @@ class PostgresStore(Store):
         self._min = min_size
         self._max = max_size
         self._pool: asyncpg.Pool | None = None
-        self._sql = Dialect("postgresql")
+        self._sql = EntitySQL("postgresql")
         self._tenants: dict[str, Tenant] = {}
         self._tenants_checked = 0.0
 

@@ -34,9 +34,9 @@ from qala.hub.query import AttributeInfo, EntityQuery, QueryResult, TypeInfo
 from qala.jsonld.resolver import StoredContext
 from qala.store import migrate
 from qala.store.base import Planner, RowBatch, Statement, Store, Tenant, WritePlan
-from qala.store.sql import (
+from qala.store.entity_sql import (
     ENTITY_COLUMNS,
-    Dialect,
+    EntitySQL,
     GeoPlan,
     PageCollector,
     build_select,
@@ -209,7 +209,7 @@ class SQLiteStore(Store):
         self.path = url.sqlite_path
         self.synchronous = synchronous
         self._readers = readers
-        self._sql = Dialect("sqlite")
+        self._sql = EntitySQL("sqlite")
         self._tenants: dict[str, Tenant] = {}
         self._tenants_checked = 0.0
         self._local = threading.local()

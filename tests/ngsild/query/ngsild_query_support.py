@@ -11,8 +11,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from qala.ngsild.query.compiler import SqlFilter, compile_sql
 from qala.ngsild.query.evaluate import compile_matcher
-from qala.ngsild.query.sql import Dialect, SqlFilter, compile_sql
+from qala.ngsild.query.json_sql import Dialect
 
 SDM = "https://smartdatamodels.org/dataModel.Environment/"
 DEFAULT = "https://uri.etsi.org/ngsi-ld/default-context/"

@@ -5,7 +5,8 @@
 * :func:`compile_matcher` compiles an AST into a fast predicate over an entity's
   ``data`` document: the reference semantics;
 * :func:`compile_sql` compiles an AST into a SQL filter (SQLite or PostgreSQL) that
-  selects the same entities (or a superset, flagged ``exact=False``).
+  selects the same entities (or a superset, flagged ``exact=False``): the compiler is
+  :mod:`.compiler`, the JSON-reading SQL of each :data:`Dialect` is :mod:`.json_sql`.
 """
 
 from .ast import (
@@ -26,10 +27,11 @@ from .ast import (
     ValueList,
     iter_terms,
 )
+from .compiler import SqlFilter, compile_sql
 from .errors import QueryError, QuerySyntaxError, QueryTooComplex
 from .evaluate import Matcher, compile_matcher
+from .json_sql import Dialect
 from .parser import DEFAULT_LIMITS, QueryLimits, parse_query
-from .sql import Dialect, SqlFilter, compile_sql
 
 __all__ = [
     "DEFAULT_LIMITS",

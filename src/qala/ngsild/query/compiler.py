@@ -1,8 +1,9 @@
 """Compilation of a parsed query into a SQL filter on the entity's ``data`` document.
 
-The filter mirrors :mod:`.evaluate` (the reference semantics). On SQLite the document
-is JSON text, read with ``json_type``/``json_extract``/``json_each``; on PostgreSQL it
-is ``jsonb``, read with ``->``, ``jsonb_typeof`` and ``jsonb_array_elements``.
+The filter mirrors :mod:`.evaluate` (the reference semantics). This module is the same
+for both databases: it walks the query and asks the :class:`~.json_sql.JsonSQL` of the
+dialect (:mod:`.json_sql`) for every piece of SQL that reads the document (JSON text
+on SQLite, ``jsonb`` on PostgreSQL).
 
 Every value from the query is a bound parameter: ``param(value)`` registers one and
 returns its placeholder, and is called in the order the placeholders appear in the
@@ -18,7 +19,8 @@ matches. It is ``False`` when some term could only be approximated by a superset
 * on SQLite, integers beyond the 64-bit range (only the type is checked);
 * on SQLite, terms whose SQL would nest deeper than SQLite's parser accepts (deep
   sub-attribute paths with date-time values inside many parentheses): the largest
-  terms are then reduced to "the attribute exists" until the statement parses.
+  terms are then reduced to "the attribute exists" until the statement parses
+  (the coarsening fallback, :func:`_coarsen`).
 
 The caller re-checks the rows with the evaluator when ``exact`` is ``False``.
 
@@ -41,8 +43,6 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Literal as TypingLiteral
 
 from .ast import (
     ANY_KEY,
@@ -60,12 +60,11 @@ from .ast import (
     iter_terms,
 )
 from .evaluate import ALL_MEMBERS, STRING_MEMBERS, VALUE_MEMBERS, applicable_members
+from .json_sql import SQL_OPERATORS, Dialect, JsonSQL, Location, PostgresJsonSQL, SQLiteJsonSQL
 from .parser import parse_query
-from .temporal import TEMPORAL_TYPES
 
-__all__ = ["Dialect", "SqlFilter", "compile_sql"]
+__all__ = ["SqlFilter", "compile_sql"]
 
-Dialect = TypingLiteral["sqlite", "postgresql"]
 Expand = Callable[[str], str]
 Param = Callable[[object], str]
 
@@ -94,9 +93,9 @@ def compile_sql(
     if isinstance(query, str):
         query = parse_query(query)
     if dialect == "sqlite":
-        backend: _Backend = _SQLite()
+        backend: JsonSQL = SQLiteJsonSQL()
     elif dialect == "postgresql":
-        backend = _PostgreSQL()
+        backend = PostgresJsonSQL()
     else:
         raise ValueError(f"unknown SQL dialect {dialect!r}")
     compiler = _Compiler(backend, column, expand)
@@ -146,53 +145,7 @@ def _coarsen(compiler: _Compiler, query: Query) -> str:
     raise AssertionError("a query of coarse terms is always shallow")
 
 
-_SQL_OPERATORS = {Op.EQ: "=", Op.GT: ">", Op.GE: ">=", Op.LT: "<", Op.LE: "<="}
-_INT64 = range(-(2**63), 2**63)
-
-
-def _quote(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _check_key(key: str) -> str:
-    """Refuse JSON member names that cannot be written safely into a JSON path."""
-    if not key or any(char in '"\\' or ord(char) < 0x20 for char in key):
-        raise ValueError(f"cannot address the JSON member {key!r} in SQL")
-    return key
-
-
-# -- locations in the JSON document ---------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Path:
-    """SQLite: the value at ``path`` (a SQL string expression) in the JSON text ``doc``.
-
-    ``literal`` is the path as Python text when it has no dynamic part.
-    """
-
-    doc: str
-    path: str
-    literal: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """SQLite: one row of ``json_each`` (columns ``type``, ``atom``, ``value``)."""
-
-    alias: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Json:
-    """PostgreSQL: a ``jsonb`` expression (SQL NULL when absent)."""
-
-    expr: str
-
-
-_Loc = _Path | _Row | _Json
-_Pred = Callable[[_Loc], str]
+_Pred = Callable[[Location], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,414 +155,15 @@ class _Heavy:
 
     predicate: _Pred
 
-    def __call__(self, loc: _Loc) -> str:
+    def __call__(self, loc: Location) -> str:
         return self.predicate(loc)
-
-
-class _Backend:
-    """The dialect-specific pieces of SQL."""
-
-    true = "TRUE"
-    false = "FALSE"
-
-    def attribute(self, column: str, iri: str) -> _Loc:
-        raise NotImplementedError
-
-    def member(self, loc: _Loc, key: str) -> _Loc:
-        raise NotImplementedError
-
-    def is_object(self, loc: _Loc) -> str:
-        raise NotImplementedError
-
-    def is_array(self, loc: _Loc) -> str:
-        raise NotImplementedError
-
-    def exists(self, loc: _Loc) -> str:
-        raise NotImplementedError
-
-    def instances(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
-        """FROM item iterating the elements of an array of instances, and the element."""
-        raise NotImplementedError
-
-    def elements(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
-        """FROM item iterating the elements of an array value (none if not an array)."""
-        raise NotImplementedError
-
-    def members(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
-        """FROM item iterating the member values of an object (none if not an object)."""
-        raise NotImplementedError
-
-    def elements_or_self(self, loc: _Loc, alias: str) -> tuple[str, _Loc] | None:
-        """FROM item yielding the elements of an array value, or the value itself (a
-        JSON null when absent); ``None`` if unsupported for this location."""
-        raise NotImplementedError
-
-    def number(self, loc: _Loc, op: Op, marker: str) -> str:
-        raise NotImplementedError
-
-    def number_in(self, loc: _Loc, markers: list[str]) -> str:
-        raise NotImplementedError
-
-    def is_number(self, loc: _Loc) -> str:
-        raise NotImplementedError
-
-    def string(self, loc: _Loc, op: Op, marker: str) -> str:
-        raise NotImplementedError
-
-    def string_in(self, loc: _Loc, markers: list[str]) -> str:
-        raise NotImplementedError
-
-    def is_string(self, loc: _Loc) -> str:
-        raise NotImplementedError
-
-    def boolean(self, loc: _Loc, flag: bool) -> str:
-        raise NotImplementedError
-
-    def text_test(self, loc: _Loc, test: Callable[[str], str]) -> str:
-        """``test(text)`` applied to the value when it is a string, else false."""
-        raise NotImplementedError
-
-    def contains(self, text: str, marker: str) -> str:
-        raise NotImplementedError
-
-    def starts_with(self, text: str, length: int, marker: str) -> str:
-        raise NotImplementedError
-
-    def temporal_text(self, loc: _Loc) -> str:
-        """SQL text of a string value, or of the ``@value`` of a temporal typed literal."""
-        raise NotImplementedError
-
-    def number_value(self, value: int | float) -> tuple[object, bool]:
-        """The parameter value for a number, and whether comparisons stay exact."""
-        raise NotImplementedError
-
-    def key_param(self, marker: str) -> str:
-        return marker
-
-    def fence(self) -> str:
-        """Keeps the planner from inlining a derived table (evaluation order)."""
-        return ""
-
-    def greatest(self, left: str, right: str) -> str:
-        raise NotImplementedError
-
-    def datetime_format(self, text: str, zone: str) -> str:
-        raise NotImplementedError
-
-    def datetime_zone_length(self, text: str) -> str:
-        raise NotImplementedError
-
-    def date_format(self, text: str) -> str:
-        raise NotImplementedError
-
-    def time_format(self, text: str, zone: str) -> str:
-        raise NotImplementedError
-
-    def time_zone_length(self, text: str) -> str:
-        return f"CASE WHEN substr({text}, length({text}), 1) = 'Z' THEN 1 ELSE 0 END"
-
-
-_TEMPORAL_TYPE_LIST = ", ".join(_quote(name) for name in sorted(TEMPORAL_TYPES))
-
-
-class _SQLite(_Backend):
-    def attribute(self, column: str, iri: str) -> _Loc:
-        literal = '$."' + _check_key(iri) + '"'
-        return _Path(column, _quote(literal), literal)
-
-    def member(self, loc: _Loc, key: str) -> _Loc:
-        assert isinstance(loc, _Path)
-        step = '."' + _check_key(key) + '"'
-        if loc.literal is not None:
-            literal = loc.literal + step
-            return _Path(loc.doc, _quote(literal), literal)
-        return _Path(loc.doc, f"({loc.path} || {_quote(step)})", None)
-
-    def _type(self, loc: _Loc) -> str:
-        if isinstance(loc, _Row):
-            return f"{loc.alias}.type"
-        assert isinstance(loc, _Path)
-        return f"json_type({loc.doc}, {loc.path})"
-
-    def _atom(self, loc: _Loc) -> str:
-        if isinstance(loc, _Row):
-            return f"{loc.alias}.atom"
-        assert isinstance(loc, _Path)
-        return f"json_extract({loc.doc}, {loc.path})"
-
-    def is_object(self, loc: _Loc) -> str:
-        return f"{self._type(loc)} = 'object'"
-
-    def is_array(self, loc: _Loc) -> str:
-        return f"{self._type(loc)} = 'array'"
-
-    def exists(self, loc: _Loc) -> str:
-        if isinstance(loc, _Row):
-            return self.true
-        return f"{self._type(loc)} IS NOT NULL"
-
-    def instances(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
-        assert isinstance(loc, _Path)
-        # ``fullkey`` is the element's path from the document root.
-        return f"json_each({self._only(loc, 'array')}) AS {alias}", _Path(
-            loc.doc, f"{alias}.fullkey", None
-        )
-
-    def _only(self, loc: _Path, json_type: str) -> str:
-        """json_each arguments iterating ``loc`` only when it is of ``json_type``."""
-        return f"{loc.doc}, CASE WHEN {self._type(loc)} = '{json_type}' THEN {loc.path} END"
-
-    def elements(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
-        if isinstance(loc, _Row):
-            source = f"CASE WHEN {loc.alias}.type = 'array' THEN {loc.alias}.value ELSE '[]' END"
-            return f"json_each({source}) AS {alias}", _Row(alias)
-        assert isinstance(loc, _Path)
-        return f"json_each({self._only(loc, 'array')}) AS {alias}", _Row(alias)
-
-    def members(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
-        assert isinstance(loc, _Path)
-        return f"json_each({self._only(loc, 'object')}) AS {alias}", _Row(alias)
-
-    def elements_or_self(self, loc: _Loc, alias: str) -> tuple[str, _Loc] | None:
-        if not isinstance(loc, _Path):
-            return None
-        source = (
-            f"CASE WHEN {self.is_array(loc)} THEN json_extract({loc.doc}, {loc.path})"
-            f" ELSE json_array({loc.doc} -> {loc.path}) END"
-        )
-        return f"json_each({source}) AS {alias}", _Row(alias)
-
-    def is_number(self, loc: _Loc) -> str:
-        return f"{self._type(loc)} IN ('integer', 'real')"
-
-    def number(self, loc: _Loc, op: Op, marker: str) -> str:
-        return f"({self.is_number(loc)} AND {self._atom(loc)} {_SQL_OPERATORS[op]} {marker})"
-
-    def number_in(self, loc: _Loc, markers: list[str]) -> str:
-        return f"({self.is_number(loc)} AND {self._atom(loc)} IN ({', '.join(markers)}))"
-
-    def is_string(self, loc: _Loc) -> str:
-        return f"{self._type(loc)} = 'text'"
-
-    def string(self, loc: _Loc, op: Op, marker: str) -> str:
-        return f"({self.is_string(loc)} AND {self._atom(loc)} {_SQL_OPERATORS[op]} {marker})"
-
-    def string_in(self, loc: _Loc, markers: list[str]) -> str:
-        return f"({self.is_string(loc)} AND {self._atom(loc)} IN ({', '.join(markers)}))"
-
-    def boolean(self, loc: _Loc, flag: bool) -> str:
-        return f"{self._type(loc)} = {_quote('true' if flag else 'false')}"
-
-    def text_test(self, loc: _Loc, test: Callable[[str], str]) -> str:
-        return f"({self.is_string(loc)} AND {test(self._atom(loc))})"
-
-    def contains(self, text: str, marker: str) -> str:
-        return f"instr({text}, {marker}) > 0"
-
-    def starts_with(self, text: str, length: int, marker: str) -> str:
-        return f"substr({text}, 1, {int(length)}) = {marker}"
-
-    def temporal_text(self, loc: _Loc) -> str:
-        if isinstance(loc, _Row):
-            row = loc.alias
-            typed = (
-                f"CASE WHEN json_extract({row}.value, '$.\"@type\"') IN ({_TEMPORAL_TYPE_LIST})"
-                f" AND json_type({row}.value, '$.\"@value\"') = 'text'"
-                f" THEN json_extract({row}.value, '$.\"@value\"') END"
-            )
-            return f"CASE {row}.type WHEN 'text' THEN {row}.atom WHEN 'object' THEN {typed} END"
-        assert isinstance(loc, _Path)
-        at_type = self.member(loc, "@type")
-        at_value = self.member(loc, "@value")
-        assert isinstance(at_type, _Path) and isinstance(at_value, _Path)
-        return (
-            f"CASE {self._type(loc)} WHEN 'text' THEN {self._atom(loc)}"
-            f" WHEN 'object' THEN CASE WHEN {self._atom(at_type)} IN ({_TEMPORAL_TYPE_LIST})"
-            f" AND {self._type(at_value)} = 'text' THEN {self._atom(at_value)} END END"
-        )
-
-    def number_value(self, value: int | float) -> tuple[object, bool]:
-        if type(value) is int and value not in _INT64:
-            return float(value), False
-        return value, True
-
-    def greatest(self, left: str, right: str) -> str:
-        return f"max({left}, {right})"
-
-    def datetime_zone_length(self, text: str) -> str:
-        return (
-            f"CASE WHEN {text} GLOB '*Z' THEN 1"
-            f" WHEN {text} GLOB '*[+-][0-9][0-9]:[0-9][0-9]' THEN 6 ELSE 0 END"
-        )
-
-    def datetime_format(self, text: str, zone: str) -> str:
-        digits2 = "[0-9][0-9]"
-        prefix = f"{digits2}{digits2}-{digits2}-{digits2}T{digits2}:{digits2}:{digits2}*"
-        return (
-            f"({text} GLOB '{prefix}' AND length({text}) >= 19 + {zone}"
-            f" AND (length({text}) = 19 + {zone} OR (substr({text}, 20, 1) = '.'"
-            f" AND length({text}) > 20 + {zone}"
-            f" AND substr({text}, 21, length({text}) - 20 - {zone}) NOT GLOB '*[^0-9]*')))"
-        )
-
-    def date_format(self, text: str) -> str:
-        return f"{text} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
-
-    def time_format(self, text: str, zone: str) -> str:
-        return (
-            f"({text} GLOB '[0-9][0-9]:[0-9][0-9]:[0-9][0-9]*'"
-            f" AND (length({text}) = 8 + {zone} OR (substr({text}, 9, 1) = '.'"
-            f" AND length({text}) > 9 + {zone}"
-            f" AND substr({text}, 10, length({text}) - 9 - {zone}) NOT GLOB '*[^0-9]*')))"
-        )
-
-    def time_zone_length(self, text: str) -> str:
-        return f"CASE WHEN {text} GLOB '*Z' THEN 1 ELSE 0 END"
-
-
-_PG_DIGIT = "[0123456789]"
-
-
-class _PostgreSQL(_Backend):
-    def attribute(self, column: str, iri: str) -> _Loc:
-        return _Json(f"({column} -> {_quote(_check_key(iri))})")
-
-    def member(self, loc: _Loc, key: str) -> _Loc:
-        assert isinstance(loc, _Json)
-        return _Json(f"({loc.expr} -> {_quote(_check_key(key))})")
-
-    @staticmethod
-    def _expr(loc: _Loc) -> str:
-        assert isinstance(loc, _Json)
-        return loc.expr
-
-    def is_object(self, loc: _Loc) -> str:
-        return f"jsonb_typeof({self._expr(loc)}) = 'object'"
-
-    def is_array(self, loc: _Loc) -> str:
-        return f"jsonb_typeof({self._expr(loc)}) = 'array'"
-
-    def exists(self, loc: _Loc) -> str:
-        return f"{self._expr(loc)} IS NOT NULL"
-
-    def _array_source(self, loc: _Loc) -> str:
-        expr = self._expr(loc)
-        return f"CASE WHEN jsonb_typeof({expr}) = 'array' THEN {expr} ELSE '[]'::jsonb END"
-
-    def instances(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
-        return f"jsonb_array_elements({self._array_source(loc)}) AS {alias}(v)", _Json(f"{alias}.v")
-
-    def elements(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
-        return self.instances(loc, alias)
-
-    def elements_or_self(self, loc: _Loc, alias: str) -> tuple[str, _Loc] | None:
-        expr = self._expr(loc)
-        source = (
-            f"CASE WHEN jsonb_typeof({expr}) = 'array' THEN {expr}"
-            f" ELSE jsonb_build_array({expr}) END"
-        )
-        return f"jsonb_array_elements({source}) AS {alias}(v)", _Json(f"{alias}.v")
-
-    def members(self, loc: _Loc, alias: str) -> tuple[str, _Loc]:
-        expr = self._expr(loc)
-        source = f"CASE WHEN jsonb_typeof({expr}) = 'object' THEN {expr} ELSE '{{}}'::jsonb END"
-        return f"jsonb_each({source}) AS {alias}(k, v)", _Json(f"{alias}.v")
-
-    def is_number(self, loc: _Loc) -> str:
-        return f"jsonb_typeof({self._expr(loc)}) = 'number'"
-
-    def number(self, loc: _Loc, op: Op, marker: str) -> str:
-        expr = self._expr(loc)
-        if op is Op.EQ:
-            return f"{expr} = to_jsonb(CAST({marker} AS numeric))"
-        return (
-            f"CASE WHEN jsonb_typeof({expr}) = 'number' THEN"
-            f" CAST({expr} AS numeric) {_SQL_OPERATORS[op]} CAST({marker} AS numeric)"
-            " ELSE FALSE END"
-        )
-
-    def number_in(self, loc: _Loc, markers: list[str]) -> str:
-        items = ", ".join(f"to_jsonb(CAST({marker} AS numeric))" for marker in markers)
-        return f"{self._expr(loc)} IN ({items})"
-
-    def is_string(self, loc: _Loc) -> str:
-        return f"jsonb_typeof({self._expr(loc)}) = 'string'"
-
-    def string(self, loc: _Loc, op: Op, marker: str) -> str:
-        expr = self._expr(loc)
-        if op is Op.EQ:
-            return f"{expr} = to_jsonb(CAST({marker} AS text))"
-        return self.text_test(
-            loc, lambda text: f'{text} COLLATE "C" {_SQL_OPERATORS[op]} CAST({marker} AS text)'
-        )
-
-    def string_in(self, loc: _Loc, markers: list[str]) -> str:
-        items = ", ".join(f"to_jsonb(CAST({marker} AS text))" for marker in markers)
-        return f"{self._expr(loc)} IN ({items})"
-
-    def boolean(self, loc: _Loc, flag: bool) -> str:
-        return f"{self._expr(loc)} = {_quote('true' if flag else 'false')}::jsonb"
-
-    def text_test(self, loc: _Loc, test: Callable[[str], str]) -> str:
-        expr = self._expr(loc)
-        text = f"({expr} #>> '{{}}')"
-        return f"CASE WHEN jsonb_typeof({expr}) = 'string' THEN {test(text)} ELSE FALSE END"
-
-    def contains(self, text: str, marker: str) -> str:
-        return f"strpos({text}, CAST({marker} AS text)) > 0"
-
-    def starts_with(self, text: str, length: int, marker: str) -> str:
-        return f"left({text}, {int(length)}) = CAST({marker} AS text)"
-
-    def temporal_text(self, loc: _Loc) -> str:
-        expr = self._expr(loc)
-        return (
-            f"CASE jsonb_typeof({expr}) WHEN 'string' THEN {expr} #>> '{{}}'"
-            f" WHEN 'object' THEN CASE WHEN ({expr} ->> '@type') IN ({_TEMPORAL_TYPE_LIST})"
-            f" AND jsonb_typeof({expr} -> '@value') = 'string' THEN {expr} ->> '@value' END END"
-        )
-
-    def number_value(self, value: int | float) -> tuple[object, bool]:
-        return Decimal(repr(value) if type(value) is float else value), True
-
-    def key_param(self, marker: str) -> str:
-        return f"CAST({marker} AS bigint)"
-
-    def fence(self) -> str:
-        return " OFFSET 0"
-
-    def greatest(self, left: str, right: str) -> str:
-        return f"GREATEST({left}, {right})"
-
-    def datetime_zone_length(self, text: str) -> str:
-        return (
-            f"CASE WHEN substr({text}, length({text}), 1) = 'Z' THEN 1"
-            f" WHEN substr({text}, length({text}) - 5, 1) IN ('+', '-') THEN 6 ELSE 0 END"
-        )
-
-    def datetime_format(self, text: str, zone: str) -> str:
-        d = _PG_DIGIT
-        regex = (
-            f"^{d}{{4}}-{d}{{2}}-{d}{{2}}T{d}{{2}}:{d}{{2}}:{d}{{2}}(\\.{d}+)?"
-            f"(Z|[-+]{d}{{2}}:{d}{{2}})?$"
-        )
-        return f"({text} ~ {_quote(regex)})"
-
-    def date_format(self, text: str) -> str:
-        d = _PG_DIGIT
-        return f"({text} ~ {_quote(f'^{d}{{4}}-{d}{{2}}-{d}{{2}}$')})"
-
-    def time_format(self, text: str, zone: str) -> str:
-        d = _PG_DIGIT
-        regex = f"^{d}{{2}}:{d}{{2}}:{d}{{2}}(\\.{d}+)?Z?$"
-        return f"({text} ~ {_quote(regex)})"
 
 
 # -- the compiler ---------------------------------------------------------------------
 
 
 class _Compiler:
-    def __init__(self, backend: _Backend, column: str, expand: Expand) -> None:
+    def __init__(self, backend: JsonSQL, column: str, expand: Expand) -> None:
         self.db = backend
         self.column = column
         self.expand = expand
@@ -655,13 +209,13 @@ class _Compiler:
 
     # target elements
 
-    def over_instances(self, path: AttrPath, condition: Callable[[_Loc], str]) -> str:
+    def over_instances(self, path: AttrPath, condition: Callable[[Location], str]) -> str:
         """``condition`` holds for some instance addressed by the path's names."""
         iris = [self.expand(name) for name in path.attributes]
         return self._over(self.db.attribute(self.column, iris[0]), iris[1:], condition)
 
-    def _over(self, loc: _Loc, rest: list[str], condition: Callable[[_Loc], str]) -> str:
-        def at_instance(instance: _Loc) -> str:
+    def _over(self, loc: Location, rest: list[str], condition: Callable[[Location], str]) -> str:
+        def at_instance(instance: Location) -> str:
             if rest:
                 return self._over(self.db.member(instance, rest[0]), rest[1:], condition)
             return condition(instance)
@@ -678,7 +232,7 @@ class _Compiler:
         )
 
     def with_candidates(
-        self, instance: _Loc, member: str, path: AttrPath, test: Callable[[_Loc], str]
+        self, instance: Location, member: str, path: AttrPath, test: Callable[[Location], str]
     ) -> str:
         """``test`` holds for some target value of ``instance`` read from ``member``
         (ignored when the path ends with a metadata name)."""
@@ -698,14 +252,18 @@ class _Compiler:
         return test(loc)
 
     def any_candidate(
-        self, instance: _Loc, members: tuple[str, ...], path: AttrPath, test: Callable[[_Loc], str]
+        self,
+        instance: Location,
+        members: tuple[str, ...],
+        path: AttrPath,
+        test: Callable[[Location], str],
     ) -> str:
         if path.metadata is not None:
             members = members[:1]
         parts = [self.with_candidates(instance, member, path, test) for member in members]
         return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
-    def value_test(self, loc: _Loc, predicate: _Pred) -> str:
+    def value_test(self, loc: Location, predicate: _Pred) -> str:
         """``predicate`` holds for the value, or for an element of the array value."""
         alias = self.alias("e")
         if isinstance(predicate, _Heavy):
@@ -745,7 +303,7 @@ class _Compiler:
         # its negation a subset: negations then fall back to their precondition.
         approximate = self.approximate
 
-        def positive(instance: _Loc) -> str:
+        def positive(instance: Location) -> str:
             parts = []
             for members, predicate in groups:
                 if predicate is None:
@@ -757,7 +315,7 @@ class _Compiler:
                 )
             return "(" + " OR ".join(parts) + ")" if parts else self.db.false
 
-        def has_string(instance: _Loc) -> str:
+        def has_string(instance: Location) -> str:
             return self.any_candidate(
                 instance,
                 VALUE_MEMBERS + STRING_MEMBERS,
@@ -767,7 +325,7 @@ class _Compiler:
 
         if op is Op.NE:
 
-            def condition(instance: _Loc) -> str:
+            def condition(instance: Location) -> str:
                 has_value = self.any_candidate(instance, ALL_MEMBERS, path, self.db.exists)
                 if approximate:
                     return has_value
@@ -775,7 +333,7 @@ class _Compiler:
 
         elif op is Op.NOT_MATCH:
 
-            def condition(instance: _Loc) -> str:
+            def condition(instance: Location) -> str:
                 if approximate:
                     return has_string(instance)
                 return f"({has_string(instance)} AND {self.negate(positive(instance))})"
@@ -824,7 +382,7 @@ class _Compiler:
         if kind is Kind.BOOLEAN:
             flag = bool(literal.value)
             return lambda loc: self.db.boolean(loc, flag)
-        symbol = _SQL_OPERATORS[op]
+        symbol = SQL_OPERATORS[op]
         key = literal.temporal_key
         return self.temporal_predicate(
             kind, lambda expr: f"{expr} {symbol} {self.db.key_param(self.bind(key))}"
@@ -868,7 +426,7 @@ class _Compiler:
         if len(parts) == 1:
             return parts[0]
 
-        def any_part(loc: _Loc) -> str:
+        def any_part(loc: Location) -> str:
             return "(" + " OR ".join(part(loc) for part in parts) + ")"
 
         return _Heavy(any_part) if temporal else any_part
@@ -892,7 +450,7 @@ class _Compiler:
         """Predicate: the element is a temporal value of ``kind`` whose key passes
         ``test(key_sql)``."""
 
-        def predicate(loc: _Loc) -> str:
+        def predicate(loc: Location) -> str:
             return self.temporal_exists(self.db.temporal_text(loc), kind, test)
 
         return _Heavy(predicate)
@@ -907,7 +465,7 @@ class _Compiler:
         stack is small, so there the derived tables are fewer.
         """
         db = self.db
-        guarded = isinstance(db, _PostgreSQL)
+        guarded = isinstance(db, PostgresJsonSQL)
         a, b = self.alias("t"), self.alias("t")
         s = f"{a}.s"
         if kind is Kind.DATETIME:

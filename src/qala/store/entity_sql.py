@@ -1,4 +1,4 @@
-"""SQL for entity queries, shared by both backends; dialect differences stay in :class:`Dialect`.
+"""SQL for entity queries, shared by both stores; database differences stay in :class:`EntitySQL`.
 
 A query becomes one SELECT over ``entities e``. Conditions that SQL can decide exactly
 (tenant, types, ids, attribute existence, most of the q language) go into the WHERE clause, so
@@ -71,8 +71,11 @@ class Params:
 
 
 @dataclass(slots=True)
-class Dialect:
-    name: str  # "sqlite" | "postgresql"
+class EntitySQL:
+    """The pieces of entity-query SQL that differ by database: JSON operators, the
+    spatial prefilter, regular expressions."""
+
+    name: str  # the dialect: "sqlite" | "postgresql"
 
     @property
     def numbered(self) -> bool:
@@ -252,7 +255,7 @@ def _type_condition(tenant_id: int, groups: list[list[str]], p: Params) -> str:
 
 
 def _selector_condition(
-    dialect: Dialect, tenant_id: int, selector: Selector, p: Params, with_types: bool
+    entity_sql: EntitySQL, tenant_id: int, selector: Selector, p: Params, with_types: bool
 ) -> tuple[str, bool]:
     parts: list[str] = []
     exact = True
@@ -261,14 +264,14 @@ def _selector_condition(
     if selector.ids:
         parts.append("e.entity_id IN (" + ", ".join(p(i) for i in selector.ids) + ")")
     if selector.id_pattern is not None:
-        sql, is_exact = dialect.id_pattern(selector.id_pattern, p)
+        sql, is_exact = entity_sql.id_pattern(selector.id_pattern, p)
         parts.append(sql)
         exact = is_exact
     return ("(" + " AND ".join(parts) + ")" if parts else "1=1"), exact
 
 
-def build_select(dialect: Dialect, tenant_id: int, query: EntityQuery) -> EntitySelect:
-    p = Params(dialect.numbered)
+def build_select(entity_sql: EntitySQL, tenant_id: int, query: EntityQuery) -> EntitySelect:
+    p = Params(entity_sql.numbered)
     where: list[str] = []
     exact = True
     checks: list[Any] = []
@@ -284,7 +287,7 @@ def build_select(dialect: Dialect, tenant_id: int, query: EntityQuery) -> Entity
     geo_indexed = query.geo is not None and query.geo.bbox is not None
     if geo_indexed:
         assert query.geo is not None and query.geo.bbox is not None
-        candidates = dialect.geo_candidates(tenant_id, query.geo.attr, query.geo.bbox, p)
+        candidates = entity_sql.geo_candidates(tenant_id, query.geo.attr, query.geo.bbox, p)
         # Materialised first, so the spatial index drives the query (a flattened plan would
         # scan every entity of the tenant).
         prefix = f"WITH c AS MATERIALIZED ({candidates}) "
@@ -306,7 +309,7 @@ def build_select(dialect: Dialect, tenant_id: int, query: EntityQuery) -> Entity
         selectors_exact = True
         for selector in selectors:
             sql, is_exact = _selector_condition(
-                dialect, tenant_id, selector, p, with_types=single_type is None
+                entity_sql, tenant_id, selector, p, with_types=single_type is None
             )
             alternatives.append(sql)
             selectors_exact = selectors_exact and is_exact
@@ -316,9 +319,9 @@ def build_select(dialect: Dialect, tenant_id: int, query: EntityQuery) -> Entity
             checks.append(SelectorCheck(selectors))
 
     if query.attrs_any:
-        where.append("(" + " OR ".join(dialect.has_attr(a, p) for a in query.attrs_any) + ")")
+        where.append("(" + " OR ".join(entity_sql.has_attr(a, p) for a in query.attrs_any) + ")")
     for flt in query.filters:
-        compiled = flt.sql(dialect.name, p)
+        compiled = flt.sql(entity_sql.name, p)
         if compiled is None:
             exact = False
             checks.append(flt)
