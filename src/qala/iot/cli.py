@@ -37,11 +37,9 @@ async def provision_demo(database_url: str | None, tenants: list[str]) -> int:
     from qala.iot.registry import Registry
     from qala.iot.simulate import ensure_demo_devices
     from qala.jsonld.resolver import ContextResolver
-    from qala.store import open_store
+    from qala.services import open_storage
 
-    settings = load_settings(database_url=database_url)
-    store = open_store(settings)
-    await store.open()
+    store = await open_storage(load_settings(database_url=database_url))
     try:
         contexts = ContextResolver(repository=store, builtin=builtin_contexts())
         registry = Registry(store, contexts)
@@ -111,13 +109,12 @@ async def _simulate(
     from qala.iot.registry import Registry
     from qala.iot.simulate import DemoDevice, ensure_demo_devices, simulate
     from qala.jsonld.resolver import ContextResolver
-    from qala.store import open_store
+    from qala.services import open_storage
 
     if not mqtt_url:
         console.print("[red]no MQTT broker: give --mqtt or QALA_MQTT_URL[/]")
         return None
-    store = open_store(load_settings(database_url=database_url))
-    await store.open()
+    store = await open_storage(load_settings(database_url=database_url))
     try:
         contexts = ContextResolver(repository=store, builtin=builtin_contexts())
         devices = await ensure_demo_devices(store, contexts, Registry(store, contexts), tenants)
