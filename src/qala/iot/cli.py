@@ -105,7 +105,8 @@ async def _simulate(
 ) -> int | None:
     from qala.app import builtin_contexts
     from qala.config import load_settings
-    from qala.iot.mqtt import MQTTClient, MQTTError
+    from qala.iot.mqtt import MQTTClient
+    from qala.iot.mqtt_packets import MQTTError
     from qala.iot.registry import Registry
     from qala.iot.simulate import DemoDevice, ensure_demo_devices, simulate
     from qala.jsonld.resolver import ContextResolver

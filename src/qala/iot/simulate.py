@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from qala.demo import CITY_KEYS, generate_history
-from qala.hub import Storage
-from qala.hub.query import EntityQuery, Selector
+from qala.hub import EntityQuery, Selector, Storage
 from qala.iot.model import check_service
 from qala.iot.registry import Registry
 from qala.jsonld.resolver import ContextResolver
