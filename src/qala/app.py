@@ -27,7 +27,7 @@ from qala.hub.errors import (
     NotFound,
     OperationNotSupported,
 )
-from qala.iot.api import error_response as iot_error_response
+from qala.iot.errors import error_response as iot_error_response
 from qala.jsonld.resolver import ContextResolver, load_context_folder
 from qala.ngsild.errors import internal_error_response, problem_body, problem_response
 from qala.services import Services

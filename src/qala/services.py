@@ -10,6 +10,7 @@ from starlette.requests import Request
 from qala.config import Settings
 from qala.hub import Hub
 from qala.jsonld.resolver import ContextResolver
+from qala.store import open_store
 from qala.store.base import Store
 
 
@@ -26,3 +27,11 @@ class Services:
 def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
+
+
+async def open_storage(settings: Settings) -> Store:
+    """The store of ``settings.database_url``, opened (close it with ``await store.close()``):
+    how a command outside the server reaches the database."""
+    store = open_store(settings)
+    await store.open()
+    return store

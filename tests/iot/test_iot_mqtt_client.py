@@ -8,10 +8,8 @@ import uuid
 import pytest
 
 from qala.iot.measures import parse_topic
-from qala.iot.mqtt import (
-    BrokerAddress,
-    Message,
-    MQTTClient,
+from qala.iot.mqtt import BrokerAddress, Message, MQTTClient
+from qala.iot.mqtt_packets import (
     MQTTError,
     PacketReader,
     decode_properties,

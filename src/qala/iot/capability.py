@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qala.capabilities import Capability
-from qala.iot import api
 from qala.iot.ingest import SUBSCRIPTIONS, Ingestor
 from qala.iot.mqtt import MQTTClient
 from qala.iot.registry import Registry
@@ -30,6 +29,13 @@ class IotServices:
         if self.client is None:
             return {"state": "disabled", "reason": self.mqtt_error or "QALA_MQTT_URL is empty"}
         return self.client.status()
+
+
+def iot_services(svc: Services) -> IotServices | None:
+    """The running IoT capability's registry, ingestor and MQTT client (None before it
+    starts): every reader of them goes through here."""
+    iot: IotServices | None = svc.extras.get("iot")
+    return iot
 
 
 def subscriptions(shared_group: str) -> list[tuple[str, int]]:
@@ -75,14 +81,14 @@ async def start(svc: Services) -> None:
 
         iot.tasks.append(
             asyncio.create_task(
-                run_in_process(svc, settings.iot_simulate, settings.iot_simulate_rate),
+                run_in_process(svc, iot, settings.iot_simulate, settings.iot_simulate_rate),
                 name="iot simulation",
             )
         )
 
 
 async def stop(svc: Services) -> None:
-    iot: IotServices | None = svc.extras.get("iot")
+    iot = iot_services(svc)
     if iot is None:
         return
     for task in iot.tasks:
@@ -97,4 +103,8 @@ async def stop(svc: Services) -> None:
 
 
 def capability() -> Capability:
-    return Capability(name="iot", routers=[(api.router, "/iot")], start=start, stop=stop)
+    # The routes read the running services through iot_services, so they are imported here,
+    # once this module is complete.
+    from qala.iot import routes
+
+    return Capability(name="iot", routers=[(routes.router, "/iot")], start=start, stop=stop)

@@ -37,11 +37,9 @@ async def provision_demo(database_url: str | None, tenants: list[str]) -> int:
     from qala.iot.registry import Registry
     from qala.iot.simulate import ensure_demo_devices
     from qala.jsonld.resolver import ContextResolver
-    from qala.store import open_store
+    from qala.services import open_storage
 
-    settings = load_settings(database_url=database_url)
-    store = open_store(settings)
-    await store.open()
+    store = await open_storage(load_settings(database_url=database_url))
     try:
         contexts = ContextResolver(repository=store, builtin=builtin_contexts())
         registry = Registry(store, contexts)
@@ -107,17 +105,17 @@ async def _simulate(
 ) -> int | None:
     from qala.app import builtin_contexts
     from qala.config import load_settings
-    from qala.iot.mqtt import MQTTClient, MQTTError
+    from qala.iot.mqtt import MQTTClient
+    from qala.iot.mqtt_packets import MQTTError
     from qala.iot.registry import Registry
     from qala.iot.simulate import DemoDevice, ensure_demo_devices, simulate
     from qala.jsonld.resolver import ContextResolver
-    from qala.store import open_store
+    from qala.services import open_storage
 
     if not mqtt_url:
         console.print("[red]no MQTT broker: give --mqtt or QALA_MQTT_URL[/]")
         return None
-    store = open_store(load_settings(database_url=database_url))
-    await store.open()
+    store = await open_storage(load_settings(database_url=database_url))
     try:
         contexts = ContextResolver(repository=store, builtin=builtin_contexts())
         devices = await ensure_demo_devices(store, contexts, Registry(store, contexts), tenants)

@@ -25,9 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qala.hub import Actor, Hub, Transaction
-from qala.hub.errors import HubError, ServiceUnavailable
-from qala.hub.model import Entity, now_us
+from qala.hub import Actor, Entity, Hub, HubError, ServiceUnavailable, Transaction, now_us
 from qala.iot.measures import Reading, decode, parse_topic
 from qala.iot.model import MeasureError
 from qala.iot.mqtt import Message, MQTTClient

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from qala.hub.errors import BadRequestData
-from qala.hub.model import Instance, us_to_iso
+from qala.hub import BadRequestData, Instance, us_to_iso
 from qala.iot.model import MeasureError, parse_observed_at
 from qala.iot.registry import ResolvedDevice
 from qala.ngsild.http import check_json

@@ -16,8 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from qala.hub.errors import BadRequestData
-from qala.hub.model import Instance, iso_to_us, parse_datetime, us_to_iso
+from qala.hub import BadRequestData, Instance, iso_to_us, parse_datetime, us_to_iso
 from qala.jsonld.core import CORE_GEO_PROPERTIES
 from qala.ngsild.parse import check_geometry, check_name, is_uri
 

@@ -15,9 +15,7 @@ from typing import Any
 
 import orjson
 
-from qala.hub import Statement, Storage
-from qala.hub.errors import BadRequestData, HubError
-from qala.hub.model import Instance, now_us, us_to_iso
+from qala.hub import BadRequestData, HubError, Instance, Statement, Storage, now_us, us_to_iso
 from qala.iot.model import (
     DEFAULT_TIMESTAMP_ATTRIBUTE,
     ERROR_KINDS,

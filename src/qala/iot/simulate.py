@@ -17,17 +17,20 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from qala.demo import CITY_KEYS, generate_history
-from qala.hub import Storage
-from qala.hub.query import EntityQuery, Selector
+from qala.hub import EntityQuery, Selector, Storage
 from qala.iot.model import check_service
 from qala.iot.registry import Registry
 from qala.jsonld.resolver import ContextResolver
 from qala.sdm.contexts import SDM_CONTEXT_URL
+
+if TYPE_CHECKING:
+    from qala.iot.capability import IotServices
+    from qala.services import Services
 
 log = logging.getLogger("qala.iot.simulate")
 
@@ -228,9 +231,9 @@ async def simulate(
     return sent, failed
 
 
-async def run_in_process(svc: Any, spec: str, rate: float) -> None:
-    """The server's own simulation (no broker): measures go straight to its ingestor."""
-    iot = svc.extras["iot"]
+async def run_in_process(svc: Services, iot: IotServices, spec: str, rate: float) -> None:
+    """The server's own simulation (no broker): measures go straight to the ingestor of the
+    running IoT capability."""
     try:
         devices = await ensure_demo_devices(
             svc.store, svc.contexts, iot.registry, parse_tenants(spec)

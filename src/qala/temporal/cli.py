@@ -36,15 +36,14 @@ def compact_command(
     db: DbOption = None,
 ) -> None:
     """Compact raw history older than each tenant's retention into hourly aggregates."""
-    from qala.store import open_store
+    from qala.services import open_storage
     from qala.temporal.retention import compact
 
     _db(db)
     settings = load_settings()
 
     async def run() -> None:
-        store = open_store(settings)
-        await store.open()
+        store = await open_storage(settings)
         try:
             results = await compact(store, settings, tenant)
         finally:
@@ -70,7 +69,7 @@ def retention_command(
     db: DbOption = None,
 ) -> None:
     """Show or set a tenant's retention of raw history (tenant setting temporalRetentionDays)."""
-    from qala.store import open_store
+    from qala.services import open_storage
     from qala.temporal.retention import SETTING, retention_days
 
     _db(db)
@@ -80,8 +79,7 @@ def retention_command(
         raise typer.Exit(2)
 
     async def run() -> None:
-        store = open_store(settings)
-        await store.open()
+        store = await open_storage(settings)
         try:
             current = await store.tenant(tenant)
             if days is not None:
