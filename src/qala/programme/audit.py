@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from qala.programme import model as m
-from qala.programme.fields import LOCAL
+from qala.programme.fields import LOCAL, dump_duration
 from qala.programme.money import ZERO, money_text, share
 from qala.programme.progress import project_progress
 from qala.programme.revisions import FieldChange
@@ -547,7 +547,7 @@ def _silent(p: m.Programme, evaluations: Sequence[Evaluation], t: Thresholds) ->
             f"deliverable:{ident}",
             f"{ev.matching} {deliverable.entity_type} entities exist for {deliverable.title!r} "
             f"(expected {ev.target}), but only {ev.reporting} reported within "
-            f"{deliverable.fresh_within}.",
+            f"{dump_duration(deliverable.fresh_within)}.",
             evidence,
         )
 
