@@ -850,6 +850,15 @@ def _oc4ids_project(
             comp["finalValue"] = _value(completion["finalValue"], f"{where}.completion")
         data["completion"] = comp
     b.add(where, i, "create", "project", pid, data)
+    for k, tx in enumerate(proj.get("transactions", [])):
+        tdata = {
+            "project": pid,
+            "date": tx.get("date"),
+            "amount": _value(tx.get("value"), f"{where}.transactions[{k}]"),
+        }
+        if tx.get("uri"):
+            tdata["document"] = tx["uri"]
+        b.add(f"{where}.transactions[{k}]", i, "create", "payment", str(tx.get("id")), tdata)
     for j, process in enumerate(proj.get("contractingProcesses", [])):
         s = process.get("summary") or {}
         cwhere = f"{where}.contractingProcesses[{j}]"
