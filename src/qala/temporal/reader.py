@@ -81,7 +81,12 @@ class Point:
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
-    """One period of an aggregate: ``start <= t < end``, in the time zone asked for."""
+    """One period of an aggregate: ``start <= t < end``, in the time zone asked for.
+
+    ``start`` and ``end`` carry that zone; Python subtracts two datetimes of the same zone by
+    the wall clock, so take a period's length in UTC (``end.astimezone(UTC) - …``): the day
+    Kazakhstan moved from UTC+6 to UTC+5 (29 February 2024) had 25 hours.
+    """
 
     start: datetime
     end: datetime
