@@ -7,9 +7,9 @@ import contextlib
 
 from qala.capabilities import Capability
 from qala.services import Services
-from qala.temporal import api
 from qala.temporal.recorder import HistoryRecorder
 from qala.temporal.retention import compaction_loop
+from qala.temporal.routes import ROUTERS
 
 PREFIX = "/ngsi-ld/v1"
 _TASK = "temporal.compaction"
@@ -32,8 +32,7 @@ async def stop(svc: Services) -> None:
 def capability() -> Capability:
     return Capability(
         name="temporal",
-        # missing_segment_router first: it matches URLs with an empty id or attribute name.
-        routers=[(api.missing_segment_router, PREFIX), (api.router, PREFIX)],
+        routers=[(router, PREFIX) for router in ROUTERS],
         start=start,
         stop=stop,
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -10,7 +11,7 @@ from typing import Any, Literal
 
 import orjson
 
-from qala.hub import Storage
+from qala.hub import Tables
 from qala.temporal import schema
 from qala.temporal.schema import DELETED, HOUR_US
 
@@ -249,7 +250,7 @@ def _hour_parts(parts: list[str | None], column: str) -> tuple[list[str], list[s
 
 @dataclass(slots=True)
 class History:
-    store: Storage
+    store: Tables
 
     # -- catalogue ---------------------------------------------------------------------------
 
@@ -550,3 +551,38 @@ class History:
             for sid, k in await self.store.fetch(" UNION ALL ".join(parts), *args):
                 found[sid] = k & schema.KIND_MASK
         return found
+
+
+# -- reading aggregates ------------------------------------------------------------------------
+
+
+def _stddev(nnum: int | None, total: float | None, sumsq: float | None) -> float | None:
+    if not nnum:
+        return None
+    if nnum < 2:
+        return 0.0
+    mean = (total or 0.0) / nnum
+    variance = ((sumsq or 0.0) - nnum * mean * mean) / (nnum - 1)
+    return math.sqrt(max(0.0, variance))
+
+
+def method_value(method: str, layout: dict[str, int]) -> Callable[[Aggregate], Any]:
+    """How to read ``method``'s value from a bucket's tuple in ``layout``."""
+    index = layout.get
+    if method == "totalCount":
+        return itemgetter(layout["n"])
+    if method == "distinctCount":
+        d, partial = layout["distinct"], index("partial")
+        if partial is None:
+            return itemgetter(d)
+        return lambda a: None if a[partial] else a[d]
+    if method == "avg":
+        avg = layout["avg"]
+        if "partial" not in layout:
+            return itemgetter(avg)
+        nnum, total = layout["nnum"], layout["sum"]
+        return lambda a: a[avg] if a[avg] is not None else a[total] / a[nnum] if a[nnum] else None
+    if method == "stddev":
+        nnum, total, sumsq = layout["nnum"], layout["sum"], layout["sumsq"]
+        return lambda a: _stddev(a[nnum], a[total], a[sumsq])
+    return itemgetter(layout[method])  # sum, min, max, sumsq: NULL without numeric values

@@ -1,4 +1,5 @@
-"""Temporal queries: parameters -> entity selection -> instances or aggregates -> representation.
+"""The temporal evolution the NGSI-LD API asks for and returns: parameters -> entity selection ->
+instances or aggregates -> representation.
 
 Semantics (ETSI GS CIM 009 v1.8, clause 4.11 and 5.7.3/5.7.4; see docs/temporal.md):
 
@@ -18,16 +19,22 @@ Semantics (ETSI GS CIM 009 v1.8, clause 4.11 and 5.7.3/5.7.4; see docs/temporal.
 from __future__ import annotations
 
 import gc
-import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from qala.hub.errors import BadRequestData, InvalidRequest, NotFound
-from qala.hub.model import Entity, iso_to_us, us_to_iso
-from qala.hub.query import EntityQuery, Selector
+from qala.hub import (
+    BadRequestData,
+    Entity,
+    EntityQuery,
+    InvalidRequest,
+    NotFound,
+    Selector,
+    iso_to_us,
+    us_to_iso,
+)
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild.params import (
     check_id_pattern,
@@ -49,6 +56,7 @@ from qala.temporal.history import (
     Row,
     Series,
     Window,
+    method_value,
 )
 
 AGGR_METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
@@ -584,38 +592,6 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "stddev": ("nnum", "sum", "sumsq"),
     "sumsq": ("sumsq",),
 }
-
-
-def _stddev(nnum: int | None, total: float | None, sumsq: float | None) -> float | None:
-    if not nnum:
-        return None
-    if nnum < 2:
-        return 0.0
-    mean = (total or 0.0) / nnum
-    variance = ((sumsq or 0.0) - nnum * mean * mean) / (nnum - 1)
-    return math.sqrt(max(0.0, variance))
-
-
-def method_value(method: str, layout: dict[str, int]) -> Callable[[Aggregate], Any]:
-    """How to read ``method``'s value from a bucket's tuple in ``layout``."""
-    index = layout.get
-    if method == "totalCount":
-        return itemgetter(layout["n"])
-    if method == "distinctCount":
-        d, partial = layout["distinct"], index("partial")
-        if partial is None:
-            return itemgetter(d)
-        return lambda a: None if a[partial] else a[d]
-    if method == "avg":
-        avg = layout["avg"]
-        if "partial" not in layout:
-            return itemgetter(avg)
-        nnum, total = layout["nnum"], layout["sum"]
-        return lambda a: a[avg] if a[avg] is not None else a[total] / a[nnum] if a[nnum] else None
-    if method == "stddev":
-        nnum, total, sumsq = layout["nnum"], layout["sum"], layout["sumsq"]
-        return lambda a: _stddev(a[nnum], a[total], a[sumsq])
-    return itemgetter(layout[method])  # sum, min, max, sumsq: NULL without numeric values
 
 
 class _Bounds:
