@@ -2,9 +2,6 @@
 
 from datetime import timedelta
 
-from qala.indicators.calculators import PM25, SO2, Registry
-from qala.indicators.inputs import MemoryInputs
-from qala.indicators.values import ValueLog
 from tests.indicators.support import (
     JANUARY,
     TENANT,
@@ -14,6 +11,10 @@ from tests.indicators.support import (
     run,
     utc,
 )
+
+from qala.indicators.calculators import PM25, SO2, Registry
+from qala.indicators.inputs import MemoryInputs
+from qala.indicators.values import ValueLog
 
 AQ = "AirQualityObserved"
 JAN_1_LOCAL = utc(2025, 12, 31, 19)  # 2026-01-01 00:00 in Almaty

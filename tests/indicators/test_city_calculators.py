@@ -2,6 +2,16 @@
 
 from datetime import date, timedelta
 
+from tests.indicators.support import (
+    TENANT,
+    entity,
+    measured,
+    not_computable,
+    population,
+    run,
+    utc,
+)
+
 from qala.indicators.calculators import (
     EVPointsPer100k,
     ParkingRealTime,
@@ -16,15 +26,6 @@ from qala.indicators.calculators import (
     WasteFillSensing,
 )
 from qala.indicators.inputs import EntitySnapshot, MemoryInputs, ServiceRequestRecord, Statistic
-from tests.indicators.support import (
-    TENANT,
-    entity,
-    measured,
-    not_computable,
-    population,
-    run,
-    utc,
-)
 
 T0 = utc(2026, 1, 10, 0)
 

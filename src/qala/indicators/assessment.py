@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from qala.indicators.calculators import Context, Registry, default_registry
 from qala.indicators.catalogue import Title
@@ -43,7 +50,12 @@ class Band(_Strict):
 class Scoring(_Strict):
     bands: tuple[Band, ...]
     weights: dict[str, float]
-    divisor: float | Literal["maximum"] = 25
+    divisor: float | Literal["maximum"] = 25.0
+
+    @field_validator("divisor", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _bands_cover(self) -> Scoring:
