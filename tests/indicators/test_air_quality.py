@@ -1,6 +1,8 @@
 """Air-quality means by ISO 37120 8.6's rule, on hand-computed fixtures."""
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any, ClassVar
 
 from tests.indicators.support import (
     JANUARY,
@@ -151,7 +153,7 @@ class PM25Version2(PM25):
     """A changed method: any hour makes a day."""
 
     version = "2"
-    defaults = {"min_hours_per_day": 1}
+    defaults: ClassVar[Mapping[str, Any]] = {"min_hours_per_day": 1}
 
 
 def test_a_new_method_version_is_recorded_beside_the_old_values_not_over_them():
