@@ -114,9 +114,8 @@ async def revoke_key(request: Request, keyId: KeyIdPath) -> Response:
     access.check_admin(actor, "revoke API keys")
     if not await keys.revoke_key(svc.store, keyId):
         raise NotFound(f"no active API key {keyId!r}")
-    auth = svc.extras.get("auth")
-    if auth is not None:
-        auth.keys.forget()
+    if svc.authenticator is not None:
+        svc.authenticator.keys.forget()
     await audit.record(svc.store, actor, "key.revoke", target=keyId)
     return Response(status_code=204)
 
@@ -185,7 +184,7 @@ def capability() -> Capability:
                 "AUTHENTICATION IS DISABLED (QALA_AUTH_DISABLED=true): every request acts as "
                 "admin. Use this only for conformance testing or on a closed network."
             )
-        tokens = svc.extras["auth"].tokens
+        tokens = svc.authenticator.tokens if svc.authenticator is not None else None
         if tokens is not None:
             try:
                 await tokens.load()

@@ -206,8 +206,10 @@ def allowed(request: Request, tenant: str, *, write: bool) -> Actor:
 
 
 def _iot(request: Request) -> tuple[Services, Registry, Ingestor]:
+    from qala.iot.capability import IotServices  # not at the top: it imports this module
+
     svc = services(request)
-    iot = svc.extras.get("iot")
+    iot = svc.state.find(IotServices)
     if iot is None:
         raise IotError(503, "SERVICE_UNAVAILABLE", "the IoT capability is not running")
     return svc, iot.registry, iot.ingestor
@@ -768,8 +770,9 @@ async def http_measures(
     ),
 )
 async def about(request: Request) -> Response:
+    from qala.iot.capability import IotServices  # not at the top: it imports this module
     svc, _, ingestor = _iot(request)
-    iot = svc.extras["iot"]
+    iot = svc.state.get(IotServices)
     return _json(
         {
             "libVersion": __version__,

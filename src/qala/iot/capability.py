@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from qala.capabilities import Capability
+from qala.capabilities import Capability, ErrorFormat
 from qala.iot import api
 from qala.iot.ingest import SUBSCRIPTIONS, Ingestor
 from qala.iot.mqtt import MQTTClient
@@ -68,8 +68,7 @@ async def start(svc: Services) -> None:
         else:
             iot.client = ingestor.client = client
             await client.start()
-    svc.extras["iot"] = iot
-    svc.extras.setdefault("health", {})["mqtt"] = iot.mqtt_status
+    svc.state.put(IotServices, iot)
     if settings.iot_simulate:
         from qala.iot.simulate import run_in_process
 
@@ -82,7 +81,7 @@ async def start(svc: Services) -> None:
 
 
 async def stop(svc: Services) -> None:
-    iot: IotServices | None = svc.extras.get("iot")
+    iot = svc.state.pop(IotServices)
     if iot is None:
         return
     for task in iot.tasks:
@@ -96,5 +95,16 @@ async def stop(svc: Services) -> None:
         await iot.client.stop()
 
 
+async def mqtt_health(svc: Services) -> dict[str, Any]:
+    return svc.state.get(IotServices).mqtt_status()
+
+
 def capability() -> Capability:
-    return Capability(name="iot", routers=[(api.router, "/iot")], start=start, stop=stop)
+    return Capability(
+        name="iot",
+        routers=[(api.router, "/iot")],
+        start=start,
+        stop=stop,
+        error_format=ErrorFormat("/iot/", api.error_response),
+        health={"mqtt": mqtt_health},
+    )

@@ -230,7 +230,9 @@ async def simulate(
 
 async def run_in_process(svc: Any, spec: str, rate: float) -> None:
     """The server's own simulation (no broker): measures go straight to its ingestor."""
-    iot = svc.extras["iot"]
+    from qala.iot.capability import IotServices  # not at the top: it imports this module
+
+    iot = svc.state.get(IotServices)
     try:
         devices = await ensure_demo_devices(
             svc.store, svc.contexts, iot.registry, parse_tenants(spec)

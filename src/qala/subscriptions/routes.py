@@ -55,7 +55,7 @@ _SUBSCRIPTIONS = {"type": "array", "items": doc.ref("Subscription")}
 
 
 def engine_of(request: Request) -> SubscriptionEngine:
-    engine: SubscriptionEngine = services(request).extras["subscriptions"]
+    engine = services(request).state.get(SubscriptionEngine)
     return engine
 
 
