@@ -42,9 +42,9 @@ log = logging.getLogger("qala")
 
 
 def builtin_contexts() -> dict[str, dict[str, Any]]:
-    from qala.sdm import builtin_contexts as sdm_contexts
+    from qala import sdm
 
-    return sdm_contexts()
+    return sdm.builtin_contexts()
 
 
 async def start_services(

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from qala import openapi as doc
+from qala import openapi
 from qala.auth import audit
 from qala.capabilities import Capability
 from qala.hub import Hub, Tenant, access
@@ -82,8 +82,8 @@ def _tenant_body(tenant: Tenant, ctx: CompiledContext) -> dict[str, Any]:
     "/tenants",
     summary="The tenants (cities) this server holds",
     responses={
-        **doc.ok({"type": "array", "items": doc.ref("Tenant")}, "The tenants"),
-        **doc.errors(400, 504),
+        **openapi.ok({"type": "array", "items": openapi.ref("Tenant")}, "The tenants"),
+        **openapi.errors(400, 504),
     },
 )
 async def list_tenants(request: Request) -> Response:
@@ -99,7 +99,10 @@ async def list_tenants(request: Request) -> Response:
 @router.get(
     "/tenants/{name}",
     summary="One tenant and its settings",
-    responses={**doc.ok(doc.ref("Tenant"), "The tenant"), **doc.errors(400, 403, 404, 504)},
+    responses={
+        **openapi.ok(openapi.ref("Tenant"), "The tenant"),
+        **openapi.errors(400, 403, 404, 504),
+    },
 )
 async def get_tenant(request: Request, name: TenantPath) -> Response:
     svc = services(request)
@@ -114,18 +117,18 @@ async def get_tenant(request: Request, name: TenantPath) -> Response:
 @router.patch(
     "/tenants/{name}",
     summary="Change a tenant's settings (creates the tenant if needed)",
-    openapi_extra=doc.body(
+    openapi_extra=openapi.body(
         {
             "type": "object",
             "properties": {"settings": {"type": "object"}},
             "additionalProperties": False,
         },
-        (doc.JSON,),
+        (openapi.JSON,),
         example={"settings": {"validation": "smart-data-models", "temporalRetentionDays": 90}},
     ),
     responses={
-        **doc.ok(doc.ref("Tenant"), "The tenant with its new settings"),
-        **doc.errors(400, 403, 413, 504),
+        **openapi.ok(openapi.ref("Tenant"), "The tenant with its new settings"),
+        **openapi.errors(400, 403, 413, 504),
     },
 )
 async def patch_tenant(request: Request, name: TenantPath) -> Response:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from qala import openapi as doc
+from qala import openapi
 from qala.auth import audit, keys
 from qala.auth.middleware import install
 from qala.capabilities import Capability
@@ -40,7 +40,7 @@ def _key_body(key: keys.ApiKey) -> dict[str, Any]:
     "/keys",
     status_code=201,
     summary="Create an API key (admin); the key is shown once",
-    openapi_extra=doc.body(
+    openapi_extra=openapi.body(
         {
             "type": "object",
             "required": ["role"],
@@ -50,12 +50,14 @@ def _key_body(key: keys.ApiKey) -> dict[str, Any]:
                 "name": {"type": "string"},
             },
         },
-        (doc.JSON,),
+        (openapi.JSON,),
         example={"role": "city-operator", "tenant": "astana", "name": "ops"},
     ),
     responses={
-        **doc.ok(doc.ref("ApiKey"), "The key; its secret (key) is shown only now", status=201),
-        **doc.errors(400, 403, 413),
+        **openapi.ok(
+            openapi.ref("ApiKey"), "The key; its secret (key) is shown only now", status=201
+        ),
+        **openapi.errors(400, 403, 413),
     },
 )
 async def create_key(request: Request) -> Response:
@@ -87,8 +89,8 @@ async def create_key(request: Request) -> Response:
     "/keys",
     summary="List API keys (admin); secrets are never shown again",
     responses={
-        **doc.ok({"type": "array", "items": doc.ref("ApiKey")}, "The keys"),
-        **doc.errors(403),
+        **openapi.ok({"type": "array", "items": openapi.ref("ApiKey")}, "The keys"),
+        **openapi.errors(403),
     },
 )
 async def list_keys(request: Request) -> Response:
@@ -106,7 +108,7 @@ KeyIdPath = Annotated[
     "/keys/{keyId}",
     status_code=204,
     summary="Revoke an API key (admin)",
-    responses={**doc.no_content("Revoked"), **doc.errors(400, 403, 404)},
+    responses={**openapi.no_content("Revoked"), **openapi.errors(400, 403, 404)},
 )
 async def revoke_key(request: Request, keyId: KeyIdPath) -> Response:
     svc = services(request)
@@ -133,8 +135,8 @@ def _time(raw: str | None, name: str) -> int | None:
     "/audit",
     summary="Search the audit log (admin, auditor)",
     responses={
-        **doc.ok(
-            {"type": "array", "items": doc.ref("AuditRecord")},
+        **openapi.ok(
+            {"type": "array", "items": openapi.ref("AuditRecord")},
             "The matching records, newest first",
             headers={
                 "Results-Count": {
@@ -143,7 +145,7 @@ def _time(raw: str | None, name: str) -> int | None:
                 }
             },
         ),
-        **doc.errors(400, 403),
+        **openapi.errors(400, 403),
     },
 )
 async def search_audit(
@@ -152,8 +154,12 @@ async def search_audit(
     entityId: Annotated[str | None, Query()] = None,
     actor: Annotated[str | None, Query(description="Who acted, e.g. key:ab12cd34ef56")] = None,
     operation: Annotated[str | None, Query(description="e.g. entity.create")] = None,
-    since: Annotated[str | None, Query(description="ISO 8601 date-time", **doc.DATE_TIME)] = None,
-    until: Annotated[str | None, Query(description="ISO 8601 date-time", **doc.DATE_TIME)] = None,
+    since: Annotated[
+        str | None, Query(description="ISO 8601 date-time", **openapi.DATE_TIME)
+    ] = None,
+    until: Annotated[
+        str | None, Query(description="ISO 8601 date-time", **openapi.DATE_TIME)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
