@@ -30,7 +30,7 @@ CAPABILITIES: tuple[str, ...] = (
     "qala.ngsild.capability",
     "qala.auth.capability",
     "qala.temporal.capability",
-    "qala.sdm.validator",
+    "qala.sdm.capability",
     "qala.admin.capability",
     "qala.subscriptions.capability",
     "qala.iot.capability",
