@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qala import __version__, openapi
 from qala.auth.middleware import AuthMiddleware
-from qala.capabilities import Capability, load_capabilities
+from qala.capabilities import Capability, ErrorFormat, load_capabilities
 from qala.config import Settings, load_settings
 from qala.hub import Hub
 from qala.hub.errors import (
@@ -27,9 +28,13 @@ from qala.hub.errors import (
     NotFound,
     OperationNotSupported,
 )
-from qala.iot.errors import error_response as iot_error_response
 from qala.jsonld.resolver import ContextResolver, load_context_folder
-from qala.ngsild.errors import internal_error_response, problem_body, problem_response
+from qala.ngsild.errors import (
+    internal_error_response,
+    problem_body,
+    problem_for,
+    problem_response,
+)
 from qala.services import Services
 from qala.store import open_store
 
@@ -37,9 +42,9 @@ log = logging.getLogger("qala")
 
 
 def builtin_contexts() -> dict[str, dict[str, Any]]:
-    from qala.sdm import builtin_contexts as sdm_contexts
+    from qala import sdm
 
-    return sdm_contexts()
+    return sdm.builtin_contexts()
 
 
 async def start_services(
@@ -59,12 +64,11 @@ async def start_services(
             resolver.preload(url, document)
     hub = Hub(store)
     svc = Services(settings=settings, store=store, hub=hub, contexts=resolver)
-    svc.extras["capabilities"] = started = []
     try:
         for cap in load_capabilities() if capabilities is None else capabilities:
             if cap.start is not None:
                 await cap.start(svc)
-            started.append(cap)
+            svc.capabilities.append(cap)
     except BaseException:
         await stop_services(svc)
         raise
@@ -73,7 +77,7 @@ async def start_services(
 
 async def stop_services(svc: Services) -> None:
     """Stop the capabilities in reverse order, then close the store."""
-    for cap in reversed(svc.extras.get("capabilities", [])):
+    for cap in reversed(svc.capabilities):
         if cap.stop is not None:
             try:
                 await cap.stop(svc)
@@ -111,8 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for cap in capabilities:
         for router, prefix in cap.routers:
             app.include_router(router, prefix=prefix)
-    install_error_handlers(app)
-    app.add_middleware(RejectNul)
+    formats = [cap.error_format for cap in capabilities if cap.error_format is not None]
+    install_error_handlers(app, formats)
+    app.add_middleware(RejectNul, formats=formats)
     app.add_middleware(AuthMiddleware)
     openapi.install(app)
 
@@ -157,30 +162,51 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
         else:
             body["auth"] = {"enabled": True, "anonymous_role": svc.settings.anonymous_role}
-        for name, probe in svc.extras.get("health", {}).items():
-            try:
-                body[name] = probe() if callable(probe) else probe
-            except Exception:  # a capability's probe must not break the health check
-                log.exception("health probe %s failed", name)
-                body[name] = {"error": "probe failed"}
+        for cap in svc.capabilities:
+            for name, probe in cap.health.items():
+                try:
+                    body[name] = await probe(svc)
+                except Exception:  # a capability's probe must not break the health check
+                    log.exception("health probe %s of %s failed", name, cap.name)
+                    body[name] = {"error": "probe failed"}
         return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
     return app
+
+
+def format_of(formats: list[ErrorFormat], path: str) -> ErrorFormat | None:
+    """The error format a capability declared for ``path``; None: NGSI-LD ProblemDetails."""
+    for error_format in formats:
+        if error_format.serves(path):
+            return error_format
+    return None
+
+
+def formatted(error_format: ErrorFormat, status: int, detail: str) -> Response:
+    """One error in a capability's format; its code is the name of the HTTP status."""
+    try:
+        code = HTTPStatus(status).name
+    except ValueError:  # a status Python does not name
+        code = "ERROR"
+    return error_format.respond(status, code, detail)
 
 
 class RejectNul:
     """Refuses (400) a request whose path or query string holds U+0000 (``%00``): no resource
     or parameter of any API contains it, and PostgreSQL could not even compare it."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, formats: list[ErrorFormat]) -> None:
         self.app = app
+        self.formats = formats
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
             detail = "the URL holds the character U+0000 (%00)"
-            response = problem_response(InvalidRequest(detail), instance=scope["path"])
-            if scope["path"].startswith("/iot/"):  # the IoT Agent API's own error format
-                response = iot_error_response(400, "BAD_REQUEST", detail)
+            error_format = format_of(self.formats, scope["path"])
+            if error_format is not None:
+                response = formatted(error_format, 400, detail)
+            else:
+                response = problem_response(InvalidRequest(detail), instance=scope["path"])
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -200,9 +226,15 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, formats: list[ErrorFormat]) -> None:
+    """Errors raised outside an API's own handling: NGSI-LD ProblemDetails, or the format the
+    capability serving the path declared."""
+
     @app.exception_handler(HubError)
     async def hub_error(request: Request, exc: HubError) -> Response:
+        error_format = format_of(formats, request.url.path)
+        if error_format is not None:
+            return formatted(error_format, problem_for(exc)[1], exc.detail)
         response = problem_response(exc, instance=request.url.path)
         tenant = request.headers.get("NGSILD-Tenant")
         if tenant and tenant.isascii():  # NGSI-LD echoes the tenant, errors included (6.3.14)
@@ -216,6 +248,9 @@ def install_error_handlers(app: FastAPI) -> None:
             where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path"))
             problems.append(f"{where}: {error.get('msg', 'invalid')}")
         detail = "invalid request parameters: " + "; ".join(problems)
+        error_format = format_of(formats, request.url.path)
+        if error_format is not None:
+            return formatted(error_format, 400, detail)
         return problem_response(BadRequestData(detail), instance=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
@@ -229,9 +264,9 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = exc.headers
         if exc.status_code == 405:  # Allow lists what the path serves, not what one route does
             headers = {**(headers or {}), "Allow": allowed_methods(request)}
-        if request.url.path.startswith("/iot/"):  # the IoT Agent API's own error format
-            name = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
-            response = iot_error_response(exc.status_code, name, err.detail)
+        error_format = format_of(formats, request.url.path)
+        if error_format is not None:
+            response = formatted(error_format, exc.status_code, err.detail)
             response.headers.update(headers or {})
             return response
         body = problem_body(err, instance=request.url.path)

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from subscriptions_support import Receiver, subscription
 
 from ngsi import BASE
+from qala.subscriptions.engine import SubscriptionEngine
 from testkit import ADMIN_KEY
 
 CONCURRENT = 30
@@ -23,7 +24,7 @@ CONCURRENT = 30
 def test_concurrent_changes_share_reloads_and_each_is_live_when_answered(
     client: TestClient, receiver: Receiver
 ) -> None:
-    engine = client.app.state.services.extras["subscriptions"]  # type: ignore[attr-defined]
+    engine = client.app.state.services.state.get(SubscriptionEngine)  # type: ignore[attr-defined]
     reloads = 0
     of_tenant = engine.repo.of_tenant
 

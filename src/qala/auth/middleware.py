@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +23,9 @@ from qala.auth.tokens import TokenVerifier
 from qala.config import Settings
 from qala.hub import Actor
 from qala.hub.errors import HubError, ServiceUnavailable, Unauthorized
+
+if TYPE_CHECKING:
+    from qala.services import Services
 
 log = logging.getLogger("qala.auth")
 
@@ -134,7 +137,7 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         services = getattr(scope["app"].state, "services", None)
-        auth: Authenticator | None = services.extras.get("auth") if services else None
+        auth = services.authenticator if services else None
         if auth is None:
             await self.app(scope, receive, send)
             return
@@ -162,9 +165,10 @@ class AuthMiddleware:
                 )
                 return
         scope.setdefault("state", {})["actor"] = actor
-        limiter: RateLimiter = services.extras["rate_limiter"]
-        wait = limiter.allow(actor.via if actor.via.startswith("key:") else actor.id)
-        if wait > 0 and not auth.settings.auth_disabled:
+        limiter = services.rate_limiter
+        who = actor.via if actor.via.startswith("key:") else actor.id
+        wait = limiter.allow(who) if limiter is not None else 0.0
+        if limiter is not None and wait > 0 and not auth.settings.auth_disabled:
             await _send_problem(
                 send,
                 429,
@@ -198,7 +202,7 @@ class AuthMiddleware:
                 await _send_problem(send, 503, "Service unavailable", detail, {"Retry-After": "5"})
 
 
-def install(services: Any, settings: Settings) -> None:
+def install(services: Services, settings: Settings) -> None:
     """Create the authenticator and rate limiter for a running server."""
     tokens = None
     if settings.oidc_jwks:
@@ -209,5 +213,5 @@ def install(services: Any, settings: Settings) -> None:
             tenant_claim=settings.oidc_tenant_claim,
             client_id=settings.oidc_client_id,
         )
-    services.extras["auth"] = Authenticator(settings, KeyCache(services.store), tokens)
-    services.extras["rate_limiter"] = RateLimiter(settings.rate_limit, settings.rate_burst)
+    services.authenticator = Authenticator(settings, KeyCache(services.store), tokens)
+    services.rate_limiter = RateLimiter(settings.rate_limit, settings.rate_burst)

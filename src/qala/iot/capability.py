@@ -5,37 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
-from qala.capabilities import Capability
+from qala.capabilities import Capability, ErrorFormat
+from qala.iot import errors, routes
 from qala.iot.ingest import SUBSCRIPTIONS, Ingestor
 from qala.iot.mqtt import MQTTClient
 from qala.iot.registry import Registry
+from qala.iot.runtime import IotServices, iot_services
 from qala.services import Services
 
 log = logging.getLogger("qala.iot")
-
-
-@dataclass(slots=True)
-class IotServices:
-    registry: Registry
-    ingestor: Ingestor
-    client: MQTTClient | None = None
-    mqtt_error: str | None = None
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-
-    def mqtt_status(self) -> dict[str, Any]:
-        if self.client is None:
-            return {"state": "disabled", "reason": self.mqtt_error or "QALA_MQTT_URL is empty"}
-        return self.client.status()
-
-
-def iot_services(svc: Services) -> IotServices | None:
-    """The running IoT capability's registry, ingestor and MQTT client (None before it
-    starts): every reader of them goes through here."""
-    iot: IotServices | None = svc.extras.get("iot")
-    return iot
 
 
 def subscriptions(shared_group: str) -> list[tuple[str, int]]:
@@ -74,8 +54,7 @@ async def start(svc: Services) -> None:
         else:
             iot.client = ingestor.client = client
             await client.start()
-    svc.extras["iot"] = iot
-    svc.extras.setdefault("health", {})["mqtt"] = iot.mqtt_status
+    svc.state.put(IotServices, iot)
     if settings.iot_simulate:
         from qala.iot.simulate import run_in_process
 
@@ -88,7 +67,7 @@ async def start(svc: Services) -> None:
 
 
 async def stop(svc: Services) -> None:
-    iot = iot_services(svc)
+    iot = svc.state.pop(IotServices)
     if iot is None:
         return
     for task in iot.tasks:
@@ -102,9 +81,17 @@ async def stop(svc: Services) -> None:
         await iot.client.stop()
 
 
-def capability() -> Capability:
-    # The routes read the running services through iot_services, so they are imported here,
-    # once this module is complete.
-    from qala.iot import routes
+async def mqtt_health(svc: Services) -> dict[str, Any]:
+    iot = iot_services(svc)
+    return iot.mqtt_status() if iot is not None else {"state": "stopped"}
 
-    return Capability(name="iot", routers=[(routes.router, "/iot")], start=start, stop=stop)
+
+def capability() -> Capability:
+    return Capability(
+        name="iot",
+        routers=[(routes.router, "/iot")],
+        start=start,
+        stop=stop,
+        error_format=ErrorFormat("/iot/", errors.error_response),
+        health={"mqtt": mqtt_health},
+    )

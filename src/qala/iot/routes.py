@@ -19,11 +19,11 @@ from starlette.responses import Response
 from qala import __version__, openapi
 from qala.hub import Actor, BadRequestData, Forbidden, Hub, access
 from qala.iot import provisioning
-from qala.iot.capability import IotServices, iot_services
 from qala.iot.errors import IotError, IotRoute, measure_error_response
 from qala.iot.ingest import Ingestor
 from qala.iot.model import check_identifier
 from qala.iot.registry import DeviceRow, ServiceRow, iso
+from qala.iot.runtime import IotServices, iot_services
 from qala.ngsild.http import read_json
 from qala.ngsild.params import MAX_OFFSET
 from qala.services import Services, services

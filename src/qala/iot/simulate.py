@@ -29,7 +29,7 @@ from qala.jsonld.resolver import ContextResolver
 from qala.sdm.contexts import SDM_CONTEXT_URL
 
 if TYPE_CHECKING:
-    from qala.iot.capability import IotServices
+    from qala.iot.runtime import IotServices
     from qala.services import Services
 
 log = logging.getLogger("qala.iot.simulate")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qala.capabilities import Capability
-from qala.ngsild import batch, contexts, discovery, entities
+from qala.ngsild.routes import batch, contexts, discovery, entities
 
 PREFIX = "/ngsi-ld/v1"
 

@@ -14,9 +14,16 @@ from qala.hub.model import Entity
 from qala.hub.query import GeoFilter, Param
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import geo
-from qala.ngsild import query as qlang
 from qala.ngsild.dnf import parse_dnf
 from qala.ngsild.parse import check_name
+from qala.ngsild.query import (
+    QueryLimits,
+    QuerySyntaxError,
+    QueryTooComplex,
+    compile_matcher,
+    compile_sql,
+    parse_query,
+)
 
 
 class QFilter:
@@ -24,14 +31,14 @@ class QFilter:
 
     def __init__(self, text: str, ctx: CompiledContext, max_terms: int) -> None:
         try:
-            self.ast = qlang.parse_query(text, limits=qlang.QueryLimits(max_terms=max_terms))
-        except qlang.QueryTooComplex as exc:
+            self.ast = parse_query(text, limits=QueryLimits(max_terms=max_terms))
+        except QueryTooComplex as exc:
             raise TooComplexQuery(f"q is too complex: {exc}") from None
-        except qlang.QuerySyntaxError as exc:
+        except QuerySyntaxError as exc:
             raise BadRequestData(f"invalid q: {exc}") from None
         self.text = text
         self._expand = _checked_expand(ctx)
-        self._match = qlang.compile_matcher(self.ast, self._expand)
+        self._match = compile_matcher(self.ast, self._expand)
 
     def matches(self, entity: Entity) -> bool:
         return self._match(entity.attrs)
@@ -43,7 +50,7 @@ class QFilter:
         if dialect not in ("sqlite", "postgresql"):
             return None
         try:
-            compiled = qlang.compile_sql(self.ast, self._expand, dialect, "e.data", param)  # type: ignore[arg-type]
+            compiled = compile_sql(self.ast, self._expand, dialect, "e.data", param)  # type: ignore[arg-type]
         except ValueError:
             # A member name SQL cannot address safely: the store filters in Python instead.
             return None

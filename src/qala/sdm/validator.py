@@ -8,16 +8,13 @@ written. Types without a model are not checked.
 
 from __future__ import annotations
 
-from qala.capabilities import Capability
 from qala.hub import Tenant
 from qala.hub.errors import BadRequestData
 from qala.hub.model import Entity
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild.render import RenderOptions, render_entity
-from qala.sdm.contexts import SDM_CONTEXT_URL
 from qala.sdm.keyvalues import to_key_values
 from qala.sdm.validation import SmartDataModels
-from qala.services import Services
 
 SETTING = "validation"
 SMART_DATA_MODELS = "smart-data-models"
@@ -52,11 +49,3 @@ class SmartDataModelValidator:
                     model=term,
                     errors=problems,
                 )
-
-
-def capability() -> Capability:
-    async def start(services: Services) -> None:
-        context = await services.contexts.compile(SDM_CONTEXT_URL)
-        services.hub.add_validator(SmartDataModelValidator(context))
-
-    return Capability(name="smart-data-models", start=start)

@@ -13,12 +13,12 @@ PREFIX = "/ngsi-ld/v1"
 async def start(svc: Services) -> None:
     engine = SubscriptionEngine(svc)
     await engine.start()
-    svc.extras["subscriptions"] = engine
+    svc.state.put(SubscriptionEngine, engine)
     svc.hub.add_participant(engine.participant)
 
 
 async def stop(svc: Services) -> None:
-    engine: SubscriptionEngine | None = svc.extras.pop("subscriptions", None)
+    engine = svc.state.pop(SubscriptionEngine)
     if engine is None:
         return
     svc.hub.remove_participant(engine.participant)

@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from qala import openapi as doc
+from qala import openapi
 from qala.hub import access
 from qala.hub.errors import AlreadyExists, BadRequestData, Conflict, Forbidden, NotFound
 from qala.hub.model import iso_to_us, now_us, us_to_iso
@@ -37,8 +37,8 @@ SubscriptionIdPath = Annotated[
     str, Path(description="Subscription id (a URI)", examples=["urn:ngsi-ld:Subscription:1"])
 ]
 _NOTIFICATION = {"endpoint": {"uri": "http://127.0.0.1:9000/notify"}, "attributes": ["status"]}
-_CREATE_BODY = doc.body(
-    doc.ref("SubscriptionInput"),
+_CREATE_BODY = openapi.body(
+    openapi.ref("SubscriptionInput"),
     example={
         "id": "urn:ngsi-ld:Subscription:1",
         "type": "Subscription",
@@ -46,16 +46,16 @@ _CREATE_BODY = doc.body(
         "notification": _NOTIFICATION,
     },
 )
-_PATCH_BODY = doc.body(
-    doc.ref("SubscriptionFragment"),
-    (doc.JSON, doc.JSONLD, doc.MERGE_PATCH),
+_PATCH_BODY = openapi.body(
+    openapi.ref("SubscriptionFragment"),
+    (openapi.JSON, openapi.JSONLD, openapi.MERGE_PATCH),
     example={"isActive": False},
 )
-_SUBSCRIPTIONS = {"type": "array", "items": doc.ref("Subscription")}
+_SUBSCRIPTIONS = {"type": "array", "items": openapi.ref("Subscription")}
 
 
 def engine_of(request: Request) -> SubscriptionEngine:
-    engine: SubscriptionEngine = services(request).extras["subscriptions"]
+    engine = services(request).state.get(SubscriptionEngine)
     return engine
 
 
@@ -117,8 +117,8 @@ def _copy(value: Any) -> Any:
     summary="Create a subscription",
     openapi_extra=_CREATE_BODY,
     responses={
-        **doc.created("Created; Location names the new subscription"),
-        **doc.errors(400, 403, 409, 413, 415, 504),
+        **openapi.created("Created; Location names the new subscription"),
+        **openapi.errors(400, 403, 409, 413, 415, 504),
     },
 )
 async def create_subscription(request: Request, tenant: TenantHeader = None) -> Response:
@@ -150,8 +150,8 @@ async def create_subscription(request: Request, tenant: TenantHeader = None) -> 
     "/subscriptions",
     summary="List subscriptions",
     responses={
-        **doc.ok(_SUBSCRIPTIONS, "A page of subscriptions", doc.NGSI_LD),
-        **doc.errors(400, 403, 404, 406, 504),
+        **openapi.ok(_SUBSCRIPTIONS, "A page of subscriptions", openapi.NGSI_LD),
+        **openapi.errors(400, 403, 404, 406, 504),
     },
 )
 async def list_subscriptions(
@@ -193,8 +193,8 @@ async def list_subscriptions(
     "/subscriptions/{subscriptionId}",
     summary="Retrieve a subscription",
     responses={
-        **doc.ok(doc.ref("Subscription"), "The subscription", doc.NGSI_LD),
-        **doc.errors(400, 403, 404, 406, 504),
+        **openapi.ok(openapi.ref("Subscription"), "The subscription", openapi.NGSI_LD),
+        **openapi.errors(400, 403, 404, 406, 504),
     },
 )
 async def retrieve_subscription(
@@ -220,7 +220,10 @@ async def retrieve_subscription(
     status_code=204,
     summary="Update a subscription (members given replace the stored ones)",
     openapi_extra=_PATCH_BODY,
-    responses={**doc.no_content("Updated"), **doc.errors(400, 403, 404, 409, 413, 415, 504)},
+    responses={
+        **openapi.no_content("Updated"),
+        **openapi.errors(400, 403, 404, 409, 413, 415, 504),
+    },
 )
 async def update_subscription(
     request: Request, subscriptionId: SubscriptionIdPath, tenant: TenantHeader = None
@@ -284,7 +287,7 @@ async def update_subscription(
     "/subscriptions/{subscriptionId}",
     status_code=204,
     summary="Delete a subscription",
-    responses={**doc.no_content("Deleted"), **doc.errors(400, 403, 404)},
+    responses={**openapi.no_content("Deleted"), **openapi.errors(400, 403, 404)},
 )
 async def delete_subscription(
     request: Request, subscriptionId: SubscriptionIdPath, tenant: TenantHeader = None

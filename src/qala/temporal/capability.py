@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 
 from qala.capabilities import Capability
 from qala.services import Services
@@ -12,21 +13,28 @@ from qala.temporal.retention import compaction_loop
 from qala.temporal.routes import ROUTERS
 
 PREFIX = "/ngsi-ld/v1"
-_TASK = "temporal.compaction"
+
+
+@dataclass(slots=True)
+class Compaction:
+    """The task compacting old history into hourly aggregates."""
+
+    task: asyncio.Task[None]
 
 
 async def start(svc: Services) -> None:
     svc.hub.add_participant(HistoryRecorder())
     if svc.settings.temporal_compact_interval > 0:
-        svc.extras[_TASK] = asyncio.create_task(compaction_loop(svc.store, svc.settings))
+        task = asyncio.create_task(compaction_loop(svc.store, svc.settings))
+        svc.state.put(Compaction, Compaction(task))
 
 
 async def stop(svc: Services) -> None:
-    task = svc.extras.pop(_TASK, None)
-    if task is not None:
-        task.cancel()
+    compaction = svc.state.pop(Compaction)
+    if compaction is not None:
+        compaction.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            await compaction.task
 
 
 def capability() -> Capability:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
-from qala import openapi as doc
+from qala import openapi
 from qala.hub.errors import NotFound
 from qala.ngsild import http
 from qala.ngsild.parse import check_name
@@ -35,12 +35,12 @@ register_url_convertor("name_or_iri", NameOrIriConvertor())
 
 router = APIRouter(tags=["Discovery"], route_class=FastRoute)
 DetailsQuery = Annotated[bool, Query(description="Return full descriptions, not names")]
-_ERRORS = doc.errors(400, 403, 404, 406, 504)
+_ERRORS = openapi.errors(400, 403, 404, 406, 504)
 
 
 def _list(schema: str, detailed: str) -> dict[int | str, dict[str, Any]]:
-    either = {"anyOf": [doc.ref(schema), {"type": "array", "items": doc.ref(detailed)}]}
-    return doc.ok(either, f"A {schema}, or with details=true the {detailed}s", doc.NGSI_LD)
+    either = {"anyOf": [openapi.ref(schema), {"type": "array", "items": openapi.ref(detailed)}]}
+    return openapi.ok(either, f"A {schema}, or with details=true the {detailed}s", openapi.NGSI_LD)
 
 
 def _with_context(body: Any, negotiated: http.Negotiated) -> Any:
@@ -90,7 +90,7 @@ async def list_types(
 @router.get(
     "/types/{type:name_or_iri}",
     summary="One entity type: count and attributes",
-    responses={**doc.ok(doc.ref("EntityTypeInfo"), media_types=doc.NGSI_LD), **_ERRORS},
+    responses={**openapi.ok(openapi.ref("EntityTypeInfo"), media_types=openapi.NGSI_LD), **_ERRORS},
 )
 async def type_info(
     request: Request,
@@ -172,7 +172,10 @@ async def list_attributes(
 @router.get(
     "/attributes/{attrId:name_or_iri}",
     summary="One attribute: count, kinds, entity types",
-    responses={**doc.ok(doc.ref("AttributeDetails"), media_types=doc.NGSI_LD), **_ERRORS},
+    responses={
+        **openapi.ok(openapi.ref("AttributeDetails"), media_types=openapi.NGSI_LD),
+        **_ERRORS,
+    },
 )
 async def attribute_info(
     request: Request,

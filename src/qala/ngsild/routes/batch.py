@@ -7,21 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from qala import openapi as doc
+from qala import openapi
 from qala.hub import BatchOutcome
 from qala.hub.errors import BadRequestData, HubError, UnsupportedMediaType
 from qala.hub.model import Entity
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
-from qala.ngsild.entities import (
-    ENTITY_LIST,
-    FormatQuery,
-    LangQuery,
-    OptionsQuery,
-    entity_list_response,
-    geometry_property,
-    stored_types,
-)
 from qala.ngsild.errors import problem_body
 from qala.ngsild.filters import geo_filter_json, q_filter, scope_filter
 from qala.ngsild.linked import Linker, parse_join
@@ -41,6 +32,15 @@ from qala.ngsild.parse import (
     parse_fragment,
     reject_null_markers,
 )
+from qala.ngsild.responses import (
+    ENTITY_LIST,
+    FormatQuery,
+    LangQuery,
+    OptionsQuery,
+    entity_list_response,
+    geometry_property,
+    stored_types,
+)
 from qala.ngsild.routing import FastRoute
 from qala.services import services
 from qala.web.edge import TenantHeader, actor_of, tenant_headers
@@ -49,7 +49,7 @@ router = APIRouter(tags=["Batch operations"], route_class=FastRoute)
 
 _ENTITY = {"type": "Streetlight", "status": {"type": "Property", "value": "ok"}}
 #: Batch items are checked one by one: an invalid one fails alone, in the 207 result.
-_ARRAY_BODY = doc.body(
+_ARRAY_BODY = openapi.body(
     {
         "type": "array",
         "minItems": 1,
@@ -57,7 +57,7 @@ _ARRAY_BODY = doc.body(
     },
     example=[{"id": "urn:ngsi-ld:Streetlight:1", **_ENTITY}],
 )
-_FRAGMENTS_BODY = doc.body(
+_FRAGMENTS_BODY = openapi.body(
     {
         "type": "array",
         "minItems": 1,
@@ -65,14 +65,14 @@ _FRAGMENTS_BODY = doc.body(
     },
     example=[{"id": "urn:ngsi-ld:Streetlight:1", "status": {"type": "Property", "value": "off"}}],
 )
-_IDS_BODY = doc.body(
+_IDS_BODY = openapi.body(
     {"type": "array", "minItems": 1, "items": {"description": "An entity id (a URI)"}},
     example=["urn:ngsi-ld:Streetlight:1"],
 )
-_QUERY_BODY = doc.body(doc.ref("Query"), example={"type": "Query", "entities": [_ENTITY]})
+_QUERY_BODY = openapi.body(openapi.ref("Query"), example={"type": "Query", "entities": [_ENTITY]})
 _IDS = {"type": "array", "items": {"type": "string"}}
-_PARTLY = doc.ok(doc.ref("BatchOperationResult"), "Some entities failed", status=207)
-_ERRORS = doc.errors(400, 403, 413, 415, 504)
+_PARTLY = openapi.ok(openapi.ref("BatchOperationResult"), "Some entities failed", status=207)
+_ERRORS = openapi.errors(400, 403, 413, 415, 504)
 
 
 def _entity_array(body: Any, max_entities: int) -> list[Any]:
@@ -164,7 +164,7 @@ def _batch_result(outcome: BatchOutcome, errors: list[tuple[str, HubError]]) -> 
     summary="Create entities in a batch",
     openapi_extra=_ARRAY_BODY,
     responses={
-        **doc.ok(_IDS, "All entities were created: their ids", status=201),
+        **openapi.ok(_IDS, "All entities were created: their ids", status=201),
         **_PARTLY,
         **_ERRORS,
     },
@@ -189,8 +189,8 @@ async def batch_create(request: Request, tenant: TenantHeader = None) -> Respons
     summary="Create or update entities in a batch (options=replace|update)",
     openapi_extra=_ARRAY_BODY,
     responses={
-        **doc.ok(_IDS, "The ids of the entities created (the others were updated)", status=201),
-        **doc.no_content("All entities existed and were updated"),
+        **openapi.ok(_IDS, "The ids of the entities created (the others were updated)", status=201),
+        **openapi.no_content("All entities existed and were updated"),
         **_PARTLY,
         **_ERRORS,
     },
@@ -227,7 +227,7 @@ async def batch_upsert(
     status_code=204,
     summary="Update entities in a batch (options=noOverwrite)",
     openapi_extra=_FRAGMENTS_BODY,
-    responses={**doc.no_content("All entities were updated"), **_PARTLY, **_ERRORS},
+    responses={**openapi.no_content("All entities were updated"), **_PARTLY, **_ERRORS},
 )
 async def batch_update(
     request: Request,
@@ -255,7 +255,7 @@ async def batch_update(
     status_code=204,
     summary="Merge into entities in a batch",
     openapi_extra=_FRAGMENTS_BODY,
-    responses={**doc.no_content("All entities were merged"), **_PARTLY, **_ERRORS},
+    responses={**openapi.no_content("All entities were merged"), **_PARTLY, **_ERRORS},
 )
 async def batch_merge(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
@@ -276,7 +276,7 @@ async def batch_merge(request: Request, tenant: TenantHeader = None) -> Response
     status_code=204,
     summary="Delete entities in a batch",
     openapi_extra=_IDS_BODY,
-    responses={**doc.no_content("All entities were deleted"), **_PARTLY, **_ERRORS},
+    responses={**openapi.no_content("All entities were deleted"), **_PARTLY, **_ERRORS},
 )
 async def batch_delete(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
@@ -306,7 +306,7 @@ async def batch_delete(request: Request, tenant: TenantHeader = None) -> Respons
     "/entityOperations/query",
     summary="Query entities with a Query object in the body",
     openapi_extra=_QUERY_BODY,
-    responses={**ENTITY_LIST, **doc.errors(400, 403, 404, 406, 413, 415, 504)},
+    responses={**ENTITY_LIST, **openapi.errors(400, 403, 404, 406, 413, 415, 504)},
 )
 async def batch_query(
     request: Request,

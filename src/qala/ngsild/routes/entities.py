@@ -9,9 +9,9 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
-from qala import openapi as doc
+from qala import openapi
 from qala.hub import AttributeOutcome
-from qala.hub.errors import BadRequestData, HubError, InvalidRequest, NotFound
+from qala.hub.errors import BadRequestData, InvalidRequest, NotFound
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
 from qala.ngsild.linked import Linker, parse_join
@@ -33,14 +33,23 @@ from qala.ngsild.parse import (
     reject_null_markers,
 )
 from qala.ngsild.render import (
-    DEFAULT_GEOMETRY_PROPERTY,
     RenderOptions,
     render_entity,
     render_geojson_feature,
 )
+from qala.ngsild.responses import (
+    ENTITIES,
+    ENTITY_LIST,
+    FormatQuery,
+    LangQuery,
+    OptionsQuery,
+    entity_list_response,
+    geometry_property,
+    stored_types,
+)
 from qala.ngsild.routing import FastRoute
 from qala.services import services
-from qala.web.edge import TenantHeader, actor_of, negotiate, page_links, tenant_headers
+from qala.web.edge import TenantHeader, actor_of, negotiate, tenant_headers
 
 
 class EntityIdConvertor(Convertor[str]):
@@ -67,13 +76,7 @@ EntityIdPath = Annotated[
     str, Path(description="Entity id (a URI)", examples=["urn:ngsi-ld:Streetlight:1"])
 ]
 AttrIdPath = Annotated[str, Path(description="Attribute name", examples=["status"])]
-OptionsQuery = Annotated[
-    str | None,
-    Query(description="Comma-separated: keyValues, concise, normalized, sysAttrs"),
-]
-FormatQuery = Annotated[str | None, Query(description="normalized, concise or keyValues")]
 AttrsQuery = Annotated[str | None, Query(description="Comma-separated attribute names")]
-LangQuery = Annotated[str | None, Query(description="Language for LanguageProperties, or *")]
 TypeGateQuery = Annotated[
     str | None, Query(description="Only if the entity has one of these types (else 404)")
 ]
@@ -95,45 +98,38 @@ _EXAMPLE_ENTITY = {
     "status": {"type": "Property", "value": "ok"},
     "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [71.45, 51.17]}},
 }
-_ENTITY_BODY = doc.body(doc.ref("EntityInput"), example=_EXAMPLE_ENTITY)
-_ATTRS_BODY = doc.body(
-    doc.ref("EntityFragment"), example={"status": {"type": "Property", "value": "off"}}
+_ENTITY_BODY = openapi.body(openapi.ref("EntityInput"), example=_EXAMPLE_ENTITY)
+_ATTRS_BODY = openapi.body(
+    openapi.ref("EntityFragment"), example={"status": {"type": "Property", "value": "off"}}
 )
-_MERGE_BODY = doc.body(
-    doc.ref("EntityFragment"),
-    (doc.JSON, doc.JSONLD, doc.MERGE_PATCH),
+_MERGE_BODY = openapi.body(
+    openapi.ref("EntityFragment"),
+    (openapi.JSON, openapi.JSONLD, openapi.MERGE_PATCH),
     example={"status": {"type": "Property", "value": "off"}},
 )
-_ATTRIBUTE_BODY = doc.body(doc.ref("Attribute"), example={"type": "Property", "value": "off"})
-_PARTIAL_BODY = doc.body(
-    doc.ref("Attribute"), (doc.JSON, doc.JSONLD, doc.MERGE_PATCH), example={"value": "off"}
+_ATTRIBUTE_BODY = openapi.body(
+    openapi.ref("Attribute"), example={"type": "Property", "value": "off"}
 )
-_ENTITIES = {"type": "array", "items": doc.ref("Entity")}
+_PARTIAL_BODY = openapi.body(
+    openapi.ref("Attribute"),
+    (openapi.JSON, openapi.JSONLD, openapi.MERGE_PATCH),
+    example={"value": "off"},
+)
 #: An entity, or (join=flat) the entity and those it links to.
-_ENTITY_OR_FLAT = {"anyOf": [doc.ref("Entity"), _ENTITIES]}
-#: A body in the representation Accept asks for: NGSI-LD JSON(-LD) or GeoJSON.
-ENTITY_LIST = {
-    200: {
-        "description": "The entities (NGSILD-Results-Count with count=true; Link: next/prev)",
-        "content": {
-            **doc.content(_ENTITIES, doc.NGSI_LD),
-            doc.GEOJSON: {"schema": doc.ref("FeatureCollection")},
-        },
-    }
-}
+_ENTITY_OR_FLAT = {"anyOf": [openapi.ref("Entity"), ENTITIES]}
 _ENTITY = {
     200: {
         "description": "The entity",
         "content": {
-            **doc.content(_ENTITY_OR_FLAT, doc.NGSI_LD),
-            doc.GEOJSON: {"schema": doc.ref("Feature")},
+            **openapi.content(_ENTITY_OR_FLAT, openapi.NGSI_LD),
+            openapi.GEOJSON: {"schema": openapi.ref("Feature")},
         },
     }
 }
 #: Errors of every write of one entity's data with a body.
-_WRITE_ERRORS = doc.errors(400, 403, 404, 413, 415, 504)
+_WRITE_ERRORS = openapi.errors(400, 403, 404, 413, 415, 504)
 #: 207: some attributes were not updated (or appended).
-_PARTLY = doc.ok(doc.ref("UpdateResult"), "Some attributes were not changed", status=207)
+_PARTLY = openapi.ok(openapi.ref("UpdateResult"), "Some attributes were not changed", status=207)
 
 
 def entity_location(entity_id: str) -> str:
@@ -157,25 +153,6 @@ def render_body(
     return body
 
 
-async def stored_types(
-    request: Request, tenant: str | None, entity_id: str, ctx: CompiledContext
-) -> list[str] | None:
-    """The stored entity's types, when the @context has type-scoped terms that depend on them."""
-    if not ctx.has_type_scoped:
-        return None
-    try:
-        entity = await services(request).hub.get_entity(tenant, entity_id, actor_of(request))
-    except HubError:
-        return None
-    return entity.types
-
-
-def geometry_property(ctx: CompiledContext, raw: str | None) -> str:
-    if raw is None:
-        return DEFAULT_GEOMETRY_PROPERTY
-    return ctx.expand(check_name(raw, "geometryProperty"))
-
-
 # -- /entities -----------------------------------------------------------------------------
 
 
@@ -185,8 +162,8 @@ def geometry_property(ctx: CompiledContext, raw: str | None) -> str:
     summary="Create an entity",
     openapi_extra=_ENTITY_BODY,
     responses={
-        **doc.created("Created; Location names the new entity"),
-        **doc.errors(400, 403, 409, 413, 415, 504),
+        **openapi.created("Created; Location names the new entity"),
+        **openapi.errors(400, 403, 409, 413, 415, 504),
     },
 )
 async def create_entity(request: Request, tenant: TenantHeader = None) -> Response:
@@ -201,7 +178,7 @@ async def create_entity(request: Request, tenant: TenantHeader = None) -> Respon
 @router.get(
     "/entities",
     summary="Query entities",
-    responses={**ENTITY_LIST, **doc.errors(400, 403, 404, 406, 504)},
+    responses={**ENTITY_LIST, **openapi.errors(400, 403, 404, 406, 504)},
 )
 async def query_entities(
     request: Request,
@@ -288,44 +265,6 @@ async def query_entities(
     )
 
 
-def entity_list_response(
-    request: Request,
-    negotiated: http.Negotiated,
-    opts: RenderOptions,
-    entities: list[Any],
-    count: int | None,
-    limit: int,
-    offset: int,
-    tenant: str | None,
-    geo_property: str,
-    bodies: list[dict[str, Any]] | None = None,
-) -> Response:
-    """The response of a query; ``bodies``: the entities already rendered (``join``)."""
-    ctx = negotiated.ctx
-    headers = tenant_headers(tenant)
-    if count is not None:
-        headers["NGSILD-Results-Count"] = str(count)
-    links = page_links(request, limit, offset, len(entities), count, negotiated.accept)
-    body: Any
-    if negotiated.accept == http.GEOJSON:
-        body = {
-            "type": "FeatureCollection",
-            "features": [render_geojson_feature(e, ctx, opts, geo_property) for e in entities],
-            "@context": ctx.response_context(),
-        }
-    else:
-        body = bodies if bodies is not None else [render_entity(e, ctx, opts) for e in entities]
-        if negotiated.accept == http.JSONLD:
-            response_context = ctx.response_context()
-            for item in body:
-                item["@context"] = response_context
-    response = http.json_response(body, negotiated=negotiated, headers=headers)
-    if links:
-        existing = response.headers.get("Link")
-        response.headers["Link"] = ", ".join([*([existing] if existing else []), *links])
-    return response
-
-
 # -- URLs without the entity id ---------------------------------------------------------------
 
 
@@ -354,7 +293,7 @@ async def attrs_without_entity(request: Request) -> Response:
 @router.get(
     "/entities/{entityId:entity_id}",
     summary="Retrieve an entity",
-    responses={**_ENTITY, **doc.errors(400, 403, 404, 406, 504)},
+    responses={**_ENTITY, **openapi.errors(400, 403, 404, 406, 504)},
 )
 async def retrieve_entity(
     request: Request,
@@ -444,7 +383,7 @@ def type_filter(raw: str | None, ctx: CompiledContext) -> set[str] | None:
     status_code=204,
     summary="Replace an entity",
     openapi_extra=_ENTITY_BODY,
-    responses={**doc.no_content("Replaced"), **_WRITE_ERRORS},
+    responses={**openapi.no_content("Replaced"), **_WRITE_ERRORS},
 )
 async def replace_entity(
     request: Request,
@@ -466,7 +405,7 @@ async def replace_entity(
     status_code=204,
     summary="Merge into an entity (merge-patch; urn:ngsi-ld:null deletes)",
     openapi_extra=_MERGE_BODY,
-    responses={**doc.no_content("Merged"), **_WRITE_ERRORS},
+    responses={**openapi.no_content("Merged"), **_WRITE_ERRORS},
 )
 async def merge_entity(
     request: Request,
@@ -492,7 +431,7 @@ async def merge_entity(
     "/entities/{entityId:entity_id}",
     status_code=204,
     summary="Delete an entity",
-    responses={**doc.no_content("Deleted"), **doc.errors(400, 403, 404, 504)},
+    responses={**openapi.no_content("Deleted"), **openapi.errors(400, 403, 404, 504)},
 )
 async def delete_entity(
     request: Request,
@@ -530,7 +469,7 @@ def outcome_response(
     status_code=204,
     summary="Append attributes (options=noOverwrite keeps existing ones)",
     openapi_extra=_ATTRS_BODY,
-    responses={**doc.no_content("Appended"), **_PARTLY, **_WRITE_ERRORS},
+    responses={**openapi.no_content("Appended"), **_PARTLY, **_WRITE_ERRORS},
 )
 async def append_attributes(
     request: Request,
@@ -559,7 +498,7 @@ async def append_attributes(
     status_code=204,
     summary="Update existing attributes",
     openapi_extra=_ATTRS_BODY,
-    responses={**doc.no_content("Updated"), **_PARTLY, **_WRITE_ERRORS},
+    responses={**openapi.no_content("Updated"), **_PARTLY, **_WRITE_ERRORS},
 )
 async def update_attributes(
     request: Request,
@@ -584,7 +523,7 @@ async def update_attributes(
     status_code=204,
     summary="Partially update one attribute",
     openapi_extra=_PARTIAL_BODY,
-    responses={**doc.no_content("Updated"), **_WRITE_ERRORS},
+    responses={**openapi.no_content("Updated"), **_WRITE_ERRORS},
 )
 async def update_attribute(
     request: Request,
@@ -620,7 +559,7 @@ def check_attribute_path_name(name: str, ctx: CompiledContext) -> str:
     status_code=204,
     summary="Replace one attribute",
     openapi_extra=_ATTRIBUTE_BODY,
-    responses={**doc.no_content("Replaced"), **_WRITE_ERRORS},
+    responses={**openapi.no_content("Replaced"), **_WRITE_ERRORS},
 )
 async def replace_attribute(
     request: Request,
@@ -649,7 +588,7 @@ async def replace_attribute(
     "/entities/{entityId:entity_id}/attrs/{attrId}",
     status_code=204,
     summary="Delete an attribute",
-    responses={**doc.no_content("Deleted"), **doc.errors(400, 403, 404, 504)},
+    responses={**openapi.no_content("Deleted"), **openapi.errors(400, 403, 404, 504)},
 )
 async def delete_attribute(
     request: Request,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from qala import openapi as doc
+from qala import openapi
 from qala.hub.errors import BadRequestData, InvalidRequest, NotFound, UnsupportedMediaType
 from qala.hub.model import us_to_iso
 from qala.jsonld.resolver import HOSTED_PATH, StoredContext, use_key
@@ -77,16 +77,16 @@ async def _find(request: Request, context_id: str) -> StoredContext:
     "/jsonldContexts",
     summary="List the @contexts the broker holds",
     responses={
-        **doc.ok(
+        **openapi.ok(
             {
                 "anyOf": [
                     {"type": "array", "items": {"type": "string"}},
-                    {"type": "array", "items": doc.ref("ContextInfo")},
+                    {"type": "array", "items": openapi.ref("ContextInfo")},
                 ]
             },
             "Their URLs, or with details=true their descriptions",
         ),
-        **doc.errors(400),
+        **openapi.errors(400),
     },
 )
 async def list_contexts(
@@ -113,12 +113,13 @@ async def list_contexts(
     "/jsonldContexts",
     status_code=201,
     summary="Host a @context document",
-    openapi_extra=doc.body(
-        doc.ref("ContextDocument"), example={"@context": {"Streetlight": "https://example.org/S"}}
+    openapi_extra=openapi.body(
+        openapi.ref("ContextDocument"),
+        example={"@context": {"Streetlight": "https://example.org/S"}},
     ),
     responses={
-        **doc.created("Hosted; Location names the document"),
-        **doc.errors(400, 413, 415, 504),
+        **openapi.created("Hosted; Location names the document"),
+        **openapi.errors(400, 413, 415, 504),
     },
 )
 async def add_context(request: Request) -> Response:
@@ -144,11 +145,11 @@ async def add_context(request: Request) -> Response:
     "/jsonldContexts/{contextId:path}",
     summary="Serve a @context document",
     responses={
-        **doc.ok(
-            {"anyOf": [doc.ref("ContextDocument"), doc.ref("ContextInfo")]},
+        **openapi.ok(
+            {"anyOf": [openapi.ref("ContextDocument"), openapi.ref("ContextInfo")]},
             "The document, or with details=true its description",
         ),
-        **doc.errors(400, 404),
+        **openapi.errors(400, 404),
     },
 )
 async def get_context(
@@ -168,7 +169,7 @@ async def get_context(
     "/jsonldContexts/{contextId:path}",
     status_code=204,
     summary="Delete a @context",
-    responses={**doc.no_content("Deleted (or reloaded)"), **doc.errors(400, 404, 504)},
+    responses={**openapi.no_content("Deleted (or reloaded)"), **openapi.errors(400, 404, 504)},
 )
 async def delete_context(
     request: Request,
