@@ -193,6 +193,7 @@ class Outbound:
                 ):
                     if len(redirects) >= max_redirects:
                         raise Refused(f"more than {max_redirects} redirects")
+                    await _read(response, max_bytes)  # so that the connection can be reused
                     current = str(response.url.join(response.headers["location"]))
                     redirects.append(current)
                     if response.status_code == 303 or (
