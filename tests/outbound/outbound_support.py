@@ -11,6 +11,7 @@ import ipaddress
 import json
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -83,6 +84,15 @@ class Seen:
 Answer = Callable[[BaseHTTPRequestHandler], None]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
+            return  # a client that hung up on a cut answer
+        super().handle_error(request, client_address)
+
+
 class LocalServer:
     """An HTTP server on 127.0.0.1 (HTTPS with ``tls``): ``answers[path]`` answers a path."""
 
@@ -118,8 +128,7 @@ class LocalServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.port: int = self.httpd.server_address[1]
