@@ -3,8 +3,9 @@
 Every distinct context is processed once and cached (an LRU of compiled contexts). Documents come
 from, in order: the built-in core and Smart Data Models contexts, contexts preloaded from a
 folder or added with ``qala contexts add`` / ``POST /jsonldContexts`` (the context store, kept in
-the database), and finally an HTTP fetch with a timeout, whose result is kept in the store so a
-restart does not fetch it again.
+the database), and finally an HTTP fetch through :mod:`qala.outbound` (checked addresses, at most
+3 checked redirects, 2 MiB, a timeout), whose result is kept in the store so a restart does not
+fetch it again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
-import httpx
 import orjson
 from pyld import jsonld
 
@@ -28,7 +28,12 @@ from qala.hub.errors import BadRequestData, ContextNotAvailable
 from qala.jsonld import compiled
 from qala.jsonld.compiled import CompiledContext, ContextValue
 from qala.jsonld.core import CORE_CONTEXT_URL, CORE_CONTEXT_URLS, core_document
-from qala.netguard import RefusedAddress, check_url
+from qala.outbound import Outbound, OutboundError, Refused
+
+#: The most redirects a context fetch follows (each hop checked like the first URL).
+MAX_REDIRECTS = 3
+#: The largest context document read.
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 
 #: A context the broker hosts itself: ``…/ngsi-ld/v1/jsonldContexts/{localId}``.
 HOSTED_PATH = re.compile(r"/ngsi-ld/v1/jsonldContexts/([^/?#]+)$")
@@ -83,10 +88,13 @@ class ContextResolver:
         allow_local: bool = False,
         cache_size: int = 256,
         fetcher: Callable[[str], Awaitable[dict[str, Any]]] | None = None,
+        outbound: Outbound | None = None,
     ) -> None:
         self.repository = repository
         self.fetch_timeout = fetch_timeout
         self.allow_local = allow_local
+        #: How remote contexts are fetched (the guard for user-chosen URLs).
+        self.outbound = outbound or Outbound(allow_local=allow_local)
         self.cache_size = cache_size
         self._documents: dict[str, dict[str, Any]] = {
             u: core_document(u) for u in CORE_CONTEXT_URLS
@@ -269,28 +277,28 @@ class ContextResolver:
         if not url.startswith(("http://", "https://")):
             # nothing to retrieve: the request's @context is malformed (a client error)
             raise BadRequestData(f"invalid @context: {url!r} is not an http(s) URL")
-        try:
-            await check_url(url, allow_local=self.allow_local)
-        except RefusedAddress as exc:
-            raise ContextNotAvailable(f"@context {url!r} refused: {exc}") from exc
         headers = {"Accept": "application/ld+json, application/json;q=0.9"}
         try:
-            async with httpx.AsyncClient(
-                timeout=self.fetch_timeout, follow_redirects=True, max_redirects=3
-            ) as client:
-                response = await client.get(url, headers=headers)
-        except httpx.HTTPError as exc:
-            raise ContextNotAvailable(
-                f"@context {url!r} could not be retrieved: {type(exc).__name__} {exc}".strip()
-            ) from exc
-        if response.status_code != 200:
-            raise ContextNotAvailable(
-                f"@context {url!r} could not be retrieved: HTTP {response.status_code}"
+            answer = await self.outbound.request(
+                "GET",
+                url,
+                schemes=("http", "https"),
+                max_redirects=MAX_REDIRECTS,
+                max_bytes=MAX_DOCUMENT_BYTES,
+                timeout=self.fetch_timeout,
+                headers=headers,
             )
-        if len(response.content) > 2 * 1024 * 1024:
-            raise ContextNotAvailable(f"@context {url!r} is larger than 2 MiB")
+        except Refused as exc:
+            raise ContextNotAvailable(f"@context {url!r} refused: {exc}") from None
+        except OutboundError as exc:
+            raise ContextNotAvailable(f"@context {url!r} could not be retrieved: {exc}") from None
+        if answer.status != 200:
+            via = f" (after redirects to {', '.join(answer.redirects)})" if answer.redirects else ""
+            raise ContextNotAvailable(
+                f"@context {url!r} could not be retrieved: HTTP {answer.status}{via}"
+            )
         try:
-            doc = orjson.loads(response.content)
+            doc = orjson.loads(answer.content)
         except orjson.JSONDecodeError as exc:
             raise ContextNotAvailable(f"@context {url!r} is not JSON: {exc}") from exc
         if not isinstance(doc, dict):

@@ -1,25 +1,31 @@
-"""Sending notifications: the Notification document, HTTP(S) POST and MQTT publish."""
+"""Sending notifications: the Notification document, HTTP(S) POST and MQTT publish.
+
+Endpoints are chosen by API users, so both go through :mod:`qala.outbound`: the connection goes
+to a checked address, redirects are not followed, and an answer is read within the notification
+timeout and :data:`MAX_ANSWER_BYTES`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import ssl
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
 
 from qala.jsonld.core import CORE_CONTEXT_URL
-from qala.netguard import RefusedAddress, check_url
 from qala.ngsild.http import JSONLD, TENANT_HEADER, link_header
+from qala.outbound import Outbound, OutboundError, Refused, TooSlow
 from qala.subscriptions.model import CompiledSubscription, EndpointURL
 
 log = logging.getLogger("qala.subscriptions")
+
+#: The largest answer read from an HTTP endpoint (its body is not used; a larger one is cut and
+#: the attempt counts as failed).
+MAX_ANSWER_BYTES = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -67,20 +73,25 @@ def notification_id(sub_id: str, first_row: int, last_row: int) -> str:
 class Senders:
     """HTTP and MQTT delivery, with connection reuse and the outbound address guard."""
 
-    def __init__(self, *, timeout: float, allow_local: bool, concurrency: int) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        allow_local: bool,
+        concurrency: int,
+        outbound: Outbound | None = None,
+    ) -> None:
         self.timeout = timeout
         self.allow_local = allow_local
-        self.http = httpx.AsyncClient(
+        #: The guard every notification connection goes through.
+        self.outbound = outbound or Outbound(allow_local=allow_local)
+        self.http = self.outbound.client(
             timeout=timeout,
-            follow_redirects=False,
-            limits=httpx.Limits(
-                max_connections=max(concurrency, 8), max_keepalive_connections=max(concurrency, 8)
-            ),
+            max_connections=max(concurrency, 8),
             headers={"User-Agent": "qala-notifier"},
         )
         self._mqtt: dict[tuple[Any, ...], Any] = {}
         self._mqtt_locks: dict[tuple[Any, ...], asyncio.Lock] = {}
-        self._checked: dict[str, tuple[float, str | None]] = {}
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -89,44 +100,38 @@ class Senders:
                 await client.__aexit__(None, None, None)
         self._mqtt.clear()
 
-    async def _guard(self, sub: CompiledSubscription) -> str | None:
-        """Why the endpoint may not be contacted (SSRF guard), or None; cached a minute."""
-        if self.allow_local:
-            return None
-        endpoint = sub.endpoint
-        assert endpoint is not None
-        key = f"{endpoint.host}:{endpoint.port}"
-        hit = self._checked.get(key)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        try:
-            await check_url(sub.uri, allow_local=False, default_port=endpoint.port)
-            reason = None
-        except RefusedAddress as exc:
-            reason = str(exc)
-        self._checked[key] = (time.monotonic() + 60, reason)
-        return reason
-
     async def send(
         self, sub: CompiledSubscription, body: dict[str, Any], headers: dict[str, str]
     ) -> Outcome:
-        refused = await self._guard(sub)
-        if refused is not None:
-            return Outcome(False, f"endpoint refused: {refused}")
         endpoint = sub.endpoint
         assert endpoint is not None
-        payload = orjson.dumps(body)
         if endpoint.is_mqtt:
             return await self._publish(sub, endpoint, body, headers)
         try:
-            response = await self.http.post(sub.uri, content=payload, headers=headers)
-        except httpx.TimeoutException:
+            answer = await self.outbound.request(
+                "POST",
+                sub.uri,
+                schemes=("http", "https"),
+                max_redirects=0,
+                max_bytes=MAX_ANSWER_BYTES,
+                timeout=self.timeout,
+                headers=headers,
+                content=orjson.dumps(body),
+                client=self.http,
+            )
+        except Refused as exc:
+            return Outcome(False, f"endpoint refused: {exc}")
+        except TooSlow:
             return Outcome(False, f"timed out after {self.timeout:g} s")
-        except httpx.HTTPError as exc:
-            return Outcome(False, f"{type(exc).__name__}: {exc}".strip(": "))
-        if 200 <= response.status_code < 300:
+        except OutboundError as exc:
+            return Outcome(False, str(exc))
+        if 200 <= answer.status < 300:
             return Outcome(True)
-        return Outcome(False, f"HTTP {response.status_code} from the endpoint")
+        if 300 <= answer.status < 400:
+            return Outcome(
+                False, f"HTTP {answer.status} from the endpoint: redirects are not followed"
+            )
+        return Outcome(False, f"HTTP {answer.status} from the endpoint")
 
     # -- MQTT -------------------------------------------------------------------------------
 
@@ -155,6 +160,8 @@ class Senders:
         try:
             client = await self._mqtt_client(key, endpoint, version)
             await client.publish(endpoint.topic, message, qos=qos, timeout=self.timeout)
+        except Refused as exc:
+            return Outcome(False, f"endpoint refused: {exc}")
         except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
             await self._drop_mqtt(key)
             return Outcome(False, f"MQTT: {exc}")
@@ -174,17 +181,16 @@ class Senders:
             protocol = (
                 aiomqtt.ProtocolVersion.V5 if version == "mqtt5.0" else aiomqtt.ProtocolVersion.V311
             )
-            client = aiomqtt.Client(
-                endpoint.host,
-                endpoint.port,
+            client = await self.outbound.mqtt_connect(
+                scheme=endpoint.scheme,
+                host=endpoint.host,
+                port=endpoint.port,
                 username=endpoint.username,
                 password=endpoint.password,
                 identifier=f"qala-{uuid.uuid4().hex[:12]}",
                 protocol=protocol,
                 timeout=self.timeout,
-                tls_context=ssl.create_default_context() if endpoint.scheme == "mqtts" else None,
             )
-            await client.__aenter__()
             self._mqtt[key] = client
             return client
 
