@@ -210,8 +210,11 @@ def service_definition(service: Service, lang: Language, fmt: Format) -> Body:
 
 
 def _extended(value: Any) -> Any:
+    """Extension values: objects nest, lists become ``<value>`` items in XML."""
+    if isinstance(value, Mapping):
+        return {k: _extended(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return ListOf("value", list(value))
+        return ListOf("value", [_extended(v) for v in value])
     return value
 
 

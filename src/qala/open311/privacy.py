@@ -20,6 +20,13 @@ an email becomes ``***@***``. Masking is for public output only: the stored text
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
+
+from qala.open311.catalogue import City
+from qala.open311.model import Language, Note, ServiceRequest
+from qala.open311.repository import Event, StoredRequest
+from qala.open311.sla import SlaState
 
 _IIN = re.compile(r"(?<![\d*])\d{6}[ -]?\d{6}(?![\d*])")
 _PHONE = re.compile(
@@ -43,3 +50,81 @@ def mask(text: str | None) -> str | None:
     text = _EMAIL.sub("***@***", text)
     text = _IIN.sub(_stars, text)
     return _PHONE.sub(_stars, text)
+
+
+_SUMMARIES = {
+    "opened": "Request opened",
+    "status": "Status changed",
+    "update": "Status changed",
+    "note": "Note added",
+    "merged": "Merged as a duplicate",
+    "assigned": "Assigned",
+}
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    return value
+
+
+def public_request(
+    stored: StoredRequest,
+    city: City,
+    lang: Language,
+    *,
+    events: Sequence[Event] = (),
+    sla: SlaState | None = None,
+) -> ServiceRequest:
+    """The public view of a stored request: no personal data, free text masked, names in
+    ``lang``. ``events`` (public history) and ``sla`` feed the ``extensions=true`` fields."""
+    service = next((s for s in city.services if s.code == stored.service_code), None)
+    agency = None
+    if service is not None and service.agency.id == stored.agency:
+        agency = service.agency.name.get(lang)
+    notes = [
+        Note(
+            at=e.at,
+            kind=e.kind,
+            summary=mask(e.text) or _SUMMARIES.get(e.kind, e.kind),
+            status=e.status,
+            extended_status=e.extended_status,
+        )
+        for e in events
+        if e.public
+    ]
+    extended: dict[str, object] = {
+        "extended_status": stored.extended_status,
+        "supporters": stored.supporters,
+        "duplicate_of": str(stored.duplicate_of) if stored.duplicate_of is not None else None,
+        "media_urls": list(stored.media_urls),
+        "pinpointed": stored.pinpointed,
+        "attributes": _masked(stored.attributes),
+    }
+    if sla is not None:
+        extended["sla_state"] = sla.value
+    return ServiceRequest(
+        service_request_id=stored.service_request_id,
+        status=stored.status,
+        service_code=stored.service_code,
+        service_name=service.name.get(lang) if service is not None else None,
+        requested_datetime=stored.requested_at,
+        updated_datetime=stored.updated_at,
+        expected_datetime=stored.expected_at,
+        status_notes=mask(stored.status_notes),
+        description=mask(stored.description),
+        agency_responsible=agency,
+        service_notice=service.notice.get(lang) if service is not None else None,
+        address=mask(stored.address),
+        address_id=stored.address_id,
+        zipcode=stored.zipcode,
+        lat=stored.lat,
+        long=stored.long,
+        media_url=stored.media_urls[0] if stored.media_urls else None,
+        extended_attributes=extended,
+        notes=notes,
+    )
