@@ -103,7 +103,7 @@ def public_request(
         "duplicate_of": str(stored.duplicate_of) if stored.duplicate_of is not None else None,
         "media_urls": list(stored.media_urls),
         "pinpointed": stored.pinpointed,
-        "attributes": _masked(stored.attributes),
+        "attribute_values": _masked(stored.attributes),
     }
     if sla is not None:
         extended["sla_state"] = sla.value
