@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import defusedxml.ElementTree as SafeET
 import orjson
 import pytest
+from georeport_schemas import same_document, validate
 
-from georeport_schemas import same_document, validate, xml_document
 from qala.open311 import formats
 from qala.open311.catalogue import load
 from qala.open311.model import (
