@@ -13,6 +13,9 @@ can be recognised:
   6xx area codes), with or without spaces, dashes, dots and parentheses;
 * email addresses.
 
+The filer's own name, email, phone and ids, when they appear in the texts of their request,
+are hidden as well (:func:`mask` with ``known``).
+
 Digits are replaced by ``*`` (separators kept, so the text still reads: ``+7 (***) ***-**-**``);
 an email becomes ``***@***``. Masking is for public output only: the stored text is unchanged.
 """
@@ -24,7 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qala.open311.catalogue import City
-from qala.open311.model import Language, Note, ServiceRequest
+from qala.open311.model import Language, Note, Personal, ServiceRequest
 from qala.open311.repository import Event, StoredRequest
 from qala.open311.sla import SlaState
 
@@ -43,10 +46,17 @@ def _stars(match: re.Match[str]) -> str:
     return _DIGIT.sub("*", match.group(0))
 
 
-def mask(text: str | None) -> str | None:
-    """``text`` with IINs, phone numbers and email addresses hidden."""
+def mask(text: str | None, known: Personal | None = None) -> str | None:
+    """``text`` with IINs, phone numbers and email addresses hidden, and the values of
+    ``known`` (the filer's personal data) wherever they appear."""
     if not text:
         return text
+    if known is not None:
+        for value in sorted(known.as_dict().values(), key=len, reverse=True):
+            value = value.strip()
+            if len(value) >= 2:
+                pattern = rf"(?<!\w){re.escape(value)}(?!\w)"
+                text = re.sub(pattern, "***", text, flags=re.IGNORECASE)
     text = _EMAIL.sub("***@***", text)
     text = _IIN.sub(_stars, text)
     return _PHONE.sub(_stars, text)
@@ -62,13 +72,13 @@ _SUMMARIES = {
 }
 
 
-def _masked(value: Any) -> Any:
+def _masked(value: Any, known: Personal) -> Any:
     if isinstance(value, str):
-        return mask(value)
+        return mask(value, known)
     if isinstance(value, list):
-        return [_masked(v) for v in value]
+        return [_masked(v, known) for v in value]
     if isinstance(value, dict):
-        return {k: _masked(v) for k, v in value.items()}
+        return {k: _masked(v, known) for k, v in value.items()}
     return value
 
 
@@ -90,7 +100,7 @@ def public_request(
         Note(
             at=e.at,
             kind=e.kind,
-            summary=mask(e.text) or _SUMMARIES.get(e.kind, e.kind),
+            summary=mask(e.text, stored.personal) or _SUMMARIES.get(e.kind, e.kind),
             status=e.status,
             extended_status=e.extended_status,
         )
@@ -103,7 +113,7 @@ def public_request(
         "duplicate_of": str(stored.duplicate_of) if stored.duplicate_of is not None else None,
         "media_urls": list(stored.media_urls),
         "pinpointed": stored.pinpointed,
-        "attribute_values": _masked(stored.attributes),
+        "attribute_values": _masked(stored.attributes, stored.personal),
     }
     if sla is not None:
         extended["sla_state"] = sla.value
@@ -115,8 +125,8 @@ def public_request(
         requested_datetime=stored.requested_at,
         updated_datetime=stored.updated_at,
         expected_datetime=stored.expected_at,
-        status_notes=mask(stored.status_notes),
-        description=mask(stored.description),
+        status_notes=mask(stored.status_notes, stored.personal),
+        description=mask(stored.description, stored.personal),
         agency_responsible=agency,
         service_notice=service.notice.get(lang) if service is not None else None,
         address=mask(stored.address),
