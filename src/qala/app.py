@@ -37,6 +37,7 @@ from qala.ngsild.errors import (
 )
 from qala.services import Services
 from qala.store import open_store
+from qala.web.slashes import AcceptTrailingSlash
 
 log = logging.getLogger("qala")
 
@@ -119,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app, formats)
     app.add_middleware(RejectNul, formats=formats)
     app.add_middleware(AuthMiddleware)
+    # Outermost: collection URLs with a trailing slash reach their route before anything else.
+    app.add_middleware(AcceptTrailingSlash, routes=app.router.routes)
     openapi.install(app)
 
     health_body = {

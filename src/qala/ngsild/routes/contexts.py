@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.responses import Response
 
 from qala import openapi
@@ -16,6 +17,16 @@ from qala.jsonld.resolver import HOSTED_PATH, StoredContext, use_key
 from qala.ngsild import http
 from qala.ngsild.routing import FastRoute
 from qala.services import services
+
+
+class ContextIdConvertor(PathConvertor):
+    """A context id in a URL: a URL itself (it may hold '/'), never empty — so that
+    ``/jsonldContexts/`` is the collection (see qala.web.slashes), not a context named ''."""
+
+    regex = ".+"
+
+
+register_url_convertor("context_id", ContextIdConvertor())
 
 router = APIRouter(tags=["JSON-LD contexts"], route_class=FastRoute)
 _KINDS = {"hosted": "Hosted", "cached": "Cached", "implicitlycreated": "ImplicitlyCreated"}
@@ -142,7 +153,7 @@ async def add_context(request: Request) -> Response:
 
 
 @router.get(
-    "/jsonldContexts/{contextId:path}",
+    "/jsonldContexts/{contextId:context_id}",
     summary="Serve a @context document",
     responses={
         **openapi.ok(
@@ -166,7 +177,7 @@ async def get_context(
 
 
 @router.delete(
-    "/jsonldContexts/{contextId:path}",
+    "/jsonldContexts/{contextId:context_id}",
     status_code=204,
     summary="Delete a @context",
     responses={**openapi.no_content("Deleted (or reloaded)"), **openapi.errors(400, 404, 504)},

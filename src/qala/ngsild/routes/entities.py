@@ -272,12 +272,9 @@ async def query_entities(
 missing_id_router = APIRouter(include_in_schema=False)
 
 
-@missing_id_router.api_route("/entities/", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@missing_id_router.api_route("/entities/", methods=["PUT", "PATCH", "DELETE"])
 async def entities_slash(request: Request) -> Response:
-    if request.method in ("GET", "POST"):  # what the slash redirect would do
-        url = request.url
-        target = url.path.rstrip("/") + (f"?{url.query}" if url.query else "")
-        return Response(status_code=307, headers={"Location": target})
+    # GET and POST /entities/ are the collection (web/slashes.py).
     raise BadRequestData("the URL names no entity: use /entities/{entityId}")
 
 
