@@ -32,6 +32,7 @@ from qala.app import create_app
 from qala.config import Settings
 from qala.jsonld.resolver import ContextResolver
 from qala.outbound import Outbound
+from qala.subscriptions.engine import SubscriptionEngine
 from qala.subscriptions.model import CompiledSubscription, compile_subscription, validate
 from qala.subscriptions.senders import Outcome, Senders
 from testkit import ADMIN_KEY, require_service
@@ -202,7 +203,7 @@ def guarded(database_url: str, server: LocalServer) -> Iterator[TestClient]:
     with TestClient(
         create_app(settings), headers={"Authorization": f"Bearer {ADMIN_KEY}"}
     ) as client:
-        engine = client.app.state.services.extras["subscriptions"]  # type: ignore[attr-defined]
+        engine = client.app.state.services.state.get(SubscriptionEngine)  # type: ignore[attr-defined]
         board = Switchboard()
         board.connect(PUBLIC, server)
         engine.senders.outbound.route = board
