@@ -294,3 +294,49 @@ def daylight_hours_utc(lat: float, lon: float, day_of_year: int) -> tuple[float,
     half_day = math.degrees(math.acos(cos_h)) / 15.0
     solar_noon_utc = 12.0 - lon / 15.0
     return solar_noon_utc - half_day, solar_noon_utc + half_day
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a city's equipment is connected (illustrative shares, not inventories)."""
+
+    reference_stations: int  # air stations measuring NO2 and SO2 as well (at the demo's scale)
+    individual_lights: float  # streetlights controlled one by one over a network
+    fill_sensors: float  # waste containers with a fill-level sensor
+    parking_live: float  # car parks reporting their free spaces
+    stops_live: float  # bus stops with real-time arrival estimates today
+    stops_live_added: float  # share of those connected during the last year
+
+
+# Astana's and Almaty's programmes went furthest; the regional centres have smaller networks.
+COVERAGE: dict[str, Coverage] = {
+    "astana": Coverage(8, 0.35, 0.50, 0.80, 0.70, 0.20),
+    "almaty": Coverage(12, 0.25, 0.35, 0.70, 0.80, 0.15),
+    "shymkent": Coverage(6, 0.15, 0.25, 0.50, 0.40, 0.50),
+    "aktobe": Coverage(4, 0.10, 0.20, 0.40, 0.20, 0.40),
+    "karaganda": Coverage(3, 0.08, 0.15, 0.30, 0.15, 0.60),
+}
+
+
+@dataclass(frozen=True)
+class AirGaps:
+    """Where a city's air-quality history is incomplete (days before the history's end)."""
+
+    silent_from: int  # station 2 goes silent this many days before the end …
+    silent_days: int  # … for this many days
+    installed: int  # the city's last station was installed this many days before the end
+
+
+AIR_GAPS: dict[str, AirGaps] = {
+    "astana": AirGaps(silent_from=75, silent_days=21, installed=182),
+    "almaty": AirGaps(silent_from=150, silent_days=35, installed=120),
+    "shymkent": AirGaps(silent_from=220, silent_days=28, installed=240),
+    "aktobe": AirGaps(silent_from=110, silent_days=42, installed=150),
+    "karaganda": AirGaps(silent_from=12, silent_days=12, installed=200),  # silent until now
+}
+
+
+def covered(number: int, share: float) -> bool:
+    """Whether entity ``number`` (1, 2, …) is among the covered ``share`` of its kind: spread
+    evenly over the numbers, ``ceil(n * share)`` of the first ``n``, so at least the first one."""
+    return math.ceil(number * share - 1e-9) > math.ceil((number - 1) * share - 1e-9)
