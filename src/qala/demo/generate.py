@@ -573,6 +573,7 @@ def _arrivals(
         yield {
             "id": eid,
             "type": "ArrivalEstimation",
+            "location": stop["location"],
             "hasStop": _rel(stop["id"]),
             "headSign": _prop(f"{route}"),
             "remainingTime": _prop(round(rng.expovariate(1.0 / wait)), _iso(when), "SEC"),

@@ -25,6 +25,7 @@ class AirProfile:
     no2: float  # typical NO2, ug/m3
     so2_winter: float  # typical winter SO2, ug/m3 (coal heating)
     so2_summer: float
+    episodes: float = 1.0  # strength of multi-day inversion episodes (stagnant air)
 
 
 CLIMATE: dict[str, Climate] = {
@@ -37,12 +38,14 @@ CLIMATE: dict[str, Climate] = {
 
 # Almaty's winter smog (coal heating, traffic, a temperature inversion in the mountain bowl)
 # is by far the worst; Karaganda's coal heating comes next.
+# Almaty lies in a bowl under the mountains, where inversions hold for days; the steppe winds
+# of Astana and Aktobe clear the air sooner.
 AIR: dict[str, AirProfile] = {
-    "almaty": AirProfile(110.0, 18.0, 1.6, 48.0, 25.0, 6.0),
+    "almaty": AirProfile(120.0, 18.0, 1.6, 48.0, 25.0, 6.0, episodes=1.3),
     "karaganda": AirProfile(70.0, 15.0, 1.7, 35.0, 45.0, 10.0),
     "shymkent": AirProfile(55.0, 25.0, 2.4, 38.0, 20.0, 8.0),
-    "astana": AirProfile(45.0, 12.0, 1.7, 36.0, 25.0, 6.0),
-    "aktobe": AirProfile(35.0, 12.0, 1.9, 30.0, 15.0, 5.0),
+    "astana": AirProfile(40.0, 12.0, 1.7, 36.0, 25.0, 6.0, episodes=0.7),
+    "aktobe": AirProfile(35.0, 12.0, 1.9, 30.0, 15.0, 5.0, episodes=0.8),
 }
 
 

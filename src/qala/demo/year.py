@@ -18,7 +18,7 @@ same per-entity parameters), vectorised over entities and hours:
   each emptying (30 minutes before and 40 minutes after);
 * ``Streetlight``: ``illuminanceLevel`` of individually controlled lights in their nightly
   report (23:00); faulty lamps report 0 since they failed, lights whose link was lost stop;
-* ``ArrivalEstimation``: ``remainingTime`` twice a day (08:30, 18:30) from the day the stop's
+* ``ArrivalEstimation``: ``remainingTime`` once a day (08:30) from the day the stop's
   feed was connected.
 
 The same ``seed`` and ``anchor`` give the same arrays.
@@ -177,12 +177,12 @@ def _air(
     # inversion episodes: one factor per day for the whole city, persistent, stronger in winter
     days = int(hours.day.max()) + 1
     day_w = _winterness(np.bincount(hours.day, weights=hours.doy) / np.bincount(hours.day))
-    sigma = 0.12 + 0.33 * day_w
+    sigma = (0.10 + 0.22 * day_w) * air.episodes
     episode = np.empty(days)
     level = 0.0
     shocks = rng.standard_normal(days)
     for d in range(days):
-        level = 0.75 * level + math.sqrt(1 - 0.75**2) * shocks[d]
+        level = 0.6 * level + math.sqrt(1 - 0.6**2) * shocks[d]
         episode[d] = math.exp(sigma[d] * level - sigma[d] ** 2 / 2)
     factor = episode[hours.day]
     pm_hour = np.asarray(profiles.PM_HOURLY)[hours.hour]
@@ -353,7 +353,7 @@ def _arrivals(
         return
     hours = _hours(city_key, anchor)
     rng = _rng(seed, city_key, "arrivals", anchor)
-    slots = np.flatnonzero((hours.hour == 8) | (hours.hour == 18))
+    slots = np.flatnonzero(hours.hour == 8)
     ts = hours.ts[slots] + HOUR_US // 2
     ids = [f["id"] for f in feeds]
     wait = np.array([remaining_time(i)[1] for i in ids])[:, None]
