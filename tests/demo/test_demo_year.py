@@ -17,6 +17,7 @@ from qala.config import Settings
 from qala.demo import demo_anchor, generate_city
 from qala.demo.profiles import AIR_GAPS, COVERAGE
 from qala.demo.year import YEAR, YEAR_TERMS, Block, city_year, to_us
+from qala.sdm.contexts import SDM_CONTEXT_URL
 from testkit import ADMIN_KEY
 
 ANCHOR = datetime(2026, 3, 1, tzinfo=UTC)  # the year before runs through a whole winter
@@ -183,7 +184,12 @@ def test_a_reduced_demo_seeds_a_year_that_the_hub_serves(settings: Settings) -> 
     assert counts["almaty"] > 500
     asyncio.run(_seed(settings))  # again: the window is replaced, not doubled
     station = "urn:ngsi-ld:AirQualityObserved:almaty:000001"
-    headers = {"Authorization": f"Bearer {ADMIN_KEY}", "NGSILD-Tenant": "almaty"}
+    headers = {
+        "Authorization": f"Bearer {ADMIN_KEY}",
+        "NGSILD-Tenant": "almaty",
+        "Link": f'<{SDM_CONTEXT_URL}>; rel="http://www.w3.org/ns/json-ld#context"; '
+        'type="application/ld+json"',
+    }
     params = {
         "timerel": "between",
         "timeAt": "2025-03-01T00:00:00Z",
@@ -208,5 +214,5 @@ def test_a_reduced_demo_seeds_a_year_that_the_hub_serves(settings: Settings) -> 
         )
         assert recent.status_code == 200, recent.text
         instances = recent.json()["pm25"]
-        assert 40 <= len(instances) <= 48  # the last two days, raw and hourly
+        assert 40 <= len(instances) <= 49  # the last two days hourly, and the current value
         assert instances[-1]["unitCode"] == "GQ"
