@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -113,14 +114,24 @@ def demo(
         ),
     ] = True,
     rate: Annotated[float, typer.Option(help="Live messages per second (all cities)")] = 20.0,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="End the demo's year of history here (a date, 00:00 UTC, or an ISO date-time) "
+            "instead of now; the same seed and --until give the same data",
+        ),
+    ] = None,
 ) -> None:
-    """Seed the five cities (astana, almaty, shymkent, aktobe, karaganda), then serve."""
+    """Seed the five cities (astana, almaty, shymkent, aktobe, karaganda) with a year of
+    history ending now (or at --until), then serve."""
+    from qala.demo.generate import demo_anchor
     from qala.demo.seed import seed_demo
 
+    anchor = demo_anchor(_until(until)) if until else demo_anchor()
     _export(db, host, port)
     os.environ.setdefault("QALA_ALLOW_LOCAL_ENDPOINTS", "true")
     settings = load_settings()
-    asyncio.run(seed_demo(settings, seed=seed, console=console))
+    asyncio.run(seed_demo(settings, seed=seed, console=console, anchor=anchor))
     secret = _with_store(_demo_admin_key)
     console.print(
         "\n[bold yellow]Demo admin key[/] (full access to every city; keep it private):\n"
@@ -142,6 +153,16 @@ def demo(
             if simulation is not None:
                 simulation.terminate()
                 simulation.wait(10)
+
+
+def _until(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date (2026-01-15) or an ISO date-time (2026-01-15T09:00Z)",
+            param_hint="--until",
+        ) from None
 
 
 def _with_store(work: Callable[[Store], Awaitable[T]]) -> T:

@@ -120,10 +120,14 @@ def test_generated_entities_validate_against_the_smart_data_models(
     everything: dict[str, list[dict]],
 ) -> None:
     sdm = SmartDataModels()
+    unschemed = set()
     for entities in everything.values():
         for entity in entities:
-            assert sdm.has_model(entity["type"])
+            if not sdm.has_model(entity["type"]):
+                unschemed.add(entity["type"])
+                continue
             assert sdm.validate(entity["type"], to_key_values(entity)) == [], entity["id"]
+    assert unschemed == {"ArrivalEstimation"}  # UrbanMobility: no schema is shipped
 
 
 def test_spots_belong_to_generated_car_parks(everything: dict[str, list[dict]]) -> None:
@@ -146,7 +150,7 @@ def test_current_values_are_plausible(everything: dict[str, list[dict]]) -> None
             assert entity["temperature"]["value"] < 5  # mid-January
             assert entity["pm25"]["unitCode"] == "GQ"
             assert entity["pm25"]["observedAt"] == "2026-01-15T09:00:00Z"
-        if entity["type"] == "OffStreetParking":
+        if entity["type"] == "OffStreetParking" and "availableSpotNumber" in entity:
             total = entity["totalSpotNumber"]["value"]
             assert 0 <= entity["availableSpotNumber"]["value"] <= total
         if entity["type"] == "EVChargingStation":

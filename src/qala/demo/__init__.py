@@ -6,11 +6,12 @@ from qala.demo.generate import (
     DEFAULT_OBSERVED_AT,
     DEMO_HISTORY,
     ENTITY_TYPES,
+    demo_anchor,
     demo_plan,
     generate_city,
     generate_entities,
-    generate_history,
 )
+from qala.demo.recent import generate_history
 
 __all__ = [
     "CITY_KEYS",
@@ -24,6 +25,7 @@ __all__ = [
     "cities",
     "city",
     "contains",
+    "demo_anchor",
     "demo_plan",
     "generate_city",
     "generate_entities",

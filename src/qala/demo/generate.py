@@ -3,7 +3,13 @@
 Entities are **normalized** NGSI-LD, in compact form with the Smart Data Models terms (expand
 them with :data:`CONTEXT`). Identifiers look like ``urn:ngsi-ld:Streetlight:astana:000123``.
 The same ``seed`` always gives the same output; nothing depends on the clock unless the caller
-passes one.
+passes one (:func:`demo_anchor` turns "now" or a pinned date into the demo's moment).
+
+Coverage differs by city (:data:`~qala.demo.profiles.COVERAGE`): only reference air stations
+measure NO2 and SO2 (the others are low-cost particle sensors), only some streetlights are
+controlled individually, some bins carry a fill sensor, some car parks report free spaces and
+some bus stops have an ``ArrivalEstimation`` feed. The year of history is in
+:mod:`qala.demo.year`.
 """
 
 from __future__ import annotations
@@ -12,8 +18,7 @@ import math
 import random
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,8 +29,23 @@ from qala.sdm.contexts import SDM_CONTEXT_URL
 #: the @context the generated entities are written in (the broker adds the core context)
 CONTEXT: tuple[str, ...] = (SDM_CONTEXT_URL,)
 
-#: the moment the demo's "current" values describe when the caller gives none
+#: a fixed moment for code that wants one (tests); the seeded demo uses :func:`demo_anchor`
 DEFAULT_OBSERVED_AT = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+
+
+def demo_anchor(until: datetime | date | None = None, now: datetime | None = None) -> datetime:
+    """The moment the seeded demo's current values describe and its history ends at.
+
+    By default the current time rounded down to the hour; ``until`` pins it: a date means
+    00:00 UTC of that day, a datetime (naive means UTC) is rounded down to the hour.
+    """
+    if until is None:
+        moment = now or datetime.now(UTC)
+    elif isinstance(until, datetime):
+        moment = until if until.tzinfo is not None else until.replace(tzinfo=UTC)
+    else:
+        moment = datetime(until.year, until.month, until.day, tzinfo=UTC)
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 ENTITY_TYPES: tuple[str, ...] = (
     "AirQualityObserved",
@@ -36,6 +56,7 @@ ENTITY_TYPES: tuple[str, ...] = (
     "TrafficFlowObserved",
     "EVChargingStation",
     "PublicTransportStop",
+    "ArrivalEstimation",
 )
 
 # Demo counts for Astana (1.64 M people); the other cities scale by population.
@@ -62,7 +83,6 @@ DEMO_HISTORY: dict[str, tuple[timedelta, timedelta]] = {
     "PublicTransportStop": (timedelta(days=2), timedelta(hours=1)),
 }
 
-HistoryPoint = tuple[str, str, Any]
 
 
 def demo_plan(city_key: str, scale: float = 1.0) -> dict[str, int]:
@@ -70,11 +90,30 @@ def demo_plan(city_key: str, scale: float = 1.0) -> dict[str, int]:
     factor = city(city_key).population / _REFERENCE_POPULATION * scale
     plan: dict[str, int] = {}
     for entity_type, astana_count in _ASTANA_PLAN.items():
-        if entity_type == "ParkingSpot":
+        if entity_type in ("ParkingSpot", "ArrivalEstimation"):
             continue
         plan[entity_type] = max(1, round(astana_count * factor))
     plan["ParkingSpot"] = plan["OffStreetParking"] * _SPOTS_PER_CAR_PARK
+    live = profiles.COVERAGE[city_key].stops_live
+    plan["ArrivalEstimation"] = sum(
+        profiles.covered(n, live) for n in range(1, plan["PublicTransportStop"] + 1)
+    )
     return {t: plan[t] for t in ENTITY_TYPES}
+
+
+def is_reference_station(city_key: str, number: int) -> bool:
+    """Reference stations measure every pollutant; the others are low-cost particle sensors."""
+    full = max(1, round(_ASTANA_PLAN["AirQualityObserved"] * _population_factor(city_key)))
+    share = min(1.0, profiles.COVERAGE[city_key].reference_stations / full)
+    return profiles.covered(number, share)
+
+
+def _population_factor(city_key: str) -> float:
+    return city(city_key).population / _REFERENCE_POPULATION
+
+
+def _number(entity_id: str) -> int:
+    return int(entity_id.rsplit(":", 1)[1])
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -227,9 +266,15 @@ def _air_quality(
         "typeofLocation": _prop("outdoor"),
         "reliability": _prop(round(rng.uniform(0.8, 0.98), 2)),
     }
+    reference = is_reference_station(c.key, number)
     for term, value in values.items():
-        entity[term] = _prop(value, at, _AIR_UNITS[term])
+        if reference or term in _LOW_COST_TERMS:
+            entity[term] = _prop(value, at, _AIR_UNITS[term])
     return entity
+
+
+#: what a low-cost particle sensor measures
+_LOW_COST_TERMS = frozenset({"pm25", "pm10", "temperature", "relativeHumidity"})
 
 
 def _station_factor(entity_id: str) -> float:
@@ -240,41 +285,73 @@ def _station_factor(entity_id: str) -> float:
 def _streetlight(
     c: City, number: int, lon: float, lat: float, when: datetime, rng: random.Random
 ) -> dict[str, Any]:
+    eid = _entity_id("Streetlight", c.key, number)
     status = rng.choices(["ok", "defectiveLamp", "brokenLantern", "columnIssue"], [95, 3, 1, 1])[0]
-    power_state, level = _light_state(c, when, status)
+    individual = profiles.covered(number, profiles.COVERAGE[c.key].individual_lights)
+    lost = link_lost_days(eid) if individual else None
+    reported = when if lost is None else last_light_report(c.key, when - timedelta(days=lost))
+    power_state, level = _light_state(c, reported, status)
     category = rng.choices(
         ["road", "sidewalk", "park", "pedestrianPath", "parking"], [55, 20, 10, 10, 5]
     )[0]
     service_year = rng.randint(2008, 2025)
     entity: dict[str, Any] = {
-        "id": _entity_id("Streetlight", c.key, number),
+        "id": eid,
         "type": "Streetlight",
         "location": _point(lon, lat),
         "address": _address(c),
-        "status": _prop(status, _iso(when)),
-        "powerState": _prop(power_state, _iso(when)),
-        "illuminanceLevel": _prop(level, _iso(when)),
+        "status": _prop(status, _iso(reported)),
+        "powerState": _prop(power_state, _iso(reported)),
+        "illuminanceLevel": _prop(level, _iso(reported)),
         "locationCategory": _prop(category),
         "lanternHeight": _prop(rng.choice([6.0, 8.0, 9.0, 10.0, 12.0]), unit="MTR"),
         "powerRating": _prop(
             rng.choice([60, 90, 120, 150]) if service_year >= 2016 else 250, unit="WTT"
         ),
-        "controllingMethod": _prop(rng.choices(["group", "individual"], [80, 20])[0]),
+        "controllingMethod": _prop("individual" if individual else "group"),
         "dateServiceStarted": _prop(f"{service_year}-{rng.randint(1, 12):02d}-01T00:00:00Z"),
     }
     return entity
 
 
+#: the local hour at which individually controlled lights send their nightly report
+LIGHT_REPORT_HOUR = 23
+
+
+def link_lost_days(entity_id: str) -> int | None:
+    """Days before the anchor an individually controlled light lost its network link (about
+    3 % of them; they have sent nothing since), else None."""
+    params = _stable_random("light-link", entity_id)
+    return params.randint(4, 300) if params.random() < 0.03 else None
+
+
+def last_light_report(city_key: str, moment: datetime) -> datetime:
+    """The last nightly report at or before ``moment``."""
+    offset = _local_offset(city_key, moment)
+    local = (moment + offset).replace(minute=0, second=0, microsecond=0)
+    report = local.replace(hour=LIGHT_REPORT_HOUR)
+    if report > moment + offset:
+        report -= timedelta(days=1)
+    return report - offset
+
+
 _WASTE_KINDS = (["inorganic", "organic", "plastic", "paper", "glass"], [55, 15, 15, 10, 5])
+
+
+def bin_schedule(entity_id: str) -> tuple[float, int, int, int]:
+    """A container's fill rate (share of its volume per hour), emptying period (days),
+    emptying hour (UTC) and phase (emptied on days whose ordinal + phase is a multiple of the
+    period). Rates are such that a bin is typically 45-105 % full when it is emptied."""
+    params = _stable_random("bin", entity_id)
+    period_days = params.choice([1, 1, 2, 2, 3])
+    rate = params.uniform(0.45, 1.05) / (24.0 * period_days)
+    collection_hour_utc = params.choice([1, 2, 3, 4])  # 06:00-09:00 local
+    return rate, period_days, collection_hour_utc, params.randrange(period_days)
 
 
 def _waste_state(entity_id: str, when: datetime) -> tuple[float, datetime]:
     """Filling level at ``when`` and the last emptying, from a per-container schedule."""
-    params = _stable_random("bin", entity_id)
-    rate = params.uniform(0.008, 0.03)  # share of volume per hour, on average
-    period_days = params.choice([1, 1, 2, 2, 3])
-    collection_hour_utc = params.choice([1, 2, 3, 4])  # 06:00-09:00 local
-    phase = params.randrange(period_days)
+    rate, period_days, collection_hour_utc, phase = bin_schedule(entity_id)
     day_start = datetime(when.year, when.month, when.day, tzinfo=UTC)
     last = day_start + timedelta(hours=collection_hour_utc)
     if last > when:
@@ -294,7 +371,7 @@ def _waste(
     status = "ok" if level < 0.995 else "lidOpen"
     if rng.random() < 0.01:
         status = rng.choice(["dropped", "moved", "vandalized"])
-    return {
+    entity: dict[str, Any] = {
         "id": eid,
         "type": "WasteContainer",
         "location": _point(lon, lat),
@@ -307,6 +384,9 @@ def _waste(
         "binCapacity": _prop(rng.choice([0.66, 1.1, 1.1, 3.0]), unit="MTQ"),
         "dateLastEmptying": _prop(_iso(emptied)),
     }
+    if not profiles.covered(number, profiles.COVERAGE[c.key].fill_sensors):
+        del entity["fillingLevel"]  # no fill sensor: emptyings are known from the schedule
+    return entity
 
 
 def _car_park(
@@ -318,7 +398,7 @@ def _car_park(
     occupied = min(total, round(total * _occupancy(local) * rng.uniform(0.9, 1.1)))
     available = total - occupied
     garage = total > 250
-    return {
+    entity: dict[str, Any] = {
         "id": eid,
         "type": "OffStreetParking",
         "name": {
@@ -341,6 +421,10 @@ def _car_park(
         "priceRatePerMinute": _prop(rng.choice([2.5, 3.3, 5.0])),
         "layout": _prop(["multiStorey" if garage else "openSpace"]),
     }
+    if not profiles.covered(number, profiles.COVERAGE[c.key].parking_live):
+        for term in ("availableSpotNumber", "occupancy", "status"):
+            del entity[term]  # no occupancy counting: the car park reports nothing
+    return entity
 
 
 def _car_park_size(entity_id: str) -> int:
@@ -468,6 +552,34 @@ def _stop_busyness(entity_id: str) -> float:
     return _stable_random("stop", entity_id).choice([2.0, 3.0, 5.0, 8.0, 12.0, 20.0])
 
 
+def remaining_time(entity_id: str) -> tuple[int, float]:
+    """An arrival feed's route number and its mean wait in seconds (headway / 2)."""
+    params = _stable_random("arrival", entity_id)
+    return params.randint(1, 99), params.choice([4.0, 6.0, 8.0, 10.0, 15.0]) * 30.0
+
+
+def _arrivals(
+    c: City, stops: list[dict[str, Any]], when: datetime, rng: random.Random
+) -> Iterator[dict[str, Any]]:
+    """One ``ArrivalEstimation`` (next bus, seconds to wait) per stop with a real-time feed."""
+    live = profiles.COVERAGE[c.key].stops_live
+    number = 0
+    for stop in stops:
+        if not profiles.covered(_number(stop["id"]), live):
+            continue
+        number += 1
+        eid = _entity_id("ArrivalEstimation", c.key, number)
+        route, wait = remaining_time(eid)
+        yield {
+            "id": eid,
+            "type": "ArrivalEstimation",
+            "location": stop["location"],
+            "hasStop": _rel(stop["id"]),
+            "headSign": _prop(f"{route}"),
+            "remainingTime": _prop(round(rng.expovariate(1.0 / wait)), _iso(when), "SEC"),
+        }
+
+
 _BUILDERS = {
     "AirQualityObserved": _air_quality,
     "Streetlight": _streetlight,
@@ -485,7 +597,8 @@ def _spots(
     number = 0
     for car_park in car_parks:
         lon, lat = car_park["location"]["value"]["coordinates"]
-        occupancy = car_park["occupancy"]["value"]
+        counted = car_park.get("occupancy")  # car parks without counting: the usual share
+        occupancy = counted["value"] if counted else _occupancy(when + _local_offset(c.key, when))
         for x, y in points_near(c.key, lon, lat, _SPOTS_PER_CAR_PARK, 40.0, rng):
             number += 1
             yield {
@@ -520,6 +633,12 @@ def generate_entities(
             city_key, "OffStreetParking", math.ceil(count / _SPOTS_PER_CAR_PARK), seed, when
         )
         return list(_spots(c, car_parks, when, rng))[:count]
+    if entity_type == "ArrivalEstimation":
+        share = profiles.COVERAGE[city_key].stops_live
+        stops = generate_entities(
+            city_key, "PublicTransportStop", math.ceil(count / share) + 1, seed, when
+        )
+        return list(_arrivals(c, stops, when, rng))[:count]
     try:
         build = _BUILDERS[entity_type]
     except KeyError:
@@ -535,98 +654,19 @@ def generate_city(
     plan = demo_plan(city_key, scale)
     when = observed_at or DEFAULT_OBSERVED_AT
     car_parks: list[dict[str, Any]] = []
+    stops: list[dict[str, Any]] = []
     for entity_type in ENTITY_TYPES:
         if entity_type == "ParkingSpot":
             rng = random.Random(f"{seed}:{city_key}:ParkingSpot")
             yield from _spots(city(city_key), car_parks, when.astimezone(UTC), rng)
             continue
+        if entity_type == "ArrivalEstimation":
+            rng = random.Random(f"{seed}:{city_key}:ArrivalEstimation")
+            yield from _arrivals(city(city_key), stops, when.astimezone(UTC), rng)
+            continue
         entities = generate_entities(city_key, entity_type, plan[entity_type], seed, when)
         if entity_type == "OffStreetParking":
             car_parks = entities
+        if entity_type == "PublicTransportStop":
+            stops = entities
         yield from entities
-
-
-# --- history ---------------------------------------------------------------------------------
-@lru_cache(maxsize=64)
-def _grid(
-    city_key: str, start: datetime, end: datetime, step: timedelta
-) -> tuple[tuple[datetime, datetime, str], ...]:
-    """(utc, local, iso) for every step in [start, end)."""
-    if step <= timedelta(0):
-        raise ValueError("step must be positive")
-    zone = ZoneInfo(city(city_key).time_zone)
-    out = []
-    moment = start.astimezone(UTC)
-    stop = end.astimezone(UTC)
-    while moment < stop:
-        local = moment.astimezone(zone).replace(tzinfo=None)
-        out.append((moment, local, _iso(moment)))
-        moment += step
-    return tuple(out)
-
-
-def generate_history(
-    entity: dict[str, Any], start: datetime, end: datetime, step: timedelta
-) -> Iterator[HistoryPoint]:
-    """Past values of an entity's measured attributes, as ``(term, observedAt, value)``.
-
-    Covers ``[start, end)`` every ``step``. Deterministic for a given entity id and window.
-    Types without measured attributes yield nothing.
-    """
-    entity_id: str = entity["id"]
-    entity_type: str = entity["type"]
-    city_key = _city_of(entity_id)
-    grid = _grid(city_key, start, end, step)
-    noise = _stable_random("history", entity_id, _iso(start), step.total_seconds())
-    c = city(city_key)
-    if entity_type == "AirQualityObserved":
-        station = _station_factor(entity_id)
-        for _, local, at in grid:
-            values = _air(city_key, local.timetuple().tm_yday, local.hour, station, noise)
-            for term, value in values.items():
-                yield term, at, value
-    elif entity_type == "TrafficFlowObserved":
-        _, capacity = _lane(entity_id)
-        for _, local, at in grid:
-            intensity, speed, occupancy = _traffic(local, capacity, noise)
-            yield "intensity", at, intensity
-            yield "averageVehicleSpeed", at, speed
-            yield "occupancy", at, occupancy
-    elif entity_type == "OffStreetParking":
-        total = _car_park_size(entity_id)
-        for _, local, at in grid:
-            occupied = min(total, round(total * _occupancy(local) * noise.uniform(0.9, 1.1)))
-            yield "availableSpotNumber", at, total - occupied
-            yield "occupancy", at, round(occupied / total, 3)
-    elif entity_type == "ParkingSpot":
-        for _, local, at in grid:
-            yield "status", at, "occupied" if noise.random() < _occupancy(local) else "free"
-    elif entity_type == "WasteContainer":
-        for utc, _, at in grid:
-            yield "fillingLevel", at, _waste_state(entity_id, utc)[0]
-    elif entity_type == "EVChargingStation":
-        capacity, _ = _ev_station(entity_id)
-        for _, local, at in grid:
-            available, status = _ev_state(entity_id, capacity, local, noise)
-            yield "availableCapacity", at, available
-            yield "status", at, status
-    elif entity_type == "PublicTransportStop":
-        busy = _stop_busyness(entity_id)
-        for _, local, at in grid:
-            yield (
-                "peopleCount",
-                at,
-                round(busy * profiles.STOP_HOURLY[local.hour] * noise.uniform(0.6, 1.4)),
-            )
-    elif entity_type == "Streetlight":
-        status = _attr_value(entity.get("status"), "ok")
-        for utc, _, at in grid:
-            power_state, level = _light_state(c, utc, status)
-            yield "powerState", at, power_state
-            yield "illuminanceLevel", at, level
-
-
-def _attr_value(attribute: Any, default: Any) -> Any:
-    if isinstance(attribute, dict):
-        return attribute.get("value", default)
-    return default if attribute is None else attribute

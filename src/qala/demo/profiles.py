@@ -25,6 +25,7 @@ class AirProfile:
     no2: float  # typical NO2, ug/m3
     so2_winter: float  # typical winter SO2, ug/m3 (coal heating)
     so2_summer: float
+    episodes: float = 1.0  # strength of multi-day inversion episodes (stagnant air)
 
 
 CLIMATE: dict[str, Climate] = {
@@ -37,12 +38,14 @@ CLIMATE: dict[str, Climate] = {
 
 # Almaty's winter smog (coal heating, traffic, a temperature inversion in the mountain bowl)
 # is by far the worst; Karaganda's coal heating comes next.
+# Almaty lies in a bowl under the mountains, where inversions hold for days; the steppe winds
+# of Astana and Aktobe clear the air sooner.
 AIR: dict[str, AirProfile] = {
-    "almaty": AirProfile(110.0, 18.0, 1.6, 48.0, 25.0, 6.0),
+    "almaty": AirProfile(120.0, 18.0, 1.6, 48.0, 25.0, 6.0, episodes=1.3),
     "karaganda": AirProfile(70.0, 15.0, 1.7, 35.0, 45.0, 10.0),
     "shymkent": AirProfile(55.0, 25.0, 2.4, 38.0, 20.0, 8.0),
-    "astana": AirProfile(45.0, 12.0, 1.7, 36.0, 25.0, 6.0),
-    "aktobe": AirProfile(35.0, 12.0, 1.9, 30.0, 15.0, 5.0),
+    "astana": AirProfile(40.0, 12.0, 1.7, 36.0, 25.0, 6.0, episodes=0.7),
+    "aktobe": AirProfile(35.0, 12.0, 1.9, 30.0, 15.0, 5.0, episodes=0.8),
 }
 
 
@@ -294,3 +297,49 @@ def daylight_hours_utc(lat: float, lon: float, day_of_year: int) -> tuple[float,
     half_day = math.degrees(math.acos(cos_h)) / 15.0
     solar_noon_utc = 12.0 - lon / 15.0
     return solar_noon_utc - half_day, solar_noon_utc + half_day
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a city's equipment is connected (illustrative shares, not inventories)."""
+
+    reference_stations: int  # air stations measuring NO2 and SO2 as well (at the demo's scale)
+    individual_lights: float  # streetlights controlled one by one over a network
+    fill_sensors: float  # waste containers with a fill-level sensor
+    parking_live: float  # car parks reporting their free spaces
+    stops_live: float  # bus stops with real-time arrival estimates today
+    stops_live_added: float  # share of those connected during the last year
+
+
+# Astana's and Almaty's programmes went furthest; the regional centres have smaller networks.
+COVERAGE: dict[str, Coverage] = {
+    "astana": Coverage(8, 0.35, 0.50, 0.80, 0.70, 0.20),
+    "almaty": Coverage(12, 0.25, 0.35, 0.70, 0.80, 0.15),
+    "shymkent": Coverage(6, 0.15, 0.25, 0.50, 0.40, 0.50),
+    "aktobe": Coverage(4, 0.10, 0.20, 0.40, 0.20, 0.40),
+    "karaganda": Coverage(3, 0.08, 0.15, 0.30, 0.15, 0.60),
+}
+
+
+@dataclass(frozen=True)
+class AirGaps:
+    """Where a city's air-quality history is incomplete (days before the history's end)."""
+
+    silent_from: int  # station 2 goes silent this many days before the end …
+    silent_days: int  # … for this many days
+    installed: int  # the city's last station was installed this many days before the end
+
+
+AIR_GAPS: dict[str, AirGaps] = {
+    "astana": AirGaps(silent_from=75, silent_days=21, installed=182),
+    "almaty": AirGaps(silent_from=150, silent_days=35, installed=120),
+    "shymkent": AirGaps(silent_from=220, silent_days=28, installed=240),
+    "aktobe": AirGaps(silent_from=110, silent_days=42, installed=150),
+    "karaganda": AirGaps(silent_from=12, silent_days=12, installed=200),  # silent until now
+}
+
+
+def covered(number: int, share: float) -> bool:
+    """Whether entity ``number`` (1, 2, …) is among the covered ``share`` of its kind: spread
+    evenly over the numbers, ``ceil(n * share)`` of the first ``n``, so at least the first one."""
+    return math.ceil(number * share - 1e-9) > math.ceil((number - 1) * share - 1e-9)

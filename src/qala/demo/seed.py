@@ -13,21 +13,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from qala.config import Settings
 from qala.demo.cities import CITY_KEYS, City, boundary_geojson, cities
-from qala.demo.generate import (
-    CONTEXT,
-    DEFAULT_OBSERVED_AT,
-    DEMO_HISTORY,
-    demo_plan,
-    generate_city,
-    generate_history,
-)
+from qala.demo.generate import CONTEXT, DEMO_HISTORY, demo_anchor, demo_plan, generate_city
+from qala.demo.load import Loaded, backdate, load_blocks
+from qala.demo.recent import generate_history
+from qala.demo.year import YEAR_TERMS, city_year, history_start, to_us
 from qala.hub import Actor
 from qala.hub.errors import HubError
-from qala.hub.model import iso_to_us
+from qala.hub.model import iso_to_us, now_us
 from qala.ngsild.parse import parse_entity
 from qala.services import Services
 
 BATCH = 1000
+#: the last days of the year are loaded as raw instances; the days before as hourly aggregates
+RAW_DAYS = 7
 SEEDER = Actor(id="qala-demo", role="admin")
 
 
@@ -102,16 +100,17 @@ async def _load_history(
     entities: list[dict[str, Any]],
     progress: Progress,
     label: str,
+    end: datetime,
 ) -> int:
-    """The demo's past values (``DEMO_HISTORY`` windows before ``DEFAULT_OBSERVED_AT``), loaded
-    in bulk into the temporal history: re-seeding replaces them rather than adding copies."""
+    """The recent past at full resolution (``DEMO_HISTORY`` windows before ``end``) of the
+    attributes the year does not cover, loaded in bulk into the temporal history: re-seeding
+    replaces them rather than adding copies."""
     from qala.temporal.bulk import HistoryPoint, load_history
 
     ctx = await svc.contexts.compile(list(CONTEXT))
     tenant_id = (await svc.hub.tenant(tenant)).id
     chosen = [e for e in entities if e.get("type") in DEMO_HISTORY]
-    task = progress.add_task(f"{label} history", total=len(chosen))
-    end = DEFAULT_OBSERVED_AT
+    task = progress.add_task(f"{label} recent", total=len(chosen))
     times: dict[str, int] = {}
     loaded = 0
     for entity_type, (length, step) in DEMO_HISTORY.items():
@@ -131,7 +130,10 @@ async def _load_history(
         ) -> Iterator[HistoryPoint]:
             for entity in group:
                 entity_id = entity["id"]
+                skip = YEAR_TERMS.get(entity["type"], frozenset())
                 for term, observed, value in generate_history(entity, start, end, step):
+                    if term in skip or term not in entity:
+                        continue  # the year covers it, or the entity does not measure it
                     iri = terms.get(term)
                     if iri is None:
                         iri = terms[term] = names.expand(term)
@@ -143,6 +145,46 @@ async def _load_history(
         window = (iso_to_us(_iso(start)), iso_to_us(_iso(end)))
         loaded += await load_history(svc.store, tenant_id, points(), replace=window)
         progress.advance(task, len(group))
+    return loaded
+
+
+async def _load_year(
+    svc: Services,
+    tenant: str,
+    entities: list[dict[str, Any]],
+    progress: Progress,
+    label: str,
+    seed: int,
+    anchor: datetime,
+) -> Loaded:
+    """The year before ``anchor`` of what the indicators read (:mod:`qala.demo.year`): hourly
+    aggregates up to ``RAW_DAYS`` before the anchor, raw instances after; each device's
+    creation is recorded in the history at its first observation."""
+    ctx = await svc.contexts.compile(list(CONTEXT))
+    tenant_id = (await svc.hub.tenant(tenant)).id
+    blocks = sum(len(terms) for terms in YEAR_TERMS.values())
+    task = progress.add_task(f"{label} year", total=blocks)
+    names: dict[str, Any] = {}
+
+    def expand(entity_type: str, term: str) -> str:
+        if entity_type not in names:
+            names[entity_type] = ctx.for_types([ctx.expand(entity_type)])
+        iri: str = names[entity_type].expand(term)
+        return iri
+
+    started = now_us()
+    loaded = await load_blocks(
+        svc.store,
+        tenant_id,
+        city_year(tenant, entities, seed, anchor),
+        expand=expand,
+        window=(to_us(history_start(anchor)), to_us(anchor)),
+        cut=to_us(anchor - timedelta(days=RAW_DAYS)),
+        done=lambda block: progress.advance(task),
+    )
+    first = {eid: (ctx.expand(kind), ts) for eid, (kind, ts) in loaded.first.items()}
+    await backdate(svc.store, tenant_id, first, started)
+    progress.update(task, completed=blocks)
     return loaded
 
 
@@ -160,31 +202,51 @@ def _progress(console: Console) -> Progress:
     )
 
 
-async def seed_demo(settings: Settings, *, seed: int, console: Console) -> dict[str, int]:
-    """Create the five city tenants with their facts and generated city data.
+async def seed_demo(
+    settings: Settings,
+    *,
+    seed: int,
+    console: Console,
+    anchor: datetime | None = None,
+    scale: float = 1.0,
+    city_keys: tuple[str, ...] = CITY_KEYS,
+) -> dict[str, int]:
+    """Create the city tenants with their facts, generated city data and a year of history
+    ending at ``anchor`` (default: :func:`demo_anchor`, now rounded down to the hour).
 
-    Idempotent: entities are upserted by id, so running it again changes nothing but the
-    modification times.
+    Idempotent for a given seed and anchor: entities are upserted by id and the history's
+    window is replaced, so running it again changes nothing but the modification times.
+    ``scale`` and ``city_keys`` make smaller demos (tests).
     """
     from qala.app import start_services, stop_services
 
+    anchor = anchor or demo_anchor()
     started = time.perf_counter()
     svc = await start_services(settings)
     counts: dict[str, int] = {}
-    points = 0
+    recent = 0
+    year = Loaded()
     try:
         with _progress(console) as progress:
-            for key in CITY_KEYS:
+            for key in city_keys:
                 city = cities()[key]
-                total = sum(demo_plan(key).values()) + 1
-                items = [city_entity(city), *generate_city(key, seed)]
-                counts[key] = await _load(svc, key, items, total, progress, city.name["en"])
-                points += await _load_history(svc, key, items, progress, city.name["en"])
+                label = city.name["en"]
+                total = sum(demo_plan(key, scale).values()) + 1
+                items = [city_entity(city), *generate_city(key, seed, scale, anchor)]
+                counts[key] = await _load(svc, key, items, total, progress, label)
+                recent += await _load_history(svc, key, items, progress, label, anchor)
+                loaded = await _load_year(svc, key, items, progress, label, seed, anchor)
+                year.observations += loaded.observations
+                year.instances += loaded.instances
+                year.hours += loaded.hours
     finally:
         await stop_services(svc)
     console.print(
-        f"seeded {sum(counts.values())} entities and {points} history points in {len(counts)} "
-        f"cities in {time.perf_counter() - started:.1f} s"
+        f"seeded {sum(counts.values())} entities in {len(counts)} cities with history from "
+        f"{_iso(history_start(anchor))} to {_iso(anchor)}: {year.observations:,} observations "
+        f"of the year ({year.hours:,} hourly aggregates, {year.instances + recent:,} raw "
+        f"instances with {recent:,} recent ones of other attributes) "
+        f"in {time.perf_counter() - started:.1f} s"
     )
     return counts
 
