@@ -26,6 +26,7 @@ CAPABILITIES: tuple[str, ...] = (
     "qala.admin.capability",
     "qala.subscriptions.capability",
     "qala.iot.capability",
+    "qala.programme.capability",
 )
 
 
