@@ -180,6 +180,10 @@ async def seed_demo(settings: Settings, *, seed: int, console: Console) -> dict[
                 items = [city_entity(city), *generate_city(key, seed)]
                 counts[key] = await _load(svc, key, items, total, progress, city.name["en"])
                 points += await _load_history(svc, key, items, progress, city.name["en"])
+        # The demo programme, verified against these cities (qala.programme.seed).
+        from qala.programme.seed import seed_demo_programme
+
+        await seed_demo_programme(svc, console)
     finally:
         await stop_services(svc)
     console.print(
