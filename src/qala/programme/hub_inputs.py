@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from qala.hub import Actor, Entity, Hub, NotFound, iso_to_us
+from qala.hub import Actor, Entity, Hub, NotFound, UnknownTenant, iso_to_us
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild.filters import q_filter
 from qala.programme.inputs import SAMPLE_SIZE, Delivery, Reading, Unavailable
@@ -146,7 +146,7 @@ class HubInputs:
                         areas.add(area)
                 else:
                     silent.append(entity.id)
-        except NotFound:  # the city has no data on the hub at all
+        except (NotFound, UnknownTenant):  # the city has no data on the hub at all
             return Delivery(0, 0)
         return Delivery(
             matching=matching,
