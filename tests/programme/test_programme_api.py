@@ -145,7 +145,7 @@ def test_a_programme_is_built_through_revisions_verified_against_the_hub_and_aud
     project = client.get(f"{P}/projects/AST-LIGHT").json()
     assert project["budget"] == "1000000000.50" and project["tenant"] == "astana"
 
-    verified = client.post(f"{P}/verify")
+    verified = client.post(f"{P}/verify", json={})
     assert verified.status_code == 200, verified.text
     (ev,) = verified.json()["evaluations"]
     assert (ev["matching"], ev["reporting"], ev["met"]) == (2, 1, False)
@@ -314,7 +314,7 @@ def test_a_partner_reads_only_the_projects_it_holds_contracts_in(client: TestCli
         ).status_code
         == 403
     )
-    assert client.post(f"{P}/verify", headers=partner).status_code == 403
+    assert client.post(f"{P}/verify", json={}, headers=partner).status_code == 403
     _, public = key(client, "public")
     assert client.get(API, headers=public).status_code == 403
     assert client.get(f"{P}/flags", headers=public).status_code == 403

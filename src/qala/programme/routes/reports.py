@@ -82,6 +82,17 @@ def _now() -> datetime:
 @router.post(
     "/programmes/{programme}/verify",
     summary="Evaluate the deliverables against the live hub now (the history is kept)",
+    openapi_extra=openapi.body(
+        {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "description": "Only this city's deliverables"}
+            },
+            "additionalProperties": False,
+        },
+        (openapi.JSON,),
+        example={"city": "astana"},
+    ),
     responses={
         **openapi.ok(
             {
@@ -97,11 +108,15 @@ def _now() -> datetime:
         **openapi.errors(400, 403),
     },
 )
-async def verify_now(
-    request: Request, programme: ProgrammePath, city: CityQuery = None
-) -> Response:
+async def verify_now(request: Request, programme: ProgrammePath) -> Response:
     actor = actor_of(request)
     check_verifier(actor)
+    body = await read_body(request)
+    if not isinstance(body, dict) or set(body) - {"city"}:
+        raise BadRequestData('the body is {} (every city) or {"city": "<tenant>"}')
+    city = body.get("city")
+    if city is not None and not isinstance(city, str):
+        raise BadRequestData("city must be a tenant name (a string)")
     repo = repository(request)
     compiler = await load(repo, programme)
     tenant = actor.tenant or city
@@ -359,7 +374,29 @@ async def _read_bytes(request: Request) -> bytes:
             "content": {
                 CSV: {"schema": {"type": "string"}},
                 XLSX: {"schema": {"type": "string", "format": "binary"}},
-                openapi.JSON: {"schema": {"type": "object"}},
+                openapi.JSON: {
+                    "schema": {
+                        "type": "object",
+                        "description": "An OCDS release package (releases) or an OC4IDS "
+                        "project package (projects)",
+                        "properties": {
+                            "releases": {"type": "array", "items": {"type": "object"}},
+                            "projects": {"type": "array", "items": {"type": "object"}},
+                        },
+                        "anyOf": [{"required": ["releases"]}, {"required": ["projects"]}],
+                    },
+                    "example": {
+                        "version": "0.9",
+                        "projects": [
+                            {
+                                "id": "SHY-PARK",
+                                "title": "Parking guidance",
+                                "locations": [{"address": {"locality": "Shymkent"}}],
+                                "budget": {"amount": {"amount": "800000000", "currency": "KZT"}},
+                            }
+                        ],
+                    },
+                },
             },
         }
     },
