@@ -19,6 +19,7 @@ An object the caller may not see is answered as not found, like the hub does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -157,8 +158,11 @@ def revision_from(
         )
     if target is None:
         target = body.get("id")
-        if not isinstance(target, str) or not target.strip():
-            raise BadRequestData("the body must give the new object's id (a string)")
+        if not isinstance(target, str) or not re.match(ID_PATTERN, target):
+            raise BadRequestData(
+                "the body must give the new object's id: letters, digits and _ . : - "
+                "(up to 128, starting with a letter or digit)"
+            )
     fields = body.get("fields", {})
     if not isinstance(fields, dict):
         raise BadRequestData("fields must be an object of the object's fields")
@@ -293,7 +297,7 @@ CHANGE_BODY = {
     "properties": {
         "fields": {"type": "object"},
         "reason": {"type": "string", "minLength": 1, "pattern": r"\S"},
-        "document": {"type": "string"},
+        "document": {"type": ["string", "null"]},
     },
     "additionalProperties": False,
 }
@@ -301,7 +305,7 @@ CREATE_BODY = {
     **CHANGE_BODY,
     "required": ["id", "reason"],
     "properties": {
-        "id": {"type": "string", "minLength": 1, "pattern": r"\S"},
+        "id": {"type": "string", "pattern": ID_PATTERN},
         **CHANGE_BODY["properties"],
     },
 }

@@ -248,7 +248,7 @@ async def list_flags(
             "required": ["reason"],
             "properties": {
                 "reason": {"type": "string", "minLength": 1, "pattern": r"\S"},
-                "document": {"type": "string"},
+                "document": {"type": ["string", "null"]},
             },
             "additionalProperties": False,
         },
@@ -383,7 +383,7 @@ async def _read_bytes(request: Request) -> bytes:
                             "releases": {"type": "array", "items": {"type": "object"}},
                             "projects": {"type": "array", "items": {"type": "object"}},
                         },
-                        "anyOf": [{"required": ["releases"]}, {"required": ["projects"]}],
+                        "oneOf": [{"required": ["releases"]}, {"required": ["projects"]}],
                     },
                     "example": {
                         "version": "0.9",
@@ -455,6 +455,15 @@ async def import_file(
             revisions = importing.import_xlsx(programme, existing, data, **who)
         elif media == openapi.JSON:
             package = importing.load_json(data)
+            if isinstance(package, dict) and ("releases" in package) == ("projects" in package):
+                raise BadRequestData(
+                    "a JSON body is an OCDS release package (releases) or an OC4IDS project "
+                    "package (projects), not both"
+                )
+            for name in ("releases", "projects"):
+                items = package.get(name, []) if isinstance(package, dict) else []
+                if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+                    raise BadRequestData(f"{name} must be an array of objects")
             if isinstance(package, dict) and "releases" in package:
                 revisions = importing.import_ocds(
                     programme, existing, package, project=project, **who
