@@ -17,6 +17,7 @@ from qala import __version__
 from qala.backup.cli import backup_command, restore_command
 from qala.config import load_settings
 from qala.iot.cli import simulate
+from qala.programme.cli import audit_command, programme_app
 from qala.temporal.cli import temporal_app
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ app.add_typer(contexts_app, name="contexts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(temporal_app, name="temporal")
+app.add_typer(programme_app, name="programme")
+app.command("audit")(audit_command)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     temporal_compact_interval: float = Field(
         3600.0, description="Seconds between retention compactions in the server; 0: never"
     )
+    programme_verify_interval: float = Field(
+        3600.0,
+        description="Seconds between scheduled verifications of every programme's deliverables "
+        "in the server (the first one interval after start); 0: never",
+    )
 
     # Behaviour
     allow_local_endpoints: bool = Field(

@@ -239,6 +239,10 @@ async def seed_demo(
                 year.observations += loaded.observations
                 year.instances += loaded.instances
                 year.hours += loaded.hours
+        # The demo programme, verified against these cities (qala.programme.seed).
+        from qala.programme.seed import seed_demo_programme
+
+        await seed_demo_programme(svc, console, anchor=anchor)
     finally:
         await stop_services(svc)
     console.print(

@@ -307,6 +307,18 @@ def audit(
     return sorted(flags, key=lambda f: (order[f.severity], f.tenant, f.project, f.rule, f.subject))
 
 
+def not_evaluated(data: AuditInput, *, tenant: str | None = None) -> dict[str, str]:
+    """Rules that could not be evaluated (rule id -> why): their silence is no finding.
+
+    Today only ``indicators-flat-after-completion`` can be, when the indicator values cannot be
+    read at all (the source raised :class:`~qala.programme.inputs.Unavailable`)."""
+    out: dict[str, str] = {}
+    for s in data.indicators:
+        if s.unavailable is not None and (tenant is None or s.tenant == tenant):
+            out["indicators-flat-after-completion"] = s.unavailable
+    return out
+
+
 # -- the rules --------------------------------------------------------------------------------
 
 
@@ -578,7 +590,7 @@ def _flat_indicators(
     series: Sequence[IndicatorSeries], p: m.Programme, at: datetime, t: Thresholds
 ) -> Iterable[Flag]:
     for s in series:
-        if at - s.since < timedelta(days=t.indicator_wait_days):
+        if s.unavailable is not None or at - s.since < timedelta(days=t.indicator_wait_days):
             continue
         ind = s.indicator
         planned = ind.target - ind.baseline

@@ -7,9 +7,15 @@ contractors and every amount below them are illustrative.** They are chosen so t
 shows every kind of flag with its evidence: some projects delivered, some paid but silent, one
 overdue whose deadline moved to 2023.
 
-Deliverables use the demo hub's entity types and ids (``urn:ngsi-ld:Streetlight:astana:000001``;
-see ``qala.demo.generate``), with counts within what the demo seeds per city. :func:`build`
-is pure: the same call gives the same revisions and the same in-memory hub picture.
+Deliverables are stated on what ``qala demo`` seeds (``qala.demo.generate``, seed 2026), so
+verification against the live demo hub finds the same as against :func:`hub`, its in-memory
+picture. Every seeded entity last reported at the demo's data moment (2026-01-15 09:00 UTC);
+the demo verifies half an hour and six hours after it. Deliverables whose contract asks for
+daily reporting (``PT24H``) are delivered at both; Aktobe's chargers must report hourly
+(``PT1H``): delivered at the first check, silent at the second (*regressed*); Almaty's
+air-quality stations must report every 15 minutes and are silent at both — paid, claimed
+met, never shown by the data. :func:`build` is pure: the same call gives the same revisions
+and the same in-memory hub picture; :mod:`qala.programme.seed` loads it into a store.
 """
 
 from __future__ import annotations
@@ -19,15 +25,28 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from qala.demo.generate import DEFAULT_OBSERVED_AT, demo_plan, generate_entities
 from qala.programme.inputs import MemoryEntity, MemoryInputs, Reading
 from qala.programme.revisions import Revision
 
 PROGRAMME_ID = "kz-smart-city-2019-2021"
 TOTAL = Decimal("29890000000.00")
-#: the moment the demo hub's "current" values describe (qala.demo.generate)
-NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
-#: an evaluation made while the programme ran
-MID_PROGRAMME = datetime(2021, 6, 1, 6, 0, tzinfo=UTC)
+#: the random seed of the demo hub's data (``qala demo``'s default)
+SEED = 2026
+#: the moment the demo hub's values describe: every seeded entity last reported then
+DATA_MOMENT = DEFAULT_OBSERVED_AT
+#: the demo's two verifications: half an hour after the data moment, and six hours after it,
+#: when devices that must report every hour have been silent for five hours
+EVALUATION_TIMES = (DATA_MOMENT + timedelta(minutes=30), DATA_MOMENT + timedelta(hours=6))
+
+
+def evaluation_times(moment: datetime = DATA_MOMENT) -> tuple[datetime, datetime]:
+    """When the demo verifies its deliverables: 30 minutes and 6 hours after the moment the
+    demo hub's devices last reported (the seeding anchor)."""
+    return (moment + timedelta(minutes=30), moment + timedelta(hours=6))
+
+#: the moment the demo's audit is made (the last verification)
+NOW = EVALUATION_TIMES[-1]
 
 #: Illustrative split of the 29.89 bn KZT (no official split is published).
 CITY_SPLIT: dict[str, Decimal] = {
@@ -36,9 +55,6 @@ CITY_SPLIT: dict[str, Decimal] = {
     "shymkent": Decimal("5100000000.00"),
     "aktobe": Decimal("3400000000.00"),
     "karaganda": Decimal("3690000000.00"),
-}
-DISTRICTS: dict[str, tuple[str, ...]] = {
-    "astana": ("Almaty", "Baikonyr", "Yesil", "Saryarka", "Nura"),
 }
 NOTE = (
     "Illustrative: the programme total (29.89 bn KZT, 2019–2021) is public; no official split "
@@ -107,7 +123,8 @@ class _Spec:
     entity_type: str
     count: int
     q: str | None = None
-    coverage: bool = False
+    #: how recently each device must have reported (the contract's reporting requirement)
+    fresh: str = "PT24H"
 
 
 _SPECS = (
@@ -132,7 +149,6 @@ _SPECS = (
         "3200000000",
         "AirQualityObserved",
         35,
-        coverage=True,
     ),
     _Spec(
         "ALM-AIR",
@@ -144,6 +160,7 @@ _SPECS = (
         "3800000000",
         "AirQualityObserved",
         50,
+        fresh="PT15M",
     ),
     _Spec(
         "ALM-TRAFFIC",
@@ -200,6 +217,7 @@ _SPECS = (
         "1300000000",
         "EVChargingStation",
         8,
+        fresh="PT1H",
     ),
     _Spec(
         "KAR-STOPS",
@@ -221,7 +239,8 @@ _SPECS = (
         "Saryarka Light LLP",
         "1400000000",
         "Streetlight",
-        550,
+        600,
+        q='status=="ok"',
     ),
 )
 
@@ -267,12 +286,10 @@ def _project(r: _Revs, s: _Spec) -> None:
         "title": f"{s.entity_type} entities reporting to the hub",
         "type": s.entity_type,
         "count": s.count,
-        "freshWithin": "PT24H",
+        "freshWithin": s.fresh,
     }
     if s.q:
         deliverable["q"] = s.q
-    if s.coverage:
-        deliverable["coverage"] = {"areas": list(DISTRICTS[s.tenant]), "minShare": "0.8"}
     r.add(
         "create",
         "deliverable",
@@ -389,7 +406,7 @@ def revisions() -> list[Revision]:
         "works accepted",
         "completion act AST-LIGHT",
     )
-    # Astana air quality: stations in at least 80 % of the districts, delivered.
+    # Astana air quality: delivered.
     _pay(r, "AST-AIR", 1, "2020-06-01", "1000000000")
     _met(r, "AST-AIR", "2021-08-01")
     _pay(r, "AST-AIR", 2, "2021-09-01", "2000000000", milestone=True)
@@ -459,7 +476,7 @@ def revisions() -> list[Revision]:
     _pay(r, "AKT-PARK", 1, "2019-03-15", "300000000", contract=False)
     _met(r, "AKT-PARK", "2021-07-01")
     _pay(r, "AKT-PARK", 2, "2021-07-15", "1200000000", milestone=True)
-    # Aktobe EV charging: delivered in 2021, silent since.
+    # Aktobe EV charging: delivered (hourly reports at the first check), silent at the second.
     _met(r, "AKT-EV", "2021-05-20")
     _pay(r, "AKT-EV", 1, "2021-05-25", "1300000000", milestone=True)
     # Karaganda stops: completed; punctuality did not move.
@@ -486,63 +503,38 @@ def revisions() -> list[Revision]:
         "works accepted",
         "completion act KAR-STOPS",
     )
-    # Karaganda lighting: on its way.
+    # Karaganda lighting: on its way (working lamps short of the 600 contracted).
     _pay(r, "KAR-LIGHT", 1, "2020-05-01", "600000000")
     return r.items
 
 
-def _entities(
-    tenant: str,
-    entity_type: str,
-    n: int,
-    reporting: int,
-    when: datetime,
-    *,
-    attrs: Any = None,
-    areas: tuple[str, ...] = (),
-) -> list[MemoryEntity]:
-    out = []
-    for i in range(1, n + 1):
-        fresh = i <= reporting
-        out.append(
-            MemoryEntity(
-                id=f"urn:ngsi-ld:{entity_type}:{tenant}:{i:06d}",
-                type=entity_type,
-                tenant=tenant,
-                last_reported=(when - timedelta(minutes=30))
-                if fresh
-                else datetime(2021, 11, 1, tzinfo=UTC),
-                attrs=attrs(i) if attrs else {},
-                area=areas[i % len(areas)] if areas else None,
-            )
-        )
-    return out
+def _reported(entity: dict[str, Any]) -> datetime | None:
+    times = [
+        datetime.fromisoformat(attr["observedAt"].replace("Z", "+00:00"))
+        for attr in entity.values()
+        if isinstance(attr, dict) and isinstance(attr.get("observedAt"), str)
+    ]
+    return max(times) if times else None
 
 
-def hub(now: datetime = NOW) -> MemoryInputs:
-    """The demo hub as verification sees it at ``now`` (and, for the EV chargers, in 2021)."""
+def hub() -> MemoryInputs:
+    """The demo hub as verification sees it: the entities ``qala demo`` seeds for the
+    deliverables' types (``qala.demo.generate``, seed :data:`SEED`), each last reporting at
+    its newest ``observedAt`` (the demo's data moment, :data:`DATA_MOMENT`), and the target
+    indicators' values after completion (which the live hub cannot give yet)."""
     inputs = MemoryInputs()
-    inputs.add(_entities("astana", "Streetlight", 2000, 1900, now))
-    inputs.add(_entities("astana", "AirQualityObserved", 40, 40, now, areas=DISTRICTS["astana"]))
-    inputs.add(_entities("almaty", "AirQualityObserved", 57, 6, now))
-    inputs.add(_entities("almaty", "TrafficFlowObserved", 86, 84, now))
-    inputs.add(
-        _entities(
-            "shymkent",
-            "Streetlight",
-            1576,
-            1576,
-            now,
-            attrs=lambda i: {"controllingMethod": "individual" if i % 5 == 0 else "group"},
-        )
-    )
-    inputs.add(_entities("shymkent", "WasteContainer", 946, 930, now))
-    inputs.add(_entities("aktobe", "OffStreetParking", 10, 10, now))
-    # the chargers last reported just after the mid-programme evaluation
-    for e in _entities("aktobe", "EVChargingStation", 8, 0, now):
-        inputs.add([MemoryEntity(e.id, e.type, e.tenant, MID_PROGRAMME - timedelta(hours=2))])
-    inputs.add(_entities("karaganda", "PublicTransportStop", 182, 182, now))
-    inputs.add(_entities("karaganda", "Streetlight", 607, 580, now))
+    wanted = {(s.tenant, s.entity_type) for s in _SPECS}
+    for tenant, entity_type in sorted(wanted):
+        count = demo_plan(tenant)[entity_type]
+        for entity in generate_entities(tenant, entity_type, count, SEED):
+            attrs = {
+                name: attr["value"]
+                for name, attr in entity.items()
+                if isinstance(attr, dict) and attr.get("type") == "Property"
+            }
+            inputs.add(
+                [MemoryEntity(entity["id"], entity_type, tenant, _reported(entity), attrs)]
+            )
     month = timedelta(days=30)
     inputs.add_readings(
         "astana",
@@ -565,4 +557,4 @@ def hub(now: datetime = NOW) -> MemoryInputs:
 
 def build() -> Demo:
     """The demo programme's revisions and hub picture."""
-    return Demo(PROGRAMME_ID, revisions(), hub(), (MID_PROGRAMME, NOW), NOW)
+    return Demo(PROGRAMME_ID, revisions(), hub(), EVALUATION_TIMES, NOW)

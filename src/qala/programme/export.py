@@ -13,7 +13,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -488,6 +488,7 @@ def report_markdown(
     projects: Sequence[Progress],
     cities: Sequence[Progress],
     at: datetime,
+    not_evaluated: Mapping[str, str] | None = None,
 ) -> str:
     lines = [f"# Audit report: {_md(p.title or p.id)}", ""]
     lines.append(
@@ -523,6 +524,11 @@ def report_markdown(
         lines.append("")
         lines += [f"    {line}" for line in _evidence_lines(f.evidence)]
         lines.append("")
+    if not_evaluated:
+        lines += ["## Rules not evaluated", ""]
+        for rule_id, why in sorted(not_evaluated.items()):
+            lines.append(f"- `{rule_id}` ({_md(RULES[rule_id].title)}): {_md(why)}")
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -538,6 +544,7 @@ def report_html(
     projects: Sequence[Progress],
     cities: Sequence[Progress],
     at: datetime,
+    not_evaluated: Mapping[str, str] | None = None,
 ) -> str:
     e = html.escape
     title = e(p.title or p.id)
@@ -577,5 +584,12 @@ def report_html(
                 f"<p>Explained by {e(x.actor)} on {e(str(x.at.date()))}: {e(x.reason)}</p>"
             )
         parts.append("<pre>" + e("\n".join(_evidence_lines(f.evidence))) + "</pre></section>")
+    if not_evaluated:
+        parts.append("<h2>Rules not evaluated</h2><ul>")
+        for rule_id, why in sorted(not_evaluated.items()):
+            parts.append(
+                f"<li><code>{e(rule_id)}</code> ({e(RULES[rule_id].title)}): {e(why)}</li>"
+            )
+        parts.append("</ul>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

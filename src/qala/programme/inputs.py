@@ -37,6 +37,15 @@ class Delivery:
     areas: frozenset[str] = frozenset()
 
 
+class Unavailable(Exception):
+    """The source cannot answer this question at all (not: the answer is empty). The rules
+    that need the answer report themselves as not evaluated, with :attr:`reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     """One value of an indicator."""
@@ -64,7 +73,7 @@ class Inputs(Protocol):
         self, tenant: str, indicator: str, since: datetime, until: datetime
     ) -> Sequence[Reading]:
         """The values indicator ``indicator`` took in ``tenant`` in ``[since, until]``, oldest
-        first."""
+        first; raises :class:`Unavailable` when the source has no indicator values at all."""
         ...
 
 

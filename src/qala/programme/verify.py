@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from qala.programme import model as m
 from qala.programme.fields import LOCAL
-from qala.programme.inputs import Inputs, Reading
+from qala.programme.inputs import Inputs, Reading, Unavailable
 
 _PLACES = Decimal("0.0001")
 
@@ -161,6 +161,8 @@ class IndicatorSeries:
     since: datetime
     until: datetime
     readings: tuple[Reading, ...]
+    #: why the values could not be read at all (None: they were read, maybe none)
+    unavailable: str | None = None
 
 
 async def indicator_series(
@@ -177,7 +179,15 @@ async def indicator_series(
         if since > at:
             continue
         for indicator in project.indicators:
-            readings = await inputs.indicator_values(project.tenant, indicator.id, since, at)
+            try:
+                readings = await inputs.indicator_values(project.tenant, indicator.id, since, at)
+            except Unavailable as exc:
+                series.append(
+                    IndicatorSeries(
+                        project.id, project.tenant, indicator, since, at, (), exc.reason
+                    )
+                )
+                continue
             series.append(
                 IndicatorSeries(project.id, project.tenant, indicator, since, at, tuple(readings))
             )
