@@ -25,14 +25,8 @@ from qala.programme.export import (
     report_markdown,
     to_csv,
 )
-from qala.programme.importing import (
-    ImportFailed,
-    import_csv,
-    import_oc4ids,
-    import_ocds,
-    import_xlsx,
-    load_json,
-)
+from qala.programme.importing import ImportFailed, import_csv, import_xlsx
+from qala.programme.packages import import_oc4ids, import_ocds, load_json
 from qala.programme.progress import all_progress
 from qala.programme.revisions import compile_programme, compiler_for
 from qala.programme.verify import evaluate

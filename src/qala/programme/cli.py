@@ -107,7 +107,7 @@ def import_command(
     db: DbOption = None,
 ) -> None:
     """Import a file into a programme: all of it, or nothing with every error listed."""
-    from qala.programme import importing
+    from qala.programme import importing, packages
     from qala.programme.repository import Repository
 
     data = file.read_bytes()
@@ -125,13 +125,13 @@ def import_command(
         elif suffix == ".xlsx":
             revisions = importing.import_xlsx(programme, existing, data, **who)
         else:
-            package = importing.load_json(data)
+            package = packages.load_json(data)
             if isinstance(package, dict) and "releases" in package:
-                revisions = importing.import_ocds(
+                revisions = packages.import_ocds(
                     programme, existing, package, project=project, **who
                 )
             else:
-                revisions = importing.import_oc4ids(
+                revisions = packages.import_oc4ids(
                     programme, existing, package, tenant=tenant, **who
                 )
         return len(await repo.append(programme, revisions)) if revisions else 0

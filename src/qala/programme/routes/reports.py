@@ -21,7 +21,7 @@ from qala.hub import (
     UnsupportedMediaType,
     access,
 )
-from qala.programme import export, importing
+from qala.programme import export, importing, packages
 from qala.programme.audit import RULES, SEVERITIES
 from qala.programme.hub_inputs import HubInputs
 from qala.programme.revisions import check
@@ -454,7 +454,7 @@ async def import_file(
         elif media == XLSX:
             revisions = importing.import_xlsx(programme, existing, data, **who)
         elif media == openapi.JSON:
-            package = importing.load_json(data)
+            package = packages.load_json(data)
             if isinstance(package, dict) and ("releases" in package) == ("projects" in package):
                 raise BadRequestData(
                     "a JSON body is an OCDS release package (releases) or an OC4IDS project "
@@ -465,11 +465,11 @@ async def import_file(
                 if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
                     raise BadRequestData(f"{name} must be an array of objects")
             if isinstance(package, dict) and "releases" in package:
-                revisions = importing.import_ocds(
+                revisions = packages.import_ocds(
                     programme, existing, package, project=project, **who
                 )
             elif isinstance(package, dict) and "projects" in package:
-                revisions = importing.import_oc4ids(
+                revisions = packages.import_oc4ids(
                     programme, existing, package, tenant=tenant, **who
                 )
             else:
