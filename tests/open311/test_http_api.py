@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-
 from georeport_schemas import same_document, validate, xml_document
 from support import ASTANA, file, new_key, pothole
 

@@ -43,11 +43,13 @@ class Rule:
     faulty: frozenset[str]
     service_code: str
     description: str
+    #: The service's attribute values the rule fills in (required ones included).
+    attributes: tuple[tuple[str, str], ...] = ()
 
 
 RULES = (
     Rule(STREETLIGHT, mirror.STATUS, FAULTY, "STREETLIGHT",
-         "Reported by the streetlight itself: status {value!r}"),
+         "Reported by the streetlight itself: status {value!r}", (("problem", "dark"),)),
 )  # fmt: skip
 
 
@@ -128,6 +130,7 @@ class FaultRule:
             lat=lat,
             long=long,
             address_id=None if lat is not None else entity.id,
+            attributes=dict(rule.attributes),
             external_id=key,
             client=RULE_CLIENT,
             entity_id=entity.id,
