@@ -180,6 +180,9 @@ async def seed_demo(settings: Settings, *, seed: int, console: Console) -> dict[
                 items = [city_entity(city), *generate_city(key, seed)]
                 counts[key] = await _load(svc, key, items, total, progress, city.name["en"])
                 points += await _load_history(svc, key, items, progress, city.name["en"])
+        from qala.open311.demo import seed_requests
+
+        await seed_requests(svc.hub, svc.store, seed=seed)
     finally:
         await stop_services(svc)
     console.print(
