@@ -260,15 +260,25 @@ _ERRORS = {
 _FORM_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {FORM: {"schema": {"$ref": "#/components/schemas/GeoReportRequestForm"}}},
+        "content": {FORM: {
+            "schema": {"$ref": "#/components/schemas/GeoReportRequestForm"},
+            "example": {"jurisdiction_id": "astana", "api_key": "qala_…",
+                        "service_code": "POTHOLE", "lat": "51.1282", "long": "71.4306",
+                        "attribute[size]": "large", "description": "Яма у остановки"},
+        }},
     }
-}
+}  # fmt: skip
 _UPDATE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {FORM: {"schema": {"$ref": "#/components/schemas/GeoReportUpdateForm"}}},
+        "content": {FORM: {
+            "schema": {"$ref": "#/components/schemas/GeoReportUpdateForm"},
+            "example": {"jurisdiction_id": "astana", "api_key": "qala_…", "update_id": "fms-1",
+                        "service_request_id": "1", "status": "IN_PROGRESS",
+                        "updated_datetime": "2026-03-20T10:00:00+05:00"},
+        }},
     }
-}
+}  # fmt: skip
 
 JURISDICTION = {"name": "jurisdiction_id", "in": "query", "required": True,
                 "schema": {"type": "string"},
@@ -329,6 +339,7 @@ for _method, _path, _handler, _summary, _schema_name, _codes, _extra in METHODS:
             operation_id=f"open311_{_method.lower()}_{_path.replace('/', '_')}_{_fmt}"
             .replace("{", "").replace("}", ""),
             responses=_responses(_fmt, _schema_name, _codes),
+            response_class=Response,
             openapi_extra=_extra,
         )
 
