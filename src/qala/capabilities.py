@@ -51,6 +51,9 @@ class ErrorFormat:
 
     prefix: str
     respond: ErrorResponder
+    #: ``(path, status, code, message) -> Response``, for a format that depends on the path
+    #: (Open311's ``.json``/``.xml``); None: ``respond`` answers every path.
+    respond_at: Callable[[str, int, str, str], Response] | None = None
 
     def serves(self, path: str) -> bool:
         return path.startswith(self.prefix)

@@ -73,5 +73,5 @@ def capability() -> Capability:
         routers=[(georeport.router, "/open311"), (backoffice.router, "/api/v1/open311")],
         start=start,
         stop=stop,
-        error_format=ErrorFormat(errors.PREFIX, errors.error_response),
+        error_format=ErrorFormat(errors.PREFIX, errors.error_response, errors.error_response_at),
     )

@@ -56,6 +56,11 @@ def error_response(status: int, code: str, message: str) -> Response:
     return errors_response(status, [(str(status), message)])
 
 
+def error_response_at(path: str, status: int, code: str, message: str) -> Response:
+    """The same, in the format of ``path`` (``….json``: JSON)."""
+    return errors_response(status, [(str(status), message)], format_of_path(path))
+
+
 def georeport_response(exc: GeoReportError, fmt: str) -> Response:
     return errors_response(exc.status, exc.errors, fmt)
 

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from qala import openapi
 from qala.auth import audit
-from qala.hub import Actor, BadRequestData, Forbidden, NotFound, access
+from qala.hub import Actor, BadRequestData, Forbidden, NotFound, access, parse_datetime
 from qala.open311 import figures
 from qala.open311.catalogue import City
 from qala.open311.model import EXTENDED_STATUSES, GeoReportError
@@ -149,7 +149,7 @@ async def _looked(request: Request, actor: Actor, city: City, ids: list[str]) ->
                        detail={"requests": ids[:1000], "path": request.url.path})  # fmt: skip
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
+async def _json_body(request: Request, allowed: tuple[str, ...] = ()) -> dict[str, Any]:
     raw = await request.body()
     try:
         body = orjson.loads(raw) if raw else None
@@ -157,6 +157,10 @@ async def _json_body(request: Request) -> dict[str, Any]:
         raise BadRequestData("the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadRequestData("the body must be a JSON object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise BadRequestData(f"unknown member(s) {', '.join(map(repr, unknown))}; "
+                             f"known: {', '.join(allowed) or 'none'}")  # fmt: skip
     return body
 
 
@@ -260,6 +264,7 @@ def _status_from(
     return status.upper(), note
 
 
+STATUS_MEMBERS = ("status", "note", "template")
 _STATUS_BODY = _body_doc(
     {"status": {"type": "string", "enum": list(EXTENDED_STATUSES)},
      "note": {"type": "string", "maxLength": 4000},
@@ -275,7 +280,7 @@ async def change_status(request: Request, city: CityPath, num: NumPath) -> Respo
     where = _city(office, city)
     actor = actor_of(request)
     _may_change(actor, where)
-    body = await _json_body(request)
+    body = await _json_body(request, STATUS_MEMBERS)
     stored = await office.get(where, num)
     status, note = _status_from(body, stored.lang)
     after = await office.change_status(where, num, status, actor, note)
@@ -289,7 +294,7 @@ async def close(request: Request, city: CityPath, num: NumPath) -> Response:
     where = _city(office, city)
     actor = actor_of(request)
     _may_change(actor, where)
-    body = await _json_body(request)
+    body = await _json_body(request, STATUS_MEMBERS)
     stored = await office.get(where, num)
     status, note = _status_from(body, stored.lang, "FIXED")
     if EXTENDED_STATUSES[status] != "closed":
@@ -310,7 +315,7 @@ async def assign(request: Request, city: CityPath, num: NumPath) -> Response:
     where = _city(office, city)
     actor = actor_of(request)
     _may_change(actor, where)
-    body = await _json_body(request)
+    body = await _json_body(request, ("agency", "assignee", "note"))
     agency, assignee = _text(body, "agency", 200), _text(body, "assignee", 200)
     if agency is None and assignee is None:
         raise BadRequestData("give an agency, an assignee or both")
@@ -334,7 +339,7 @@ async def add_note(request: Request, city: CityPath, num: NumPath) -> Response:
     where = _city(office, city)
     actor = actor_of(request)
     _may_change(actor, where)
-    body = await _json_body(request)
+    body = await _json_body(request, ("text", "public"))
     text = _text(body, "text")
     public = body.get("public", False)
     if text is None or not isinstance(public, bool):
@@ -353,7 +358,7 @@ async def merge(request: Request, city: CityPath, num: NumPath) -> Response:
     where = _city(office, city)
     actor = actor_of(request)
     _may_change(actor, where)
-    body = await _json_body(request)
+    body = await _json_body(request, ("into",))
     into = body.get("into")
     if not isinstance(into, str | int) or not str(into).isdigit() or len(str(into)) > 15:
         raise BadRequestData("into is the service_request_id of the original request")
@@ -383,6 +388,7 @@ async def escalate(request: Request, city: CityPath) -> Response:
     where = _city(office, city)
     actor = actor_of(request)
     _may_change(actor, where)
+    await _json_body(request)  # an empty object: there is nothing to choose
     return JSONResponse({"escalated": await office.escalate_overdue(where, actor)})
 
 
@@ -393,16 +399,22 @@ async def escalate(request: Request, city: CityPath) -> Response:
 async def city_figures(
     request: Request,
     city: CityPath,
-    start: Annotated[datetime | None, Query(**openapi.DATE_TIME)] = None,
-    end: Annotated[datetime | None, Query(**openapi.DATE_TIME)] = None,
+    start: Annotated[str | None, Query(max_length=40, **openapi.DATE_TIME)] = None,
+    end: Annotated[str | None, Query(max_length=40, **openapi.DATE_TIME)] = None,
 ) -> Response:
     office = _office(request)
     where = _city(office, city)
     _may_read(actor_of(request), where)
-    end = end or office.clock()
-    start = start or end - timedelta(days=365)
-    if start.tzinfo is None or end.tzinfo is None:
-        raise BadRequestData("start and end need a time zone")
+    try:
+        until = parse_datetime(end) if end is not None else office.clock()
+        since = parse_datetime(start) if start is not None else until - timedelta(days=365)
+    except ValueError as exc:
+        raise BadRequestData(f"start and end are ISO 8601 date-times with a zone: {exc}") from None
+    start_at, end_at = since, until
+    return await _figures(office, where, start_at, end_at)
+
+
+async def _figures(office: Office, where: City, start: datetime, end: datetime) -> Response:
     if end <= start:
         raise BadRequestData("end must be after start")
     records = await figures.service_requests(office.tables, where.tenant, start, end)

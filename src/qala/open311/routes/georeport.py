@@ -287,6 +287,10 @@ LANG = {"name": "lang", "in": "query", "required": False,
         "schema": {"type": "string"}, "description": "ru, kk or en (extension)"}  # fmt: skip
 
 
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
 def _query(*names: str) -> list[dict[str, Any]]:
     params = []
     for name in names:
@@ -301,7 +305,8 @@ METHODS: list[tuple[str, str, Handler, str, str, tuple[int, ...], dict[str, Any]
     ("GET", "services", service_list, "The city's services", "GeoReportServices", (400, 404),
      {"parameters": [JURISDICTION, LANG]}),
     ("GET", "services/{service_code}", service_definition, "A service's definition",
-     "GeoReportServiceDefinition", (400, 404), {"parameters": [JURISDICTION, LANG]}),
+     "GeoReportServiceDefinition", (400, 404),
+     {"parameters": [_path("service_code"), JURISDICTION, LANG]}),
     ("POST", "requests", post_request, "File a service request (api_key)",
      "GeoReportPostResult", (400, 403, 404), _FORM_BODY),
     ("GET", "requests", get_requests, "Search service requests", "GeoReportRequests",
@@ -309,10 +314,10 @@ METHODS: list[tuple[str, str, Handler, str, str, tuple[int, ...], dict[str, Any]
          "service_request_id", "service_code", "status", "start_date", "end_date",
          "updated_after", "updated_before", "page", "page_size", "extensions")]}),
     ("GET", "requests/{service_request_id}", get_request, "One service request",
-     "GeoReportRequests", (400, 404), {"parameters": [JURISDICTION, LANG,
-                                                      *_query("extensions")]}),
+     "GeoReportRequests", (400, 404),
+     {"parameters": [_path("service_request_id"), JURISDICTION, LANG, *_query("extensions")]}),
     ("GET", "tokens/{token}", get_token, "The request id of a token", "GeoReportTokens",
-     (400, 404), {"parameters": [JURISDICTION]}),
+     (400, 404), {"parameters": [_path("token"), JURISDICTION]}),
     ("GET", "servicerequestupdates", get_updates, "Request updates (mySociety extension)",
      "GeoReportUpdates", (400, 404),
      {"parameters": [JURISDICTION, *_query("start_date", "end_date")]}),
