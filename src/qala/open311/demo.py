@@ -101,7 +101,7 @@ def build_city(
         fault = code == "STREETLIGHT" and rng.random() < 0.3
         original = next((n for n, c, la, lo, t in reversed(recent[-40:])
                          if c == code and at - t < timedelta(hours=service.duplicate_window_h)
-                         and rng.random() < 0.08), None)  # fmt: skip
+                         and rng.random() < 0.02), None)  # fmt: skip
         if original is not None:
             lat, long = next((la + 0.0001, lo + 0.0001) for n, c, la, lo, t in recent
                              if n == original)  # fmt: skip
