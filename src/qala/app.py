@@ -185,12 +185,14 @@ def format_of(formats: list[ErrorFormat], path: str) -> ErrorFormat | None:
     return None
 
 
-def formatted(error_format: ErrorFormat, status: int, detail: str) -> Response:
+def formatted(error_format: ErrorFormat, status: int, detail: str, path: str = "") -> Response:
     """One error in a capability's format; its code is the name of the HTTP status."""
     try:
         code = HTTPStatus(status).name
     except ValueError:  # a status Python does not name
         code = "ERROR"
+    if error_format.respond_at is not None:
+        return error_format.respond_at(path, status, code, detail)
     return error_format.respond(status, code, detail)
 
 
@@ -207,7 +209,7 @@ class RejectNul:
             detail = "the URL holds the character U+0000 (%00)"
             error_format = format_of(self.formats, scope["path"])
             if error_format is not None:
-                response = formatted(error_format, 400, detail)
+                response = formatted(error_format, 400, detail, scope["path"])
             else:
                 response = problem_response(InvalidRequest(detail), instance=scope["path"])
             await response(scope, receive, send)
@@ -237,7 +239,7 @@ def install_error_handlers(app: FastAPI, formats: list[ErrorFormat]) -> None:
     async def hub_error(request: Request, exc: HubError) -> Response:
         error_format = format_of(formats, request.url.path)
         if error_format is not None:
-            return formatted(error_format, problem_for(exc)[1], exc.detail)
+            return formatted(error_format, problem_for(exc)[1], exc.detail, request.url.path)
         response = problem_response(exc, instance=request.url.path)
         tenant = request.headers.get("NGSILD-Tenant")
         if tenant and tenant.isascii():  # NGSI-LD echoes the tenant, errors included (6.3.14)
@@ -253,7 +255,7 @@ def install_error_handlers(app: FastAPI, formats: list[ErrorFormat]) -> None:
         detail = "invalid request parameters: " + "; ".join(problems)
         error_format = format_of(formats, request.url.path)
         if error_format is not None:
-            return formatted(error_format, 400, detail)
+            return formatted(error_format, 400, detail, request.url.path)
         return problem_response(BadRequestData(detail), instance=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
@@ -269,7 +271,7 @@ def install_error_handlers(app: FastAPI, formats: list[ErrorFormat]) -> None:
             headers = {**(headers or {}), "Allow": allowed_methods(request)}
         error_format = format_of(formats, request.url.path)
         if error_format is not None:
-            response = formatted(error_format, exc.status_code, err.detail)
+            response = formatted(error_format, exc.status_code, err.detail, request.url.path)
             response.headers.update(headers or {})
             return response
         body = problem_body(err, instance=request.url.path)

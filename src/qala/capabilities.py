@@ -35,6 +35,7 @@ CAPABILITIES: tuple[str, ...] = (
     "qala.subscriptions.capability",
     "qala.iot.capability",
     "qala.programme.capability",
+    "qala.open311.capability",
 )
 
 #: ``(HTTP status, error code, message) -> Response``: one error in an API's own format. The
@@ -51,6 +52,9 @@ class ErrorFormat:
 
     prefix: str
     respond: ErrorResponder
+    #: ``(path, status, code, message) -> Response``, for a format that depends on the path
+    #: (Open311's ``.json``/``.xml``); None: ``respond`` answers every path.
+    respond_at: Callable[[str, int, str, str], Response] | None = None
 
     def serves(self, path: str) -> bool:
         return path.startswith(self.prefix)

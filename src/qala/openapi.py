@@ -29,6 +29,8 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from qala.open311.schemas import SCHEMAS as OPEN311_SCHEMAS
+
 JSON = "application/json"
 JSONLD = "application/ld+json"
 GEOJSON = "application/geo+json"
@@ -480,7 +482,7 @@ def body(
 
 #: Paths anyone may call without credentials (see qala.auth.middleware).
 def _is_open(method: str, path: str) -> bool:
-    if path in ("/health",):
+    if path in ("/health",) or path.startswith("/open311/"):
         return True
     if method == "post" and path == "/iot/json":
         return True
@@ -495,6 +497,7 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.update(SCHEMAS)
+    schemas.update(OPEN311_SCHEMAS)
     components["securitySchemes"] = {
         "bearer": {
             "type": "http",
@@ -520,6 +523,9 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
             if "{" in path:  # a value holding "/" ("%2F") leaves the path: no resource there
                 codes.append(404)
             for code in codes:
+                if path.startswith("/open311/"):
+                    responses.setdefault(str(code), _georeport_error(path, code))
+                    continue
                 if path.startswith("/iot/") and code in (500, 503):
                     # the IoT Agent's own errors, or the server's (e.g. a request timeout)
                     either = {"anyOf": [ref("IotError"), ref("ProblemDetails")]}
@@ -533,6 +539,21 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return document
+
+
+def _georeport_error(path: str, code: int) -> dict[str, Any]:
+    """An error of the Open311 edge: GeoReport errors, in the format of the path's suffix
+    (the server's own 500/503 may also be ProblemDetails, e.g. a request timeout)."""
+    if path.endswith(".json"):
+        schema: dict[str, Any] = ref("GeoReportErrors")
+        if code in (500, 503):
+            schema = {"anyOf": [schema, ref("ProblemDetails")]}
+        return {"description": _ERROR_TEXT[code], "content": content(schema)}
+    text = {"type": "string", "description": "GeoReport <errors> (XML)"}
+    media: dict[str, Any] = {"text/xml": {"schema": text}}
+    if code in (500, 503):
+        media[JSON] = {"schema": ref("ProblemDetails")}
+    return {"description": _ERROR_TEXT[code], "content": media}
 
 
 def _placeholder(response: dict[str, Any]) -> bool:

@@ -28,7 +28,10 @@ ALMATY_SUB = "urn:ngsi-ld:Subscription:almaty-watch"
 ALMATY_DEVICE = "almaty-lamp-1"
 ALMATY_MARKERS = ("almaty-1", "almaty-watch", ALMATY_DEVICE, "almaty-key")
 #: Endpoints that are not tenant data: open ones, server-wide status, the global @context store.
-NOT_TENANT_DATA = ("/health", "/iot/json", "/iot/about", "/ngsi-ld/v1/jsonldContexts")
+#: Open311 GeoReport v2 is public reading by the spec (the city is its jurisdiction_id; its
+#: writes check an api_key of the city: tests/open311/test_http_api.py).
+NOT_TENANT_DATA = ("/health", "/iot/json", "/iot/about", "/ngsi-ld/v1/jsonldContexts",
+                   "/open311/")  # fmt: skip
 
 
 class Notifications:
@@ -112,6 +115,8 @@ def fill_path(path: str) -> str:
         "name": "almaty",
         "instanceId": "urn:ngsi-ld:attribute:instance:1",
         "keyId": "almaty-key",
+        "city": "almaty",
+        "num": "1",
     }
     return re.sub(r"\{(\w+)(:path)?\}", lambda m: values[m.group(1)], path)
 

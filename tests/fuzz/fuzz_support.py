@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import schemathesis
@@ -63,7 +64,12 @@ def send(client: TestClient, case: schemathesis.Case) -> httpx.Response:
     if "json" in kwargs:
         kwargs["content"] = json.dumps(kwargs.pop("json")).encode()
     elif "data" in kwargs:
-        kwargs["content"] = kwargs.pop("data")
+        data = kwargs.pop("data")
+        if isinstance(data, dict):  # a form (Open311): encoded as the client would
+            data = urlencode(
+                [(k, v) for k, vs in data.items() for v in (vs if isinstance(vs, list) else [vs])]
+            ).encode()
+        kwargs["content"] = data
     kwargs["headers"] = {
         name: value.encode("latin-1") if isinstance(value, str) else value
         for name, value in kwargs["headers"].items()

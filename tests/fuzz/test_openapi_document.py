@@ -21,6 +21,24 @@ from qala.openapi import SCHEMAS
 
 PROBLEM = {"$ref": "#/components/schemas/ProblemDetails"}
 IOT_ERROR = {"$ref": "#/components/schemas/IotError"}
+GEOREPORT_ERRORS = {"$ref": "#/components/schemas/GeoReportErrors"}
+XML_TEXT = "text/xml"
+
+
+def check_open311_error(path: str, status: str, response: dict[str, Any]) -> None:
+    """Open311 errors are GeoReport errors in the path's format (the server's own 500/503,
+    e.g. a request timeout, may also be ProblemDetails)."""
+    where = f"{path} {status}"
+    media = response["content"]
+    server = status in ("500", "503")
+    if path.endswith(".json"):
+        assert set(media) == {"application/json"}, where
+        schema = media["application/json"]["schema"]
+        expected = {"anyOf": [GEOREPORT_ERRORS, PROBLEM]} if server else GEOREPORT_ERRORS
+        assert schema == expected, where
+    else:
+        assert set(media) == ({XML_TEXT, "application/json"} if server else {XML_TEXT}), where
+        assert media[XML_TEXT]["schema"]["type"] == "string", where
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +79,9 @@ def test_every_error_response_is_a_problem_details_or_an_iot_agent_error(
             if status < "400":
                 continue
             where = f"{method} {path} {status}"
+            if path.startswith("/open311/"):
+                check_open311_error(path, status, response)
+                continue
             assert set(response["content"]) == {"application/json"}, where
             schema = response["content"]["application/json"]["schema"]
             if path == "/health" and status == "503":  # the store's state, or a timeout
@@ -100,6 +121,10 @@ def test_request_bodies_have_schemas_and_examples(document: dict[str, Any]) -> N
             continue
         bodies += 1
         assert body["required"] is True
+        if path.startswith("/open311/"):  # GeoReport v2 takes forms
+            form = body["content"]["application/x-www-form-urlencoded"]
+            assert form["schema"] and "example" in form, f"{method} {path}"
+            continue
         json_body = body["content"]["application/json"]
         assert json_body["schema"] not in ({}, {"type": "object"}), f"{method} {path}"
         assert "example" in json_body, f"{method} {path}"
@@ -114,7 +139,8 @@ def test_credentials_are_a_bearer_token_except_on_open_paths(document: dict[str,
         if "security" in operation:
             assert operation["security"] == [{}, {"bearer": []}]
             assert "401" not in operation["responses"]
-            open_operations.add(f"{method} {path}")
+            if not path.startswith("/open311/"):  # GeoReport v2: public, api_key for POST
+                open_operations.add(f"{method} {path}")
         else:
             assert "401" in operation["responses"], f"{method} {path}"
     assert open_operations == {

@@ -31,6 +31,10 @@ log = logging.getLogger("qala.auth")
 
 _OPEN_PATHS = ("/health", "/docs", "/openapi.json", "/static/")
 _HOSTED_CONTEXTS = "/ngsi-ld/v1/jsonldContexts/"
+#: Open311 GeoReport v2: public reading; its clients send ``api_key`` as a parameter, which
+#: the Open311 capability checks itself, and it applies its own rate limits (per api_key
+#: and per address).
+_OPEN311 = "/open311/"
 
 
 class RateLimiter:
@@ -98,11 +102,14 @@ class Authenticator:
 
 
 def _is_open(method: str, path: str) -> bool:
-    """Paths that need no credentials: health, API docs, hosted @contexts, and device
-    measures (``/iot/json``), which devices authenticate with their service's API key."""
+    """Paths that need no credentials: health, API docs, hosted @contexts, device measures
+    (``/iot/json``), which devices authenticate with their service's API key, and Open311
+    (``/open311/``), whose clients send an ``api_key`` parameter the capability checks."""
     if path.startswith(_OPEN_PATHS) or path == "/":
         return True
     if method == "POST" and path == "/iot/json":
+        return True
+    if path.startswith(_OPEN311):
         return True
     return method == "GET" and path.startswith(_HOSTED_CONTEXTS)
 
@@ -165,7 +172,7 @@ class AuthMiddleware:
                 )
                 return
         scope.setdefault("state", {})["actor"] = actor
-        limiter = services.rate_limiter
+        limiter = services.rate_limiter if not path.startswith(_OPEN311) else None
         who = actor.via if actor.via.startswith("key:") else actor.id
         wait = limiter.allow(who) if limiter is not None else 0.0
         if limiter is not None and wait > 0 and not auth.settings.auth_disabled:

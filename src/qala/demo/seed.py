@@ -243,6 +243,10 @@ async def seed_demo(
         from qala.programme.seed import seed_demo_programme
 
         await seed_demo_programme(svc, console, anchor=anchor)
+        # A year of citizen requests ending at the anchor (qala.open311.demo).
+        from qala.open311.demo import seed_requests
+
+        await seed_requests(svc.hub, svc.store, seed=seed, today=anchor)
     finally:
         await stop_services(svc)
     console.print(

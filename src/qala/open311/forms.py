@@ -24,7 +24,6 @@ Errors are :class:`~qala.open311.model.GeoReportError` with the status the speci
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlsplit
 
 from qala.hub.model import parse_datetime
+from qala.netguard import ip_literal, is_public
 from qala.open311.catalogue import Catalogue, City
 from qala.open311.formats import clean_text
 from qala.open311.model import (
@@ -188,15 +188,15 @@ def check_media_url(url: str) -> str:
         raise _bad(f"media_url {url!r} is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise _bad(f"media_url {url!r} must be an http or https URL with a host")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
+    literal = ip_literal(host)
+    if literal is None:
+        if all(re.fullmatch(r"0x[0-9a-f]*|[0-9]+", label) for label in host.split(".")):
+            # 2130706433, 0x7f.1: numeric forms that resolvers read as an IP address
+            raise _bad(f"media_url {url!r} names its host by a number")
         if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-            raise _bad(f"media_url {url!r} points at an internal address") from None
+            raise _bad(f"media_url {url!r} points at an internal address")
         return url
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if not ip.is_global or ip.is_multicast:
+    if not is_public(literal):
         raise _bad(f"media_url {url!r} points at an internal address")
     return url
 
