@@ -114,6 +114,7 @@ def format_time(moment: datetime, lang: str, zone: str) -> str:
     )
 
 
+@cache
 def number_symbols(lang: str) -> dict[str, Any]:
     """What the page's scripts need to format numbers as Babel does: the decimal and group
     signs, the locale tag for dates (``Intl.DateTimeFormat`` with the city's zone), and the

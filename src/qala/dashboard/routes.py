@@ -128,7 +128,7 @@ def _page(request: Request, template: str, page: str, **extra: Any) -> HTMLRespo
         "lang": lang,
         "root": root,
         "messages": i18n.js_messages(lang),
-        "numbers": i18n.number_symbols(lang),
+        "numbers": i18n.number_symbols(i18n.language(lang)),
         "cities": city_facts(),
         "context": CONTEXT[0],
         "sections": SECTIONS,

@@ -283,7 +283,7 @@
       layer.group = L.markerClusterGroup({
         chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 50,
         iconCreateFunction: (cluster) => L.divIcon({
-          className: "cluster", html: element("span", { text: Qala.number(cluster.getChildCount()) }), iconSize: [34, 34],
+          className: `cluster cluster-${layer.key}`, html: element("span", { text: Qala.number(cluster.getChildCount()) }), iconSize: [34, 34],
         }),
       });
       const checkbox = element("input", { type: "checkbox", id: `layer-${layer.key}`, "data-type": layer.type });
@@ -415,7 +415,7 @@
   }
 
   async function main() {
-    map = L.map("map", { keyboard: true, zoomSnap: 0.5, preferCanvas: false });
+    map = L.map("map", { keyboard: true, zoomSnap: 0.5, minZoom: 4, maxZoom: 18 });
     map.attributionControl.setPrefix(false);
     if (config.pmtiles && window.pmtiles) {
       pmtiles.leafletRasterLayer(new pmtiles.PMTiles(config.pmtiles), { attribution: t("Street basemap of this server") }).addTo(map);

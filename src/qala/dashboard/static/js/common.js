@@ -156,8 +156,14 @@ const Qala = (() => {
     });
   }
 
-  /* The city links of the navigation, from the tenants the user may see. */
-  async function tenants() {
+  /* The tenants the user may see, in the programme's order (asked once per page). */
+  let tenantList = null;
+  function tenants() {
+    tenantList = tenantList || listTenants();
+    return tenantList;
+  }
+
+  async function listTenants() {
     const list = await json("/qala/v1/tenants", { context: false });
     const known = Object.keys(config.cities);
     const names = list.map((tenant) => tenant.name).filter((name) => name);

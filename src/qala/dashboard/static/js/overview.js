@@ -45,8 +45,14 @@
     return Number(response.headers.get("NGSILD-Results-Count") || 0);
   }
 
+  /* Counts by type first (the page is ready then), the sensors' freshness after. */
   async function fillCity(card, tenant) {
     const state = card.querySelector(".city-state");
+    const counted = new Map();
+    const countOnce = (name) => {
+      if (!counted.has(name)) counted.set(name, count(tenant, name).catch(() => null));
+      return counted.get(name);
+    };
     let types;
     try {
       types = await json("/ngsi-ld/v1/types?details=true", { tenant });
@@ -54,50 +60,41 @@
       state.textContent = refusal(error);
       card.querySelector("table").hidden = true;
       card.querySelector("dl").hidden = true;
-      return;
+      return null;
     }
     if (!types.length) {
       state.textContent = Qala.credential() ? t("No entities yet.") : t("This city shares nothing with the public yet.");
       card.querySelector("table").hidden = true;
       card.querySelector("dl").hidden = true;
-      return;
+      return null;
     }
-    const hourAgo = new Date(Date.now() - 3600e3).toISOString();
-    const dayAgo = new Date(Date.now() - 86400e3).toISOString();
-    const rows = await Promise.all(types.map(async (info) => {
-      const name = info.typeName;
-      const total = await count(tenant, name).catch(() => null);
-      let hour = null;
-      let day = null;
-      const attr = SENSORS[name];
-      if (attr && total) {
-        [hour, day] = await Promise.all([
-          count(tenant, name, `${attr}.observedAt>=${hourAgo}`).catch(() => null),
-          count(tenant, name, `${attr}.observedAt>=${dayAgo}`).catch(() => null),
-        ]);
-      }
-      return { name, total, hour, day, sensor: Boolean(attr) };
-    }));
+    const rows = await Promise.all(types.map(async (info) => ({ name: info.typeName, total: await countOnce(info.typeName) })));
     rows.sort((a, b) => typeLabel(a.name).localeCompare(typeLabel(b.name), config.numbers.tag));
     const body = card.querySelector("tbody");
     let sum = 0;
-    let sensors = 0;
-    let hour = 0;
-    let day = 0;
     for (const row of rows) {
       sum += row.total || 0;
-      if (row.sensor) {
-        sensors += row.total || 0;
-        hour += row.hour || 0;
-        day += row.day || 0;
-      }
       body.append(element("tr", { "data-type": row.name },
         element("th", { scope: "row", text: typeLabel(row.name) }),
         element("td", { class: "num", text: number(row.total) })));
     }
     card.querySelector(".total").textContent = number(sum);
-    card.querySelector(".fresh-hour").textContent = t("{n} of {total}", { n: number(hour), total: number(sensors) });
-    card.querySelector(".fresh-day").textContent = t("{n} of {total}", { n: number(day), total: number(sensors) });
+    return () => fillFreshness(card, tenant, rows);
+  }
+
+  async function fillFreshness(card, tenant, rows) {
+    const hourAgo = new Date(Date.now() - 3600e3).toISOString();
+    const dayAgo = new Date(Date.now() - 86400e3).toISOString();
+    const sensors = rows.filter((row) => SENSORS[row.name] && row.total);
+    const counts = await Promise.all(sensors.map((row) => Promise.all([
+      count(tenant, row.name, `${SENSORS[row.name]}.observedAt>=${hourAgo}`).catch(() => 0),
+      count(tenant, row.name, `${SENSORS[row.name]}.observedAt>=${dayAgo}`).catch(() => 0),
+    ])));
+    const total = sensors.reduce((sum, row) => sum + row.total, 0);
+    const hour = counts.reduce((sum, pair) => sum + pair[0], 0);
+    const day = counts.reduce((sum, pair) => sum + pair[1], 0);
+    card.querySelector(".fresh-hour").textContent = t("{n} of {total}", { n: number(hour), total: number(total) });
+    card.querySelector(".fresh-day").textContent = t("{n} of {total}", { n: number(day), total: number(total) });
   }
 
   async function main() {
@@ -124,9 +121,11 @@
       holder.append(card);
       return fillCity(card, tenant);
     });
-    await Promise.all(jobs);
+    const later = await Promise.all(jobs);
     holder.setAttribute("aria-busy", "false");
     ready();
+    await Promise.all(later.filter(Boolean).map((fill) => fill()));
+    document.documentElement.dataset.complete = "true";
     Qala.detectSections(names[0]);
   }
 
