@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from basemap import make_basemap
+from dashkit import ARTEFACTS, Browsing, Seeded, database, screenshot, start_server
 
+from qala.config import Settings
 from qala.dashboard import i18n
-
-from dashkit import ARTEFACTS, Browsing, Seeded, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -262,3 +264,36 @@ def test_the_overview_is_used_with_the_keyboard_alone(
     page.focus("#layer-air")
     page.keyboard.press("Space")
     assert not page.locator("#layer-air").is_checked()
+
+
+def test_an_operators_pmtiles_street_basemap_is_drawn_from_range_requests(
+    browsing: Browsing, tmp_path: Path
+) -> None:
+    basemap = make_basemap(tmp_path / "streets.pmtiles")
+    settings = Settings(
+        database_url=database(tmp_path / "qala.db"),
+        anonymous_role="public",
+        mqtt_url="",
+        dashboard_pmtiles=str(basemap),
+    )
+    server, thread, url = start_server(settings)
+    try:
+        with Seeded(url=url).client() as admin:  # the city exists, with nothing in it yet
+            assert admin.patch("/qala/v1/tenants/astana", json={"settings": {}}).status_code == 200
+        browsing.base = url
+        page = browsing.page()
+        ranges: list[str] = []
+        page.on(
+            "request",
+            lambda request: ranges.append(request.headers.get("range", ""))
+            if request.url.endswith("/streets.pmtiles")
+            else None,
+        )
+        page.goto(f"{url}/dashboard/city/astana")
+        ready(page)
+        page.wait_for_selector(".leaflet-tile-loaded", state="attached", timeout=10_000)
+        assert ranges and all(r.startswith("bytes=") for r in ranges), ranges
+        screenshot(page, "city-pmtiles-basemap")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
