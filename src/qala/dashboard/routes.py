@@ -243,6 +243,7 @@ _EVENTS_SCHEMA = {
     "/api/v1/dashboard/events",
     tags=["Dashboard"],
     summary="Changes to the tenant's entities the caller may read, as server-sent events",
+    response_class=StreamingResponse,
     responses={
         **openapi.ok(_EVENTS_SCHEMA, "The stream of changes", ("text/event-stream",)),
         **openapi.errors(400, 403, 404, 504),
