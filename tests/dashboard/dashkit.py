@@ -128,7 +128,7 @@ def seed(seeded: Seeded) -> None:
             seeded.keys[name] = response.json()["key"]
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     folder = tmp_path_factory.mktemp("dashboard")
     settings = Settings(
@@ -203,7 +203,7 @@ class Browsing:
         self.errors.append(f"{message.text} ({url})")
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     require_service(browser_missing())
     from playwright.sync_api import sync_playwright
