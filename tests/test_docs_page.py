@@ -44,10 +44,11 @@ def test_the_page_and_its_assets_come_from_qala_without_credentials(client: Test
     assert client.get("/docs/oauth2-redirect", headers=bare).status_code == 200
 
 
-def test_the_root_leads_to_the_documentation(client: TestClient) -> None:
+def test_the_root_is_the_dashboard_which_links_to_the_documentation(client: TestClient) -> None:
     response = client.get("/", headers={"Authorization": ""}, follow_redirects=False)
-    assert response.status_code in (302, 307)
-    assert response.headers["location"] == "/docs"
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'href="/docs"' in response.text
 
 
 def test_assets_outside_the_bundle_are_not_served(client: TestClient) -> None:
@@ -106,7 +107,7 @@ def test_swagger_ui_renders_the_operations_offline(live_server: str) -> None:
             page.route("**/*", only_qala)
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{live_server}/")  # redirected to /docs
+            page.goto(f"{live_server}/docs")
             page.wait_for_selector(".opblock", timeout=30_000)
             assert page.url == f"{live_server}/docs"
             assert page.title() == "Qala — API"

@@ -36,6 +36,7 @@ CAPABILITIES: tuple[str, ...] = (
     "qala.iot.capability",
     "qala.programme.capability",
     "qala.open311.capability",
+    "qala.dashboard.capability",
 )
 
 #: ``(HTTP status, error code, message) -> Response``: one error in an API's own format. The

@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = Field(
         "FULL", description="SQLite synchronous mode: FULL makes every commit durable"
     )
+    # Dashboard
+    dashboard_pmtiles: str | None = Field(
+        None,
+        description="A raster .pmtiles street basemap the dashboard's maps show under the city "
+        "outlines (a file path); unset: the outlines and the hub's entities only",
+    )
     log_level: str = "info"
 
     @classmethod

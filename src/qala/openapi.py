@@ -26,7 +26,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from qala.open311.schemas import SCHEMAS as OPEN311_SCHEMAS
@@ -569,8 +569,8 @@ DOCS_STATIC = "/static/docs"
 
 
 def install(app: FastAPI) -> None:
-    """Serve the finished document at /openapi.json, and Swagger UI at /docs (``/`` leads
-    there) from assets served by Qala itself."""
+    """Serve the finished document at /openapi.json, and Swagger UI at /docs from assets
+    served by Qala itself (``/`` is the dashboard, ``qala.dashboard``)."""
     generate: Callable[[], dict[str, Any]] = app.openapi
     app.mount(DOCS_STATIC, StaticFiles(directory=str(DOCS_ASSETS)), name="docs-assets")
     redirect = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
@@ -590,10 +590,6 @@ def install(app: FastAPI) -> None:
     @app.get(redirect, include_in_schema=False)
     async def docs_oauth2_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
-
-    @app.get("/", include_in_schema=False)
-    async def home(request: Request) -> RedirectResponse:
-        return RedirectResponse(f"{request.scope.get('root_path', '')}/docs")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -3,9 +3,10 @@
 The middleware resolves the caller into an :class:`~qala.hub.changes.Actor` stored in the
 request state (``request.state.actor``); APIs pass it to the hub, which applies the access
 policy. It also enforces per-caller rate limits and a request timeout. A few paths need no
-credentials: ``/health``, the API documentation, the ``@context`` documents the broker hosts
-(JSON-LD processors must be able to fetch them) and device measures (``/iot/json``, checked
-against the device's service API key).
+credentials: ``/health``, the API documentation, the dashboard's pages and assets (``/`` and
+``/dashboard/``; their data comes from the APIs, with the caller's credentials), the
+``@context`` documents the broker hosts (JSON-LD processors must be able to fetch them) and
+device measures (``/iot/json``, checked against the device's service API key).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qala.auth")
 
-_OPEN_PATHS = ("/health", "/docs", "/openapi.json", "/static/")
+_OPEN_PATHS = ("/health", "/docs", "/openapi.json", "/static/", "/dashboard/")
 _HOSTED_CONTEXTS = "/ngsi-ld/v1/jsonldContexts/"
 #: Open311 GeoReport v2: public reading; its clients send ``api_key`` as a parameter, which
 #: the Open311 capability checks itself, and it applies its own rate limits (per api_key

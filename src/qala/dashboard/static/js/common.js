@@ -1,0 +1,220 @@
+/* Qala dashboard: what every page shares — the language's messages and number formats (from
+   the server's catalogues and Babel), the user's credentials (sessionStorage, sent as
+   Authorization: Bearer by the page's own requests), API calls, and the sections that appear
+   only when their API answers. */
+"use strict";
+
+const Qala = (() => {
+  const config = JSON.parse(document.getElementById("qala-config").textContent);
+  const STORE = "qala.credential";
+
+  /* The message of the language's catalogue; {name} placeholders are filled from `values`. */
+  function t(message, values) {
+    let text = config.messages[message];
+    if (text === undefined) {
+      console.warn("message missing from the catalogue:", message);
+      text = message;
+    }
+    if (values) {
+      text = text.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
+    }
+    return text;
+  }
+
+  /* Marks a message for the catalogue where it is defined; translated with t() where shown. */
+  function N_(message) {
+    return message;
+  }
+
+  /* A number with the locale's decimal and group signs (Babel's CLDR symbols). */
+  function number(value, fraction = 0) {
+    if (value === null || value === undefined || Number.isNaN(Number(value))) return "—";
+    const fixed = Math.abs(Number(value)).toFixed(fraction);
+    let [whole, part] = fixed.split(".");
+    if (whole.length >= 3 + config.numbers.minimumGrouping) {
+      whole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, config.numbers.group);
+    }
+    const sign = Number(value) < 0 ? "−" : "";
+    return sign + whole + (part ? config.numbers.decimal + part : "");
+  }
+
+  /* A value with as many decimals as it has (at most `max`). */
+  function figure(value, max = 2) {
+    if (typeof value !== "number") return value === null || value === undefined ? "—" : String(value);
+    const decimals = Math.min(max, (String(value).split(".")[1] || "").length);
+    return number(value, decimals);
+  }
+
+  /* A large number in words, as Babel's compact format (2 млрд, 2B). */
+  function compact(value) {
+    for (const base of ["1000000000", "1000000", "1000"]) {
+      if (Math.abs(value) >= Number(base)) {
+        const n = value / Number(base);
+        return config.numbers.compact[base].replace("{n}", number(n, n < 10 && n % 1 ? 1 : 0));
+      }
+    }
+    return number(value);
+  }
+
+  function cityZone(tenant) {
+    const facts = config.cities[tenant];
+    return facts ? facts.zone : "Asia/Almaty";
+  }
+
+  function cityName(tenant) {
+    const facts = config.cities[tenant];
+    return facts ? facts.name[config.lang] || facts.name.en : tenant;
+  }
+
+  /* An instant in the city's time zone, in the language's medium format. */
+  function time(iso, tenant) {
+    if (!iso) return "—";
+    const zone = cityZone(tenant);
+    try {
+      return new Intl.DateTimeFormat(config.numbers.tag, {
+        dateStyle: "medium", timeStyle: "short", timeZone: zone,
+      }).format(new Date(iso));
+    } catch (error) {
+      return new Date(iso).toISOString();
+    }
+  }
+
+  function credential() {
+    return sessionStorage.getItem(STORE);
+  }
+
+  /* A request to this server's API with the user's credentials, the tenant and the Smart
+     Data Models @context (a JSON-LD identifier the server resolves itself). */
+  function api(path, options = {}) {
+    const headers = new Headers(options.headers || {});
+    const key = credential();
+    if (key) headers.set("Authorization", `Bearer ${key}`);
+    if (options.tenant !== undefined) headers.set("NGSILD-Tenant", options.tenant);
+    if (options.context !== false) {
+      headers.set("Link", `<${config.context}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"`);
+    }
+    if (!headers.has("Accept")) headers.set("Accept", "application/json");
+    return fetch(config.root + path, { ...options, headers });
+  }
+
+  async function json(path, options) {
+    const response = await api(path, options);
+    if (!response.ok) {
+      const error = new Error(`${response.status}`);
+      error.status = response.status;
+      throw error;
+    }
+    return response.json();
+  }
+
+  /* What an error means to the user. */
+  function refusal(error) {
+    if (error.status === 401) return t("This server asks for credentials: sign in to see its data.");
+    if (error.status === 403) return t("Not shared with you.");
+    if (error.status === 404) return t("Not available on this server.");
+    return t("Could not load the data ({error}).", { error: error.status || error.message });
+  }
+
+  function element(tag, attributes = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) {
+      if (name === "class") node.className = value;
+      else if (name === "text") node.textContent = value;
+      else node.setAttribute(name, value);
+    }
+    for (const child of children) node.append(child);
+    return node;
+  }
+
+  function setupSignIn() {
+    const form = document.getElementById("signin-form");
+    const signedIn = document.getElementById("signed-in");
+    const failed = document.getElementById("signin-error");
+    const note = document.getElementById("view-note");
+    if (credential()) {
+      signedIn.hidden = false;
+    } else {
+      form.hidden = false;
+      note.textContent = t("Public view: what each city shares with the public. Sign in to see more.");
+    }
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const value = document.getElementById("credential").value.trim();
+      if (!value) return;
+      sessionStorage.setItem(STORE, value);
+      const check = await api("/qala/v1/tenants", { context: false });
+      if (check.status === 401) {
+        sessionStorage.removeItem(STORE);
+        failed.hidden = false;
+        return;
+      }
+      location.reload();
+    });
+    document.getElementById("signout").addEventListener("click", () => {
+      sessionStorage.removeItem(STORE);
+      location.reload();
+    });
+  }
+
+  /* The tenants the user may see, in the programme's order (asked once per page). */
+  let tenantList = null;
+  function tenants() {
+    tenantList = tenantList || listTenants();
+    return tenantList;
+  }
+
+  async function listTenants() {
+    const list = await json("/qala/v1/tenants", { context: false });
+    const known = Object.keys(config.cities);
+    const names = list.map((tenant) => tenant.name).filter((name) => name);
+    names.sort((a, b) => (known.indexOf(a) + 1 || 99) - (known.indexOf(b) + 1 || 99) || a.localeCompare(b));
+    return names;
+  }
+
+  async function fillNavigation() {
+    let names;
+    try {
+      names = await tenants();
+    } catch (error) {
+      return;
+    }
+    const nav = document.getElementById("nav");
+    for (const name of names) {
+      const link = element("a", { href: `${config.root}/dashboard/city/${encodeURIComponent(name)}`, text: cityName(name) });
+      if (config.page === "city" && config.tenant === name) link.setAttribute("aria-current", "page");
+      nav.append(element("li", {}, link));
+    }
+  }
+
+  /* The sections that need another API: shown when it answers, else said to be missing. */
+  async function detectSections(tenant) {
+    for (const section of document.querySelectorAll("[data-section]")) {
+      const spec = config.sections[section.dataset.section];
+      const state = section.querySelector(".section-state");
+      const probe = spec.probe.replace("{tenant}", encodeURIComponent(tenant || "astana"));
+      let response;
+      try {
+        response = await api(probe, { tenant, context: false });
+      } catch (error) {
+        response = { status: 0 };
+      }
+      section.dataset.available = String(response.status !== 404 && response.status !== 0);
+      if (response.status === 404 || response.status === 405 || response.status === 0) {
+        state.textContent = t("Not available on this server.");
+        state.classList.add("unavailable");
+      } else if (response.status === 401 || response.status === 403) {
+        state.textContent = refusal({ status: response.status });
+      } else {
+        state.textContent = t("This server has the {api}; its view here comes with a later version of the dashboard.", { api: t(spec.api) });
+        state.append(" ", element("a", { href: `${config.root}/docs`, text: t("API documentation") }));
+      }
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    setupSignIn();
+    fillNavigation();
+  });
+
+  return { config, t, N_, number, figure, compact, time, api, json, refusal, element, tenants, detectSections, cityName, credential };
+})();

@@ -1,0 +1,231 @@
+"""What the dashboard tests share: a seeded Qala server, and Debian's Chromium driven by Playwright.
+
+The server runs in this process on a free port with SQLite, the public role for requests
+without credentials, and the five demo cities at a twentieth of their demo size, seeded through
+the NGSI-LD API (with 48 hours of PM2.5 history for Astana's stations through the temporal
+API). Astana shares air quality and transport stops with the public and streetlights with its
+partners. Every request the browser makes to another host is refused and recorded: a test
+fails when there is any.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from qala.app import create_app
+from qala.auth.keys import hash_key
+from qala.config import Settings
+from qala.demo import CITY_KEYS, CONTEXT, generate_city
+from qala.store import migrate
+from qala.store.urls import DatabaseURL
+from testkit import ADMIN_KEY, require_service
+
+CHROMIUM = "/usr/bin/chromium"
+SCALE = 0.05
+ARTEFACTS = Path(__file__).resolve().parents[1] / "artefacts" / "dashboard"
+LINK = f'<{CONTEXT[0]}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+
+
+@dataclass
+class Seeded:
+    url: str
+    keys: dict[str, str] = field(default_factory=dict)
+    entities: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def client(self, key: str | None = ADMIN_KEY, tenant: str | None = None) -> httpx.Client:
+        headers = {"Link": LINK}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        if tenant:
+            headers["NGSILD-Tenant"] = tenant
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def database(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    migrate.upgrade(DatabaseURL(url))
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO api_keys(id, name, role, tenant, key_hash, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            ("test-admin", "test admin", "admin", None, hash_key(ADMIN_KEY), 0),
+        )
+    return url
+
+
+def seed(seeded: Seeded) -> None:
+    with seeded.client() as admin:
+        for city in CITY_KEYS:
+            items = list(generate_city(city, 42, scale=SCALE))
+            seeded.entities[city] = items
+            response = admin.post(
+                "/ngsi-ld/v1/entityOperations/upsert",
+                json=items,
+                headers={"NGSILD-Tenant": city, "Content-Type": "application/json"},
+            )
+            assert response.status_code in (201, 204), response.text
+        response = admin.patch(
+            "/qala/v1/tenants/astana",
+            json={
+                "settings": {
+                    "openDataTypes": ["AirQualityObserved", "PublicTransportStop"],
+                    "partnerTypes": ["Streetlight"],
+                }
+            },
+        )
+        assert response.status_code == 200, response.text
+        end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        for station in (e for e in seeded.entities["astana"] if e["type"] == "AirQualityObserved"):
+            values = [
+                {
+                    "type": "Property",
+                    "value": round(20 + 15 * ((hour * 7) % 11) / 10, 1),
+                    "observedAt": (end - timedelta(hours=48 - hour)).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    ),
+                }
+                for hour in range(48)
+            ]
+            response = admin.post(
+                f"/ngsi-ld/v1/temporal/entities/{station['id']}/attrs",
+                json={"pm25": values},
+                headers={"NGSILD-Tenant": "astana", "Content-Type": "application/json"},
+            )
+            assert response.status_code == 204, response.text
+        for name, role, tenant in (
+            ("operator", "city-operator", "astana"),
+            ("partner", "partner", "astana"),
+        ):
+            response = admin.post(
+                "/qala/v1/keys", json={"role": role, "tenant": tenant, "name": name}
+            )
+            assert response.status_code == 201, response.text
+            seeded.keys[name] = response.json()["key"]
+
+
+@pytest.fixture(scope="module")
+def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    folder = tmp_path_factory.mktemp("dashboard")
+    settings = Settings(
+        database_url=database(folder / "qala.db"),
+        anonymous_role="public",
+        mqtt_url="",
+        rate_limit=0,
+    )
+    server, thread, url = start_server(settings)
+    seeded = Seeded(url=url)
+    try:
+        seed(seeded)
+        yield seeded
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def browser_missing() -> str | None:
+    if shutil.which(CHROMIUM) is None:
+        return f"{CHROMIUM} is not installed (Debian package chromium; make test installs it)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (make install)"
+    return None
+
+
+#: Requests the pages make knowing they may be refused: the probes of the APIs this server
+#: does not have (404) and the check of a key being signed in with (401).
+EXPECTED_REFUSALS = {
+    "/api/v1/indicators/catalogue",
+    "/api/v1/programme/projects",
+    "/qala/v1/tenants",
+}
+
+
+@dataclass
+class Browsing:
+    """A Chromium browser confined to one server: ``elsewhere`` lists every refused request."""
+
+    browser: Any
+    base: str
+    elsewhere: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def page(self, width: int = 1366, height: int = 900) -> Any:
+        context = self.browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+
+        def only_qala(route: Any) -> None:
+            if route.request.url.startswith(self.base + "/"):
+                route.continue_()
+            else:
+                self.elsewhere.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", only_qala)
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("console", self._console)
+        return page
+
+    def _console(self, message: Any) -> None:
+        if message.type not in ("error", "warning"):
+            return
+        url = message.location.get("url", "")
+        path = url.removeprefix(self.base).split("?")[0]
+        if message.text.startswith("Failed to load resource") and (
+            path in EXPECTED_REFUSALS or path.startswith("/open311/")
+        ):
+            return  # a section's API probed and absent, or a refused key: the page says so
+        self.errors.append(f"{message.text} ({url})")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    require_service(browser_missing())
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browsing(chromium: Any, seeded_server: Seeded) -> Iterator[Browsing]:
+    session = Browsing(chromium, seeded_server.url)
+    yield session
+    assert not session.elsewhere, f"requests to other hosts: {session.elsewhere}"
+    assert not session.errors, f"errors in the page: {session.errors}"
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTEFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

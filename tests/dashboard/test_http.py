@@ -1,0 +1,277 @@
+"""The dashboard over HTTP: its pages and assets, their security headers, the catalogues and
+formats, the street basemap's Range requests, and the live stream's access rules."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from basemap import make_basemap
+from dashkit import LINK, Seeded
+from fastapi.testclient import TestClient
+
+from qala.app import create_app
+from qala.config import Settings
+from qala.dashboard import i18n
+from qala.dashboard.routes import CSP
+from qala.demo import CONTEXT
+
+PAGES = ("/", "/?lang=kk", "/?lang=en", "/dashboard/city/astana", "/dashboard/city/aktobe")
+#: Absolute URLs the dashboard's own pages and scripts may hold: identifiers, never fetched
+#: (the JSON-LD @context of Smart Data Models, sent in a Link header and resolved by the
+#: server; the JSON-LD context relation).
+IDENTIFIERS = {CONTEXT[0], "http://www.w3.org/ns/json-ld#context"}
+#: URLs inside the vendored libraries, and why none is loaded.
+VENDORED_URLS = {
+    "http://www.w3.org/2000/svg": "Leaflet: the SVG namespace",
+    "https://leafletjs.com": "Leaflet: its attribution prefix, which the page switches off",
+    "https://bugs.chromium.org/p/chromium/issues/detail?id=600120": "Leaflet CSS: a comment",
+    "https://bugzilla.mozilla.org/show_bug.cgi?id=888319": "Leaflet CSS: a comment",
+    "https://github.com/protomaps/PMTiles/tree/main/js": "pmtiles: an error message",
+    "https://github.com/leeoniya/uPlot": "uPlot: its licence comment",
+}
+URL = re.compile(r"""https?://[^\s"'`)<>\\]+""")
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'qala.db'}", mqtt_url="")
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def assets_of(page: str) -> list[str]:
+    return re.findall(r'(?:src|href)="([^"#]+)"', page)
+
+
+def test_the_root_is_the_dashboard_and_the_api_documentation_stays_at_docs(
+    dashboard: TestClient,
+) -> None:
+    page = dashboard.get("/", follow_redirects=False)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<html lang="ru">' in page.text  # Russian by default
+    assert dashboard.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_and_their_assets_allow_only_this_server(dashboard: TestClient, path: str) -> None:
+    page = dashboard.get(path)
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"] == CSP
+    assert "default-src 'self'" in CSP and "script-src 'self'" in CSP
+    assert "unsafe-inline" not in CSP and "unsafe-eval" not in CSP and "http" not in CSP
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in page.text and " style=" not in page.text  # nothing inline
+    links = assets_of(page.text)
+    assert links
+    for link in links:
+        assert link.startswith("/") or link.startswith("?"), link
+        if link.startswith("?") or not link.startswith("/dashboard/"):
+            continue
+        asset = dashboard.get(link)
+        assert asset.status_code == 200, link
+        assert asset.headers["content-security-policy"] == CSP, link
+
+
+def test_no_page_or_asset_loads_anything_from_another_host(dashboard: TestClient) -> None:
+    seen = set()
+    for path in PAGES:
+        page = dashboard.get(path).text
+        assert set(URL.findall(page)) <= IDENTIFIERS, path
+        seen.update(link.split("?")[0] for link in assets_of(page))
+    own = Path(i18n.__file__).parent / "static"
+    for script in (own / "js").glob("*.js"):
+        assert set(URL.findall(script.read_text())) <= IDENTIFIERS, script.name
+    found: dict[str, str] = {}
+    for asset in sorted(seen):
+        if not asset.startswith("/dashboard/static/"):
+            continue
+        text = dashboard.get(asset).text
+        for url in URL.findall(text):
+            found[url] = asset
+        if asset.endswith(".css"):
+            for target in re.findall(r"url\(([^)]*)\)", text):
+                assert not target.strip("'\" ").startswith(("http:", "https:", "//")), asset
+    unexplained = {
+        url: where for url, where in found.items() if url not in {*VENDORED_URLS, *IDENTIFIERS}
+    }
+    assert not unexplained, unexplained
+
+
+def test_assets_outside_the_folder_or_of_other_kinds_are_not_served(
+    dashboard: TestClient,
+) -> None:
+    for path in (
+        "/dashboard/static/../routes.py",
+        "/dashboard/static/%2e%2e/routes.py",
+        "/dashboard/static/vendor/leaflet/LICENSE",
+        "/dashboard/static/missing.js",
+    ):
+        assert dashboard.get(path).status_code == 404, path
+    assert dashboard.get("/dashboard/city/no%20such").status_code == 404
+
+
+def test_the_language_chosen_is_remembered(dashboard: TestClient) -> None:
+    chosen = dashboard.get("/?lang=kk")
+    assert chosen.cookies.get("qala_lang") == "kk"
+    assert '<html lang="kk">' in dashboard.get("/dashboard/city/astana").text
+    assert '<html lang="kk">' in dashboard.get("/?lang=xx").text  # an unknown choice is ignored
+
+
+def test_the_catalogues_translate_every_message_the_pages_use() -> None:
+    used = set(i18n.extract_messages())
+    assert len(used) > 80
+    for lang in i18n.LANGUAGES:
+        messages = i18n.js_messages(lang)
+        assert set(messages) == used, lang
+        if lang != "en":
+            same = {m for m, text in messages.items() if text == m}
+            assert same <= {"PM2.5", "PM10", "NO₂"}, (lang, same)
+
+
+def test_the_page_carries_the_language_catalogue_for_its_scripts(
+    dashboard: TestClient,
+) -> None:
+    page = dashboard.get("/?lang=kk").text
+    raw = re.search(r'<script type="application/json" id="qala-config">(.*?)</script>', page, re.S)
+    assert raw
+    config = orjson.loads(raw.group(1).replace("<\\/", "</"))
+    assert config["lang"] == "kk"
+    assert config["messages"]["National overview"] == "Ел бойынша шолу"
+    assert config["numbers"]["decimal"] == "," and config["numbers"]["group"] == "\xa0"
+    assert config["cities"]["aktobe"]["zone"] == "Asia/Aqtobe"
+
+
+def test_tenge_numbers_and_times_are_formatted_per_locale() -> None:
+    amount = Decimal("1234567.50")
+    assert i18n.format_money(amount, "kk") == "1\xa0234\xa0567,50\xa0₸"
+    assert i18n.format_money(amount, "ru") == "1\xa0234\xa0567,50\xa0₸"
+    assert i18n.format_money(amount, "en") == "₸1,234,567.50"
+    assert i18n.format_compact(2_000_000_000, "ru") == "2\xa0млрд"
+    assert i18n.format_compact(2_000_000_000, "kk") == "2\xa0млрд"
+    assert i18n.format_compact(2_000_000_000, "en") == "2B"
+    assert i18n.format_money(Decimal("2000000000"), "ru", compact=True) == "2\xa0млрд\xa0₸"
+    assert i18n.format_number(1234.5, "en") == "1,234.5"
+    with pytest.raises(TypeError):
+        i18n.format_money(1234.5, "ru")  # type: ignore[arg-type]
+    from datetime import UTC, datetime
+
+    noon_utc = datetime(2026, 3, 20, 7, 0, tzinfo=UTC)
+    assert "12:00" in i18n.format_time(noon_utc, "ru", "Asia/Almaty")
+    assert "12:00" in i18n.format_time(noon_utc, "kk", "Asia/Aqtobe")
+    assert "12:00" in i18n.format_time(noon_utc, "en", "Asia/Almaty").replace(" PM", "")
+
+
+def test_the_street_basemap_is_served_in_range_requests_when_configured(tmp_path: Path) -> None:
+    basemap = make_basemap(tmp_path / "streets.pmtiles", max_zoom=6)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'qala.db'}",
+        mqtt_url="",
+        dashboard_pmtiles=str(basemap),
+    )
+    with TestClient(create_app(settings)) as client:
+        part = client.get("/dashboard/basemap/streets.pmtiles", headers={"Range": "bytes=0-126"})
+        assert part.status_code == 206
+        assert part.headers["content-range"] == f"bytes 0-126/{basemap.stat().st_size}"
+        assert part.content[:7] == b"PMTiles" and len(part.content) == 127
+        assert '"pmtiles":"/dashboard/basemap/streets.pmtiles"' in client.get("/").text
+
+
+def test_without_a_street_basemap_the_page_uses_the_outlines_only(dashboard: TestClient) -> None:
+    assert dashboard.get("/dashboard/basemap/streets.pmtiles").status_code == 404
+    assert '"pmtiles":null' in dashboard.get("/").text
+    outlines = dashboard.get("/dashboard/basemap/outlines.geojson")
+    assert outlines.status_code == 200
+    tenants = {f["properties"]["tenant"] for f in outlines.json()["features"]}
+    assert tenants == {"astana", "almaty", "shymkent", "aktobe", "karaganda"}
+
+
+class Stream:
+    """The live stream of one caller, read in a thread."""
+
+    def __init__(self, seeded: Seeded, key: str | None, tenant: str = "astana") -> None:
+        self.events: list[dict[str, Any]] = []
+        self.status: int | None = None
+        self.ready = threading.Event()
+        self.stop = threading.Event()
+        headers = {"NGSILD-Tenant": tenant, "Link": LINK}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self.thread = threading.Thread(target=self._read, args=(seeded.url, headers), daemon=True)
+        self.thread.start()
+
+    def _read(self, base: str, headers: dict[str, str]) -> None:
+        with (
+            httpx.Client(base_url=base, timeout=30) as client,
+            client.stream("GET", "/api/v1/dashboard/events", headers=headers) as response,
+        ):
+            self.status = response.status_code
+            if response.status_code != 200:
+                self.ready.set()
+                return
+            kind = ""
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: "):
+                    if kind == "ready":
+                        self.ready.set()
+                    elif kind == "change":
+                        self.events.append(orjson.loads(line[6:]))
+                if self.stop.is_set():
+                    return
+
+    def ids(self) -> set[str]:
+        return {event["id"] for event in self.events}
+
+
+def test_the_live_stream_tells_each_caller_only_of_what_it_may_read(
+    seeded_server: Seeded,
+) -> None:
+    streams = {
+        "operator": Stream(seeded_server, seeded_server.keys["operator"]),
+        "partner": Stream(seeded_server, seeded_server.keys["partner"]),
+        "public": Stream(seeded_server, None),
+    }
+    other_city = Stream(seeded_server, seeded_server.keys["partner"], tenant="almaty")
+    for stream in [*streams.values(), other_city]:
+        assert stream.ready.wait(10)
+    assert other_city.status == 403  # a partner of Astana has no stream of Almaty
+    for stream in streams.values():
+        assert stream.status == 200
+    light = "urn:ngsi-ld:Streetlight:astana:000003"  # shared with partners
+    station = "urn:ngsi-ld:AirQualityObserved:astana:000001"  # open data
+    bin_ = "urn:ngsi-ld:WasteContainer:astana:000003"  # shared with no one
+    with seeded_server.client(tenant="astana") as admin:
+        for entity_id, attrs in (
+            (light, {"powerState": {"type": "Property", "value": "on"}}),
+            (station, {"pm25": {"type": "Property", "value": 41.0}}),
+            (bin_, {"fillingLevel": {"type": "Property", "value": 0.97}}),
+        ):
+            response = admin.patch(
+                f"/ngsi-ld/v1/entities/{entity_id}/attrs",
+                json=attrs,
+                headers={"Content-Type": "application/json"},
+            )
+            assert response.status_code == 204, response.text
+    deadline = time.monotonic() + 5
+    while len(streams["operator"].ids()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    for stream in streams.values():
+        stream.stop.set()
+    assert streams["operator"].ids() == {light, station, bin_}
+    assert streams["partner"].ids() == {light}
+    assert streams["public"].ids() == {station}
+    event = next(e for e in streams["public"].events if e["id"] == station)
+    assert event["type"] == ["AirQualityObserved"] and event["kind"] == "update"
+    assert set(event) == {"id", "type", "kind", "at"}  # no values: the page reads them again
