@@ -272,9 +272,9 @@ async def query_entities(
 missing_id_router = APIRouter(include_in_schema=False)
 
 
-@missing_id_router.api_route("/entities/", methods=["PUT", "PATCH", "DELETE"])
+@missing_id_router.api_route("/entities/", methods=["PUT", "PATCH"])
 async def entities_slash(request: Request) -> Response:
-    # GET and POST /entities/ are the collection (web/slashes.py).
+    # GET, POST and DELETE (purge) /entities/ are the collection (web/slashes.py).
     raise BadRequestData("the URL names no entity: use /entities/{entityId}")
 
 
