@@ -488,6 +488,7 @@ def _is_open(method: str, path: str) -> bool:
 
 
 _UNIVERSAL = (429, 500, 503)
+_LENGTH_REQUIRED = "Length Required: the request has no Content-Length (no body is returned)"
 
 
 def finish(document: dict[str, Any]) -> dict[str, Any]:
@@ -519,6 +520,9 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
                 codes.append(401)
             if "{" in path:  # a value holding "/" ("%2F") leaves the path: no resource there
                 codes.append(404)
+            if path.startswith("/ngsi-ld/") and "requestBody" in operation:
+                # GS CIM 009 6.3.4: a body without Content-Length is a bare 411
+                responses.setdefault("411", {"description": _LENGTH_REQUIRED})
             for code in codes:
                 if path.startswith("/iot/") and code in (500, 503):
                     # the IoT Agent's own errors, or the server's (e.g. a request timeout)
