@@ -69,7 +69,8 @@ def test_purge_with_drop_deletes_only_those_attributes(client: TestClient) -> No
 
 def test_purge_with_keep_deletes_every_other_attribute(client: TestClient) -> None:
     create(client, streetlight(1, power=prop(60)), streetlight(2, power=prop(40)))
-    response = client.delete(f"{BASE}/entities", params={"id": f"{LIGHT}1", "keep": "status"})
+    params = {"id": f"{LIGHT}1", "type": "Streetlight", "keep": "status"}
+    response = client.delete(f"{BASE}/entities", params=params)
     assert response.status_code == 204
     kept = client.get(f"{BASE}/entities/{LIGHT}1").json()
     assert set(kept) == {"id", "type", "status"}
@@ -91,8 +92,22 @@ def test_purge_with_a_trailing_slash_is_the_same_purge(client: TestClient) -> No
 
 def test_purge_without_a_selector_is_refused(client: TestClient) -> None:
     create(client, streetlight(1))
-    problem(client.delete(f"{BASE}/entities"), 400, "BadRequestData")
-    problem(client.delete(f"{BASE}/entities", params={"keep": "status"}), 400, "BadRequestData")
+    for params in (
+        {},
+        {"keep": "status"},
+        {"id": f"{LIGHT}1"},  # ids only narrow a selection (5.6.21.3)
+        {"idPattern": ".*"},
+        {"attrs": "createdAt"},  # only a system attribute
+        {"scopeQ": "/Astana"},
+    ):
+        problem(client.delete(f"{BASE}/entities", params=params), 400, "BadRequestData")
+    assert exists(client, 1)
+
+
+def test_purge_cannot_ask_for_linked_entities(client: TestClient) -> None:
+    create(client, streetlight(1))
+    params = {"type": "Streetlight", "attrs": "owner{name}"}
+    problem(client.delete(f"{BASE}/entities", params=params), 400, "BadRequestData")
     assert exists(client, 1)
 
 
@@ -118,8 +133,9 @@ def test_purge_with_a_bad_q_is_refused_and_deletes_nothing(client: TestClient) -
 
 def test_a_purge_is_in_the_audit_log_and_the_history(client: TestClient) -> None:
     create(client, streetlight(1, power=prop(60)), streetlight(2))
-    client.delete(f"{BASE}/entities", params={"id": f"{LIGHT}1", "drop": "power"})
-    client.delete(f"{BASE}/entities", params={"id": f"{LIGHT}2"})
+    light = {"type": "Streetlight"}
+    client.delete(f"{BASE}/entities", params={"id": f"{LIGHT}1", "drop": "power", **light})
+    client.delete(f"{BASE}/entities", params={"id": f"{LIGHT}2", **light})
     rows = client.get("/qala/v1/audit").json()
     purges = sorted((r["entity_id"], r["change"]) for r in rows if r["operation"] == "entity.purge")
     assert purges == [(f"{LIGHT}1", "update"), (f"{LIGHT}2", "delete")]

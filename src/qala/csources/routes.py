@@ -486,7 +486,10 @@ async def query_csource_subscriptions(
     "/csourceSubscriptions",
     status_code=201,
     summary="Subscribe to registrations (not offered: OperationNotSupported)",
-    openapi_extra=openapi.body({"type": "object"}, example={"type": "Subscription"}),
+    openapi_extra=openapi.body(
+        openapi.ref("SubscriptionInput"),
+        example={"type": "Subscription", "entities": [{"type": "Vehicle"}]},
+    ),
     responses=openapi.errors(422),
 )
 async def create_csource_subscription(request: Request, tenant: TenantHeader = None) -> Response:

@@ -2,14 +2,16 @@
 
 The entities a query selects are deleted, or, with ``drop``, lose the attributes it names, or,
 with ``keep``, every attribute but those it names (the entities themselves stay). Selection is
-an entity query's (type, id, idPattern, attrs, q, a geo-query, scopeQ, or ``local=true`` for
-every entity of the tenant); a purge without any selector is refused, so that a bare
-``DELETE /entities`` never empties a tenant by accident. The matches are read first and then
-written through the hub in batches of :data:`BATCH`, each one transaction with the history,
-notifications and audit rows of every entity it deletes or changes; an entity deleted by
-someone else in between is skipped. The selection sees only what the caller may read; an
-entity the caller may read but not change stops the purge with 403 (batches already written
-stay written, as in a batch operation).
+an entity query's: it needs a type, attributes (not only system ones), q, a geo-query or
+``local=true`` (every entity of the tenant), which ``id``, ``idPattern`` and ``scopeQ`` may
+narrow (5.6.21.4; ids alone do not select a purge, 5.6.21.3), so that neither a bare
+``DELETE /entities`` nor ``idPattern=.*`` empties a tenant by accident.
+
+The matches are read first, then written through the hub in batches of :data:`BATCH`, each
+one transaction with the history, notification and audit rows of every entity it deletes or
+changes; an entity deleted by someone else in between is skipped. The selection sees only what
+the caller may read; an entity the caller may read but not change stops the purge with 403
+(batches already written stay written, as in a batch operation).
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from qala import openapi
 from qala.hub import Entity, Transaction
 from qala.hub.errors import BadRequestData, NotFound
 from qala.ngsild import http
-from qala.ngsild.params import QueryParams, build_entity_query, expand_attrs, names_context
+from qala.ngsild.params import (
+    QueryParams,
+    build_entity_query,
+    expand_attrs,
+    names_context,
+    split_list,
+)
 from qala.ngsild.routing import FastRoute
 from qala.services import services
 from qala.web.edge import TenantHeader, actor_of, tenant_headers
@@ -32,6 +40,8 @@ router = APIRouter(tags=["Entities"], route_class=FastRoute)
 
 #: Entities written per transaction.
 BATCH = 200
+#: System attributes: naming only these in attrs selects nothing (5.6.21.4 b).
+_SYSTEM = frozenset({"createdAt", "modifiedAt", "deletedAt", "observedAt"})
 
 NamesQuery = Annotated[str | None, Query(description="Comma-separated attribute names")]
 
@@ -67,11 +77,17 @@ async def purge_entities(
     if keep is not None and drop is not None:
         raise BadRequestData("keep and drop cannot be used together")
     geo_given = georel is not None or geometry is not None or coordinates is not None
-    if not (type or id or idPattern or attrs or q or geo_given or scopeQ or local):
+    user_attrs = [a for a in split_list(attrs) if a not in _SYSTEM] if attrs else []
+    if not (type or user_attrs or q or geo_given or local):
+        # 5.6.21.4: a type, attributes (one not system-generated), q, a geo-query or the
+        # local scope; 5.6.21.3: entity ids alone (id, idPattern) do not select a purge.
         raise BadRequestData(
-            "a purge needs at least one of type, id, idPattern, attrs, q, scopeQ or a "
-            "geo-query (or local=true to purge every entity of the tenant)"
+            "a purge needs at least one of type, attrs (not only system attributes), q or a "
+            "geo-query, or local=true to purge every entity of the tenant; id and idPattern "
+            "only narrow such a selection"
         )
+    if attrs and "{" in attrs:
+        raise BadRequestData("attrs of a purge cannot ask for linked entities (name{…})")
     ctx = await http.request_context(request, svc.contexts)
     names = names_context(type, ctx)
     kept = set(expand_attrs(keep, names, "keep") or ()) if keep is not None else None
@@ -87,8 +103,7 @@ async def purge_entities(
         coordinates=coordinates,
         geoproperty=geoproperty,
         scope_q=scopeQ,
-        # id, idPattern and scopeQ select on their own here (5.6.21): they restrict "every
-        # entity", which is what local=true asks for.
+        # the selection was checked above (5.6.21.4); the query needs no selector of its own
         local=True,
     )
     page = svc.settings.max_limit
