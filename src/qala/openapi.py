@@ -295,7 +295,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Subscription": {
         "type": "object",
         "description": "A subscription, with its notification status",
-        "required": ["id", "type", "isActive", "status", "notification"],
+        "required": ["id", "type", "status", "notification"],
         "properties": {
             "id": {"type": "string"},
             "type": {"const": "Subscription"},

@@ -473,6 +473,7 @@ async def query_csource_subscriptions(
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
+    svc.hub.check_tenant_name(tenant)
     access.check_tenant(actor_of(request), tenant)
     negotiated = await negotiate(request, geojson=False)
     paging(limit, offset, svc.settings.default_limit, svc.settings.max_limit)
