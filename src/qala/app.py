@@ -35,6 +35,7 @@ from qala.ngsild.errors import (
     problem_for,
     problem_response,
 )
+from qala.ngsild.http import LengthRequired
 from qala.services import Services
 from qala.store import open_store
 from qala.web.slashes import AcceptTrailingSlash
@@ -245,6 +246,10 @@ def install_error_handlers(app: FastAPI, formats: list[ErrorFormat]) -> None:
         if tenant and tenant.isascii():  # NGSI-LD echoes the tenant, errors included (6.3.14)
             response.headers["NGSILD-Tenant"] = tenant
         return response
+
+    @app.exception_handler(LengthRequired)
+    async def length_required(request: Request, exc: LengthRequired) -> Response:
+        return Response(status_code=411)  # bare, as GS CIM 009 6.3.4 asks
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

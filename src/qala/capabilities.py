@@ -33,6 +33,7 @@ CAPABILITIES: tuple[str, ...] = (
     "qala.sdm.capability",
     "qala.admin.capability",
     "qala.subscriptions.capability",
+    "qala.csources.capability",
     "qala.iot.capability",
     "qala.programme.capability",
     "qala.open311.capability",

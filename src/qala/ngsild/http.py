@@ -101,6 +101,18 @@ def accept_type(request: Request, *, geojson: bool = False) -> str:
     return best[2]
 
 
+class LengthRequired(Exception):
+    """A POST, PATCH or PUT of the NGSI-LD API without ``Content-Length``: GS CIM 009 6.3.4
+    answers it with a bare ``411 Length Required`` (no body), before anything else is looked
+    at. A chunked body (``Transfer-Encoding: chunked``) has no exemption."""
+
+
+def require_content_length(request: Request) -> None:
+    """The 6.3.4 precondition of every NGSI-LD request with a body."""
+    if "content-length" not in request.headers:
+        raise LengthRequired()
+
+
 async def read_json(request: Request, limit: int) -> Any:
     """The request body as JSON, enforcing the size limit; clear errors for bad bodies."""
     length = request.headers.get("content-length")
@@ -170,6 +182,7 @@ async def body_and_context(
     allow_merge_patch: bool = False,
 ) -> tuple[Any, CompiledContext]:
     """Read a JSON object body and resolve its @context (Link header or the body's)."""
+    require_content_length(request)
     kind = media_type(request)
     allowed = (JSON, JSONLD, MERGE_PATCH) if allow_merge_patch else (JSON, JSONLD)
     if kind not in allowed:
