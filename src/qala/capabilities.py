@@ -34,6 +34,7 @@ CAPABILITIES: tuple[str, ...] = (
     "qala.admin.capability",
     "qala.subscriptions.capability",
     "qala.iot.capability",
+    "qala.indicators.capability",
 )
 
 #: ``(HTTP status, error code, message) -> Response``: one error in an API's own format. The

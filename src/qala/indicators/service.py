@@ -348,11 +348,12 @@ class IndicatorService:
         year: int,
         language: str = "en",
         include_not_computable: bool = False,
+        frameworks: Sequence[str] = ("iso37120",),
     ) -> list[ReportRow]:
         period = Period("year", year, 1, self.zone)
         known = await self.known(tenant, actor, period)
         return report_rows(
-            self.catalogue, known, year, language=language,
+            self.catalogue, known, year, frameworks=tuple(frameworks), language=language,
             include_not_computable=include_not_computable,
         )
 
