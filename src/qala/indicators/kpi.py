@@ -29,6 +29,7 @@ query, counts of entities and observations; the full lists are in the values API
 
 from __future__ import annotations
 
+import inspect
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,7 +47,7 @@ def kpi_id(tenant: str, indicator_id: str, period: str) -> str:
 
 
 def _formula(definition: Any, calculator: Calculator) -> str:
-    method = " ".join((calculator.__doc__ or "").split())
+    method = " ".join((inspect.getdoc(calculator) or "").split())
     if isinstance(definition, Definition):
         head = f"({definition.numerator}) ÷ ({definition.denominator})"
         if definition.multiplier != 1:

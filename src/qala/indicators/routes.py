@@ -13,7 +13,7 @@ from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 from starlette.responses import Response
 
 from qala import openapi
@@ -73,9 +73,9 @@ class _Body(BaseModel):
 
 
 class ComputeBody(_Body):
-    tenant: str = Field(min_length=1, max_length=63)
-    period: str = Field(min_length=4, max_length=10)
-    force: bool = False
+    tenant: StrictStr = Field(min_length=1, max_length=63)
+    period: StrictStr = Field(min_length=4, max_length=10)
+    force: StrictBool = False
 
 
 class TargetBody(_Body):
@@ -169,8 +169,8 @@ async def values(
             "type": "object",
             "required": ["tenant", "period"],
             "properties": {
-                "tenant": {"type": "string"},
-                "period": {"type": "string"},
+                "tenant": {"type": "string", "minLength": 1, "maxLength": 63},
+                "period": {"type": "string", "minLength": 4, "maxLength": 10},
                 "force": {"type": "boolean"},
             },
             "additionalProperties": False,

@@ -94,7 +94,7 @@ def parse_period(text: str, zone: str = "Asia/Almaty") -> Period:
     try:
         return Period.parse(text, zone)
     except ValueError as exc:
-        raise BadRequestData(f"period {text!r}: {exc}; use e.g. 2026, 2026-Q1 or 2026-03") from None
+        raise BadRequestData(f"period {text!r}: {exc}") from None
 
 
 class IndicatorService:
