@@ -110,6 +110,7 @@ class HubInputs:
         self._type_of: dict[str, str] = {}
         self._statistics: dict[str, dict[str, list[Statistic]]] = {}
         self._reported: dict[str, dict[tuple[str, str], ReportedValue]] = {}
+        self._series: dict[tuple[Any, ...], dict[str, list[HourlyPoint]]] = {}
         self.queries: list[str] = []
 
     def expand_type(self, type: str) -> str:
@@ -187,6 +188,19 @@ class HubInputs:
     ) -> dict[str, list[HourlyPoint]]:
         if not entity_ids or end <= start:
             return {}
+        key = (tenant, attr, start, end, tuple(entity_ids))
+        if key not in self._series:  # several calculators read the same series
+            self._series[key] = await self._hourly(tenant, entity_ids, attr, start, end)
+        return self._series[key]
+
+    async def _hourly(
+        self,
+        tenant: str,
+        entity_ids: Sequence[str],
+        attr: str,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, list[HourlyPoint]]:
         type_iri = self._type_of.get(entity_ids[0])
         iri = self.expand_attr(attr, type_iri)
         self.queries.append(f"hourly avg {tenant} {attr} of {len(entity_ids)} entities")
