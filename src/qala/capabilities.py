@@ -38,6 +38,7 @@ CAPABILITIES: tuple[str, ...] = (
     "qala.programme.capability",
     "qala.open311.capability",
     "qala.dashboard.capability",
+    "qala.indicators.capability",
 )
 
 #: ``(HTTP status, error code, message) -> Response``: one error in an API's own format. The
