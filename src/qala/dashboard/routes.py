@@ -64,8 +64,16 @@ ASSET_TYPES = {
 LANGUAGE_COOKIE = "qala_lang"
 #: Seconds a live stream lasts before the page reconnects (below the request timeout).
 STREAM_SECONDS = 300.0
-#: The sections the pages show when their API answers: the API's probe (a GET; 404 means
-#: the server does not have it) and the page it appears on.
+#: The sections of other capabilities' data: the API's probe (a GET; 404 means the server does
+#: not have it) and the page it appears on. The dashboard does not draw these capabilities'
+#: figures yet (docs/dashboard.md): a section is shown only to say that its capability is not
+#: on this server; where the capability runs, nothing is shown rather than an empty frame.
+SECTION_CAPABILITY = {
+    "assessment": "indicators",
+    "indicators": "indicators",
+    "programme": "programme",
+    "requests": "open311",
+}
 SECTIONS: dict[str, dict[str, str]] = {
     "assessment": {"probe": "/api/v1/indicators/catalogue", "api": N_("indicators API")},
     "indicators": {"probe": "/api/v1/indicators/catalogue", "api": N_("indicators API")},
@@ -123,6 +131,8 @@ def _page(request: Request, template: str, page: str, **extra: Any) -> HTMLRespo
     lang, chosen = _lang_of(request)
     svc = services(request)
     root = request.scope.get("root_path", "")
+    running = {cap.name for cap in svc.capabilities}
+    absent = {k: v for k, v in SECTIONS.items() if SECTION_CAPABILITY[k] not in running}
     config = {
         "page": page,
         "lang": lang,
@@ -131,7 +141,7 @@ def _page(request: Request, template: str, page: str, **extra: Any) -> HTMLRespo
         "numbers": i18n.number_symbols(i18n.language(lang)),
         "cities": city_facts(),
         "context": CONTEXT[0],
-        "sections": SECTIONS,
+        "sections": absent,
         "pmtiles": f"{root}/dashboard/basemap/streets.pmtiles"
         if _pmtiles_file(svc.settings.dashboard_pmtiles)
         else None,
@@ -146,6 +156,7 @@ def _page(request: Request, template: str, page: str, **extra: Any) -> HTMLRespo
         config=orjson.dumps(config).decode().replace("</", "<\\/"),
         generated=i18n.format_time(datetime.now(UTC), lang, "Asia/Almaty"),
         path=request.url.path,
+        absent_sections=set(absent),
         **extra,
     )
     response = HTMLResponse(body, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
