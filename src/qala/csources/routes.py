@@ -503,16 +503,17 @@ async def create_csource_subscription(request: Request, tenant: TenantHeader = N
 @router.get(
     "/csourceSubscriptions/{subscriptionId}",
     summary="Retrieve a subscription to registrations (none exists)",
-    responses=openapi.errors(400, 404, 406),
+    responses=openapi.errors(400, 403, 404, 406),
 )
 @router.delete(
     "/csourceSubscriptions/{subscriptionId}",
     summary="Delete a subscription to registrations (none exists)",
-    responses=openapi.errors(400, 404),
+    responses=openapi.errors(400, 403, 404),
 )
 async def retrieve_csource_subscription(
     request: Request, subscriptionId: str, tenant: TenantHeader = None
 ) -> Response:
+    access.check_tenant(actor_of(request), tenant)  # another city's URLs are refused first
     check_entity_id(subscriptionId, "subscription id")
     await negotiate(request, geojson=False)
     raise NotFound(
