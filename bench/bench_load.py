@@ -20,8 +20,9 @@ generator used. Benchmarks print figures; nothing is asserted.
 The clients are asyncio tasks on hand-written keep-alive HTTP/1.1 connections, one connection
 per client, rather than locust or an HTTP library: the load generator shares the machine with
 the server, and a general-purpose client (or locust's gevent workers) would spend more CPU per
-request than the server does, measuring the client instead. The server runs with the per-key
-rate limit off (``QALA_RATE_LIMIT=0``): all clients share one admin key.
+request than the server does, measuring the client instead. All clients share one admin key;
+the rate limit stays at its default and that key is configured to allow the load
+(``QALA_RATE_LIMIT_KEYS``).
 
     python bench/bench_load.py [--clients 200] [--duration 60] [--entities 5000]
                                [--backends sqlite,postgresql] [--subscribe-weight 5]
@@ -44,7 +45,16 @@ from typing import Any
 
 import orjson
 
-from common import admin_key, database, free_port, machine, postgres_available, server, table
+from common import (
+    admin_key,
+    bench_key_env,
+    database,
+    free_port,
+    machine,
+    postgres_available,
+    server,
+    table,
+)
 
 BASE = "/ngsi-ld/v1"
 TENANT = "astana"
@@ -419,7 +429,7 @@ def bench(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         receiver.ready.wait()
         env = {
             "QALA_DATABASE_URL": url,
-            "QALA_RATE_LIMIT": "0",
+            **bench_key_env(url, key),
             "QALA_MQTT_URL": "",
             "QALA_ALLOW_LOCAL_ENDPOINTS": "true",
         }
