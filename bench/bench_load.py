@@ -20,8 +20,9 @@ generator used. Benchmarks print figures; nothing is asserted.
 The clients are asyncio tasks on hand-written keep-alive HTTP/1.1 connections, one connection
 per client, rather than locust or an HTTP library: the load generator shares the machine with
 the server, and a general-purpose client (or locust's gevent workers) would spend more CPU per
-request than the server does, measuring the client instead. The server runs with the per-key
-rate limit off (``QALA_RATE_LIMIT=0``): all clients share one admin key.
+request than the server does, measuring the client instead. All clients share one admin key;
+the rate limit stays at its default and that key is configured to allow the load
+(``QALA_RATE_LIMIT_KEYS``).
 
     python bench/bench_load.py [--clients 200] [--duration 60] [--entities 5000]
                                [--backends sqlite,postgresql] [--subscribe-weight 5]
@@ -44,7 +45,16 @@ from typing import Any
 
 import orjson
 
-from common import admin_key, database, free_port, machine, postgres_available, server, table
+from common import (
+    admin_key,
+    bench_key_env,
+    database,
+    free_port,
+    machine,
+    postgres_available,
+    server,
+    table,
+)
 
 BASE = "/ngsi-ld/v1"
 TENANT = "astana"
@@ -419,14 +429,15 @@ def bench(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         receiver.ready.wait()
         env = {
             "QALA_DATABASE_URL": url,
-            "QALA_RATE_LIMIT": "0",
+            **bench_key_env(url, key),
             "QALA_MQTT_URL": "",
             "QALA_ALLOW_LOCAL_ENDPOINTS": "true",
         }
-        with server(env=env) as srv:
+        with server(env=env, workers=args.workers) as srv:
             pid = srv.process.pid
             asyncio.run(seed(srv.port, key, args.entities, receiver))
             idle_rss = rss_mb(pid)
+            worker_rss = [rss_mb(child) for child in _process_tree(pid) if child != pid]
             result = asyncio.run(
                 run_load(
                     srv.port,
@@ -442,6 +453,8 @@ def bench(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 )
             )
         result["idle_rss"] = idle_rss
+        result["worker_rss"] = worker_rss
+        result["workers"] = args.workers
         return result
 
 
@@ -475,7 +488,8 @@ def report(backend: str, result: dict[str, Any], clients: int) -> None:
     rows.append(["all", str(total), f"{total / seconds:.0f}", "", "", "", str(errors)])
     weights = sum(w for _, w in result["mix"])
     mix = ", ".join(f"{op} {100 * w / weights:.0f} %" for op, w in result["mix"] if w)
-    print(f"\n{backend}: {clients} clients, {seconds:.0f} s ({mix})")
+    workers = result.get("workers", 1)
+    print(f"\n{backend}, {workers} worker(s): {clients} clients, {seconds:.0f} s ({mix})")
     print(table(rows))
     for sample in stats.samples:
         print(f"  error: {sample}")
@@ -485,6 +499,9 @@ def report(backend: str, result: dict[str, Any], clients: int) -> None:
         f"last {rss[-1]:.0f}, max {max(rss):.0f} "
         f"(samples: {', '.join(f'{mb:.0f}' for mb in rss)})"
     )
+    if workers > 1:
+        per = ", ".join(f"{mb:.0f}" for mb in result["worker_rss"])
+        print(f"RSS per process when idle (MB; the supervisor and its workers): {per}")
     notifications, entities = result["notifications"]
     print(
         f"notifications received: {notifications} ({entities} entities); "
@@ -502,6 +519,7 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=5000)
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument(
         "--subscribe-weight",
         type=int,

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         200.0, description="Requests per second allowed to each key or user; 0 disables"
     )
     rate_burst: int = Field(400, description="Requests a key or user may make in a burst")
+    rate_limit_keys: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "Requests per second for particular API keys, by key id (e.g. a gateway or an "
+            'ingestion service): JSON such as {"3f2a9c1b7d40": 5000}; the burst scales alike'
+        ),
+    )
     request_timeout: float = Field(
         60.0, description="Seconds after which a request is abandoned with 503"
     )

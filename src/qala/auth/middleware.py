@@ -39,23 +39,34 @@ _OPEN311 = "/open311/"
 
 
 class RateLimiter:
-    """A token bucket per caller."""
+    """A token bucket per caller; ``per_key``: the rate of particular callers (``key:<id>``),
+    their burst scaled alike."""
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(self, rate: float, burst: int, per_key: dict[str, float] | None = None) -> None:
         self.rate = rate
         self.burst = float(max(burst, 1))
         self._buckets: dict[str, tuple[float, float]] = {}
+        self._limits: dict[str, tuple[float, float]] = {
+            who: (limit, max(1.0, self.burst * limit / rate) if rate > 0 else self.burst)
+            for who, limit in (per_key or {}).items()
+        }
+
+    def rate_of(self, who: str) -> float:
+        limit = self._limits.get(who)
+        return limit[0] if limit is not None else self.rate
 
     def allow(self, who: str) -> float:
         """0 when the request may go; else the seconds to wait."""
-        if self.rate <= 0:
+        limit = self._limits.get(who)
+        rate, burst = limit if limit is not None else (self.rate, self.burst)
+        if rate <= 0:
             return 0.0
         now = time.monotonic()
-        tokens, stamp = self._buckets.get(who, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+        tokens, stamp = self._buckets.get(who, (burst, now))
+        tokens = min(burst, tokens + (now - stamp) * rate)
         if tokens < 1.0:
             self._buckets[who] = (tokens, now)
-            return (1.0 - tokens) / self.rate
+            return (1.0 - tokens) / rate
         if len(self._buckets) > 100_000:
             self._buckets.clear()
         self._buckets[who] = (tokens - 1.0, now)
@@ -144,11 +155,21 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        admitted, timeout = await self.admit(scope, send)
+        if not admitted:
+            return
+        if timeout is None:
+            await self.app(scope, receive, send)
+        else:
+            await self.within(timeout, self.app, scope, receive, send)
+
+    async def admit(self, scope: Scope, send: Send) -> tuple[bool, float | None]:
+        """Authenticate and rate-limit an HTTP request: whether it may go on (if not, it was
+        answered: 401 or 429), and its time limit (None: the server has no authenticator)."""
         services = getattr(scope["app"].state, "services", None)
         auth = services.authenticator if services else None
         if auth is None:
-            await self.app(scope, receive, send)
-            return
+            return True, None
         path = scope["path"]
         method = scope["method"]
         client = scope.get("client")
@@ -171,7 +192,7 @@ class AuthMiddleware:
                     exc.detail,
                     {"WWW-Authenticate": 'Bearer realm="qala"'},
                 )
-                return
+                return False, None
         scope.setdefault("state", {})["actor"] = actor
         limiter = services.rate_limiter if not path.startswith(_OPEN311) else None
         who = actor.via if actor.via.startswith("key:") else actor.id
@@ -181,15 +202,18 @@ class AuthMiddleware:
                 send,
                 429,
                 "Too many requests",
-                f"rate limit of {limiter.rate:g} requests/s exceeded; retry after {wait:.1f} s",
+                f"rate limit of {limiter.rate_of(who):g} requests/s exceeded; "
+                f"retry after {wait:.1f} s",
                 {"Retry-After": str(max(1, round(wait)))},
             )
-            return
-        await self._with_timeout(scope, receive, send, auth.settings.request_timeout)
+            return False, None
+        return True, auth.settings.request_timeout
 
-    async def _with_timeout(
-        self, scope: Scope, receive: Receive, send: Send, timeout: float
+    @staticmethod
+    async def within(
+        timeout: float, app: ASGIApp, scope: Scope, receive: Receive, send: Send
     ) -> None:
+        """Run ``app`` on the request; past ``timeout`` seconds, 503 (if nothing was sent)."""
         started = False
 
         async def tracking_send(message: Message) -> None:
@@ -200,7 +224,7 @@ class AuthMiddleware:
 
         try:
             async with asyncio.timeout(timeout):
-                await self.app(scope, receive, tracking_send)
+                await app(scope, receive, tracking_send)
         except TimeoutError:
             log.warning(
                 "request %s %s timed out after %s s", scope["method"], scope["path"], timeout
@@ -222,4 +246,5 @@ def install(services: Services, settings: Settings) -> None:
             client_id=settings.oidc_client_id,
         )
     services.authenticator = Authenticator(settings, KeyCache(services.store), tokens)
-    services.rate_limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+    per_key = {f"key:{key_id}": rate for key_id, rate in settings.rate_limit_keys.items()}
+    services.rate_limiter = RateLimiter(settings.rate_limit, settings.rate_burst, per_key)

@@ -25,16 +25,21 @@ class AcceptTrailingSlash:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            path: str = scope["path"]
-            if len(path) > 1 and path.endswith("/") and not self._served(scope):
-                stripped = path.rstrip("/") or "/"
-                candidate = {**scope, "path": stripped}
-                if self._served(candidate):
-                    raw = scope.get("raw_path")
-                    if raw is not None:
-                        candidate["raw_path"] = raw.rstrip(b"/") or b"/"
-                    scope = candidate
+            scope = self.routed(scope)
         await self.app(scope, receive, send)
+
+    def routed(self, scope: Scope) -> Scope:
+        """``scope``, or a copy without the trailing slash when only that form is served."""
+        path: str = scope["path"]
+        if len(path) > 1 and path.endswith("/") and not self._served(scope):
+            stripped = path.rstrip("/") or "/"
+            candidate = {**scope, "path": stripped}
+            if self._served(candidate):
+                raw = scope.get("raw_path")
+                if raw is not None:
+                    candidate["raw_path"] = raw.rstrip(b"/") or b"/"
+                return candidate
+        return scope
 
     def _served(self, scope: Scope) -> bool:
         """Some route serves this path with this method."""
