@@ -33,10 +33,12 @@ CAPABILITIES: tuple[str, ...] = (
     "qala.sdm.capability",
     "qala.admin.capability",
     "qala.subscriptions.capability",
+    "qala.csources.capability",
     "qala.iot.capability",
     "qala.programme.capability",
     "qala.open311.capability",
     "qala.dashboard.capability",
+    "qala.indicators.capability",
 )
 
 #: ``(HTTP status, error code, message) -> Response``: one error in an API's own format. The

@@ -16,6 +16,7 @@ from rich.console import Console
 from qala import __version__
 from qala.backup.cli import backup_command, restore_command
 from qala.config import load_settings
+from qala.indicators.cli import indicators_app, standard_app
 from qala.iot.cli import simulate
 from qala.programme.cli import audit_command, programme_app
 from qala.temporal.cli import temporal_app
@@ -40,6 +41,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(temporal_app, name="temporal")
 app.add_typer(programme_app, name="programme")
 app.command("audit")(audit_command)
+app.add_typer(indicators_app, name="indicators")
+app.add_typer(standard_app, name="standard")
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 

@@ -297,7 +297,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Subscription": {
         "type": "object",
         "description": "A subscription, with its notification status",
-        "required": ["id", "type", "isActive", "status", "notification"],
+        "required": ["id", "type", "status", "notification"],
         "properties": {
             "id": {"type": "string"},
             "type": {"const": "Subscription"},
@@ -490,6 +490,7 @@ def _is_open(method: str, path: str) -> bool:
 
 
 _UNIVERSAL = (429, 500, 503)
+_LENGTH_REQUIRED = "Length Required: the request has no Content-Length (no body is returned)"
 
 
 def finish(document: dict[str, Any]) -> dict[str, Any]:
@@ -522,6 +523,9 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
                 codes.append(401)
             if "{" in path:  # a value holding "/" ("%2F") leaves the path: no resource there
                 codes.append(404)
+            if path.startswith("/ngsi-ld/") and "requestBody" in operation:
+                # GS CIM 009 6.3.4: a body without Content-Length is a bare 411
+                responses.setdefault("411", {"description": _LENGTH_REQUIRED})
             for code in codes:
                 if path.startswith("/open311/"):
                     responses.setdefault(str(code), _georeport_error(path, code))

@@ -31,7 +31,10 @@ ALMATY_MARKERS = ("almaty-1", "almaty-watch", ALMATY_DEVICE, "almaty-key")
 #: Open311 GeoReport v2 is public reading by the spec (the city is its jurisdiction_id; its
 #: writes check an api_key of the city: tests/open311/test_http_api.py).
 NOT_TENANT_DATA = ("/health", "/iot/json", "/iot/about", "/ngsi-ld/v1/jsonldContexts",
-                   "/open311/")  # fmt: skip
+                   "/open311/",
+                   # cities named in the path or the body, not by NGSILD-Tenant: their access
+                   # rules per city are tested in tests/programme and tests/indicators
+                   "/api/v1/programme/", "/api/v1/indicators/")  # fmt: skip
 
 
 class Notifications:
@@ -117,6 +120,7 @@ def fill_path(path: str) -> str:
         "keyId": "almaty-key",
         "city": "almaty",
         "num": "1",
+        "registrationId": "urn:ngsi-ld:ContextSourceRegistration:almaty-1",
     }
     return re.sub(r"\{(\w+)(:path)?\}", lambda m: values[m.group(1)], path)
 

@@ -75,6 +75,11 @@ on_postgresql = schemathesis.openapi.from_dict(
 
 def check(case: schemathesis.Case, server: TestClient) -> None:
     response = send(server, case)
+    if case.operation.path == "/api/v1/dashboard/events" and response.status_code == 200:
+        # A server-sent event stream: schemathesis reads its events as JSON strings, which the
+        # stream's events are not; what it says is checked in tests/dashboard.
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return
     case.validate_response(response)
 
 

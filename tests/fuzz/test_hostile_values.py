@@ -89,7 +89,22 @@ HOSTILE_BODIES = [
     b"\xff\xfe",
 ]
 
-OPERATIONS = [(method, path) for path, item in SPEC["paths"].items() for method in item]
+#: Not swept here: the dashboard's live stream never ends (its errors are tested in
+#: tests/dashboard), and form-encoded Open311 bodies, which these JSON variants do not fit
+#: (tests/open311 sends hostile forms).
+NOT_SWEPT = {
+    ("get", "/api/v1/dashboard/events"),
+    ("post", "/open311/v2/requests.json"),
+    ("post", "/open311/v2/requests.xml"),
+    ("post", "/open311/v2/servicerequestupdates.json"),
+    ("post", "/open311/v2/servicerequestupdates.xml"),
+}
+OPERATIONS = [
+    (method, path)
+    for path, item in SPEC["paths"].items()
+    for method in item
+    if (method, path) not in NOT_SWEPT
+]
 
 
 Variant = tuple[str, tuple[dict[str, str], dict[str, Any]]]

@@ -82,6 +82,9 @@ def test_every_error_response_is_a_problem_details_or_an_iot_agent_error(
             if path.startswith("/open311/"):
                 check_open311_error(path, status, response)
                 continue
+            if status == "411":  # GS CIM 009 6.3.4: a bare 411, without a body
+                assert "content" not in response, where
+                continue
             assert set(response["content"]) == {"application/json"}, where
             schema = response["content"]["application/json"]["schema"]
             if path == "/health" and status == "503":  # the store's state, or a timeout
@@ -94,6 +97,14 @@ def test_every_error_response_is_a_problem_details_or_an_iot_agent_error(
                 assert schema == PROBLEM, where
             else:
                 assert schema == IOT_ERROR, where
+
+
+def test_every_ngsi_ld_operation_with_a_body_declares_the_bare_411(
+    document: dict[str, Any],
+) -> None:
+    for method, path, operation in operations(document):
+        if path.startswith("/ngsi-ld/") and "requestBody" in operation:
+            assert "411" in operation["responses"], f"{method} {path}"
 
 
 def test_every_operation_declares_its_success_and_the_errors_every_request_may_meet(

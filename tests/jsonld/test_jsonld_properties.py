@@ -75,10 +75,16 @@ def user_contexts(
     scoped: dict[str, dict[str, Any]] = {}
     first["@version"] = 1.1  # scoped contexts are JSON-LD 1.1
     type_names = names.filter(lambda n: n not in terms)
+    # Each scoped type has an IRI of its own: the hub keeps entity types expanded, so two type
+    # terms naming one IRI with different scoped contexts could not be told apart by any
+    # broker that stores IRIs (JSON-LD itself picks by the term written in the document).
+    type_iris: set[str] = set()
     for type_name in draw(st.lists(type_names, min_size=min_scoped, max_size=2, unique=True)):
         inner = draw(st.dictionaries(names, st.builds(lambda i: i, iris), max_size=3))
         scoped[type_name] = inner
-        first[type_name] = {"@id": draw(iris), "@context": inner}
+        type_iri = draw(iris.filter(lambda i: i not in type_iris))
+        type_iris.add(type_iri)
+        first[type_name] = {"@id": type_iri, "@context": inner}
     context = [first, second] if second else [first]
     return context, scoped
 

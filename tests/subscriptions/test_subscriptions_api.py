@@ -23,13 +23,11 @@ def test_create_answers_201_with_the_location_and_a_generated_id(client: TestCli
         "id": sub_id,
         "type": "Subscription",
         "entities": [{"type": "Streetlight"}],
-        "isActive": True,
         "notificationTrigger": ["attributeCreated", "attributeUpdated"],
         "status": "active",
         "notification": {
             "endpoint": {"uri": ENDPOINT, "accept": "application/json"},
             "format": "normalized",
-            "status": "ok",
             "timesSent": 0,
             "timesFailed": 0,
         },

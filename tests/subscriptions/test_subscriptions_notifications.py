@@ -653,3 +653,17 @@ def test_a_tenant_never_sees_another_tenants_changes(
     time.sleep(0.3)
     assert len(receiver.items("/astana")) == 1 and len(receiver.items("/astana-watch")) == 1
     assert receiver.at("/default") == []
+
+
+def test_notification_status_appears_with_the_first_attempt_and_is_active_only_as_given(
+    client: TestClient, receiver: Receiver
+) -> None:
+    sub_id = subscribe(client, subscription(receiver.url()))
+    before = get_subscription(client, sub_id)
+    assert "isActive" not in before and "status" not in before["notification"]
+    create(client, streetlight(1))
+    receiver.wait_items(1)
+    wait_for(lambda: "status" in get_subscription(client, sub_id)["notification"])
+    assert get_subscription(client, sub_id)["notification"]["status"] == "ok"
+    client.patch(f"{BASE}/subscriptions/{sub_id}", json={"isActive": False})
+    assert get_subscription(client, sub_id)["isActive"] is False

@@ -26,7 +26,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response, StreamingR
 from qala import openapi
 from qala.dashboard import i18n
 from qala.dashboard.live import Listener, LiveFeed
-from qala.dashboard.sections import actor_summary, section_states
+from qala.dashboard.sections import actor_summary, running, section_states
 from qala.demo import CONTEXT, cities
 from qala.hub import NotFound
 from qala.ngsild import http
@@ -145,6 +145,9 @@ def _page(request: Request, template: str, page: str, **extra: Any) -> HTMLRespo
         config=orjson.dumps(config).decode().replace("</", "<\\/"),
         generated=i18n.format_time(datetime.now(UTC), lang, "Asia/Almaty"),
         path=request.url.path,
+        # the indicators' figures are not drawn yet: their sections appear only to say that
+        # the capability is not on this server, never as an empty frame
+        indicators_absent="indicators" not in running(svc),
         **extra,
     )
     response = HTMLResponse(body, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from qala.hub import access
 from qala.hub import attributes as attrs_ops
@@ -26,6 +27,9 @@ from qala.hub.changes import Change, WriteContext
 from qala.hub.errors import AlreadyExists, BadRequestData, NotFound
 from qala.hub.model import Entity, Instance, instances_of
 from qala.hub.storage import EntityWrite, RowBatch, Statement, Tenant
+
+#: What the undo log holds for an entity the transaction did not have before.
+_ABSENT = object()
 
 #: Checks an entity before it is written (Smart Data Models validation, …); raises HubError.
 EntityValidator = Callable[[Tenant, Entity], None]
@@ -60,6 +64,9 @@ class Transaction:
         #: Rows and statements for capabilities' own tables, written in the same transaction.
         self.batches: list[RowBatch] = []
         self.statements: list[Statement] = []
+        #: (entity id, its state before) for every change, so that atomic() can undo without
+        #: copying the whole state (a batch of n entities would copy it n times).
+        self._undo: list[tuple[str, Any]] = []
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -78,13 +85,19 @@ class Transaction:
     @contextlib.contextmanager
     def atomic(self) -> Iterator[None]:
         """Operations inside take effect together or not at all (on any exception)."""
-        changes, state = len(self.changes), dict(self.state)
+        changes, undo = len(self.changes), len(self._undo)
         batches, statements = len(self.batches), len(self.statements)
         try:
             yield
         except BaseException:
             del self.changes[changes:], self.batches[batches:], self.statements[statements:]
-            self.state = state
+            state = self.state
+            for entity_id, before in reversed(self._undo[undo:]):
+                if before is _ABSENT:
+                    state.pop(entity_id, None)
+                else:
+                    state[entity_id] = before
+            del self._undo[undo:]
             raise
 
     # -- entity operations --------------------------------------------------------------------
@@ -370,6 +383,7 @@ class Transaction:
     def _record(self, change: Change) -> Change:
         access.check_entity_write(self.actor, change.before)
         self.changes.append(change)
+        self._undo.append((change.entity_id, self.state.get(change.entity_id, _ABSENT)))
         self.state[change.entity_id] = change.after
         return change
 

@@ -101,6 +101,18 @@ def accept_type(request: Request, *, geojson: bool = False) -> str:
     return best[2]
 
 
+class LengthRequired(Exception):
+    """A POST, PATCH or PUT of the NGSI-LD API without ``Content-Length``: GS CIM 009 6.3.4
+    answers it with a bare ``411 Length Required`` (no body), before anything else is looked
+    at. A chunked body (``Transfer-Encoding: chunked``) has no exemption."""
+
+
+def require_content_length(request: Request) -> None:
+    """The 6.3.4 precondition of every NGSI-LD request with a body."""
+    if "content-length" not in request.headers:
+        raise LengthRequired()
+
+
 async def read_json(request: Request, limit: int) -> Any:
     """The request body as JSON, enforcing the size limit; clear errors for bad bodies."""
     length = request.headers.get("content-length")
@@ -139,7 +151,7 @@ def check_json(value: Any, raw: bytes) -> None:
     every store, so that data moves between them). ``raw``: the JSON text, for a quick
     look before walking the value."""
     nul = b"\\u0000" in raw
-    if not nul and raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+    if not nul and (raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH or _depth_within(raw)):
         return
     if nul and isinstance(value, str) and "\x00" in value:
         raise BadRequestData(_NUL)
@@ -160,6 +172,25 @@ def check_json(value: Any, raw: bytes) -> None:
 
 
 _NUL = "the JSON holds the character U+0000 (NUL) in a string"
+_NOT_MARK = bytes(b for b in range(256) if b not in b'[]{}"\\')
+_ONE_KIND = bytes.maketrans(b"[]", b"{}")
+
+
+def _depth_within(raw: bytes) -> bool:
+    """Whether valid JSON text ``raw`` nests at most :data:`MAX_DEPTH` levels, decided at C
+    speed: the brackets outside strings, as one kind, lose their innermost level per round."""
+    # Only brackets, quotes and backslashes matter; then escapes go (backslash pairs first).
+    marks = raw.translate(_ONE_KIND, _NOT_MARK).replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Two adjacent quotes enclose nothing but string text (no bracket of the structure):
+    # dropping them leaves the rest as it was. What remains are strings holding brackets.
+    brackets = marks.replace(b'""', b"")
+    if b'"' in brackets:
+        brackets = b"".join(brackets.split(b'"')[::2])  # the pieces outside strings
+    for _ in range(MAX_DEPTH):
+        if not brackets:
+            return True
+        brackets = brackets.replace(b"{}", b"")
+    return not brackets
 
 
 async def body_and_context(
@@ -170,6 +201,7 @@ async def body_and_context(
     allow_merge_patch: bool = False,
 ) -> tuple[Any, CompiledContext]:
     """Read a JSON object body and resolve its @context (Link header or the body's)."""
+    require_content_length(request)
     kind = media_type(request)
     allowed = (JSON, JSONLD, MERGE_PATCH) if allow_merge_patch else (JSON, JSONLD)
     if kind not in allowed:

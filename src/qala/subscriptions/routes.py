@@ -323,12 +323,12 @@ async def representation(
     for key, value in doc.items():
         if key not in ("id", "type", "notification"):
             out[key] = value
-    out.setdefault("isActive", True)
+    # isActive is returned as the subscriber gave it (absent: true, 5.2.12), not invented.
     if "timeInterval" not in doc:
         out.setdefault("notificationTrigger", list(DEFAULT_TRIGGERS))
     state = stored.state
     now = now_us()
-    if not out["isActive"]:
+    if not out.get("isActive", True):
         status = "paused"
     elif "expiresAt" in doc and iso_to_us(doc["expiresAt"]) <= now:
         status = "expired"
@@ -342,7 +342,9 @@ async def representation(
     endpoint = notification.get("endpoint")
     if isinstance(endpoint, dict):
         endpoint.setdefault("accept", "application/json")
-    notification["status"] = "failed" if state.consecutive_failures else "ok"
+    if state.times_sent or state.times_failed:
+        # the status of the last attempt to notify (5.2.14); none before the first attempt
+        notification["status"] = "failed" if state.consecutive_failures else "ok"
     notification["timesSent"] = state.times_sent
     notification["timesFailed"] = state.times_failed
     for member, value in (

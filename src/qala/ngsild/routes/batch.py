@@ -95,6 +95,7 @@ async def _read_batch(
     entity only); with ``application/json`` the Link header gives it and entities must not.
     """
     svc = services(request)
+    http.require_content_length(request)
     svc.hub.check_tenant_name(tenant)  # even when no entity of the batch is valid
     kind = http.media_type(request)
     if kind not in (http.JSON, http.JSONLD):
@@ -280,6 +281,7 @@ async def batch_merge(request: Request, tenant: TenantHeader = None) -> Response
 )
 async def batch_delete(request: Request, tenant: TenantHeader = None) -> Response:
     svc = services(request)
+    http.require_content_length(request)
     svc.hub.check_tenant_name(tenant)  # even when no id of the batch is valid
     kind = http.media_type(request)
     if kind not in (http.JSON, http.JSONLD):

@@ -135,6 +135,7 @@ async def list_contexts(
 )
 async def add_context(request: Request) -> Response:
     svc = services(request)
+    http.require_content_length(request)
     kind = http.media_type(request)
     if kind not in (http.JSON, http.JSONLD):
         raise UnsupportedMediaType(f"Content-Type {kind!r} is not supported; use application/json")

@@ -15,6 +15,7 @@ from qala.hub.errors import BadRequestData, InvalidRequest, NotFound
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
 from qala.ngsild.linked import Linker, parse_join
+from qala.ngsild.ordering import ordered_matches, parse_order_by
 from qala.ngsild.params import (
     MAX_OFFSET,
     RETRIEVE_OPTIONS,
@@ -200,6 +201,9 @@ async def query_entities(
     offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET, description="Page start")] = None,
     count: Annotated[bool, Query(description="Return NGSILD-Results-Count")] = False,
     local: Annotated[bool, Query(description="true: query every entity of the tenant")] = False,
+    orderBy: Annotated[
+        str | None, Query(description="Order by id, type, createdAt, attributes: name;desc,…")
+    ] = None,
     join: JoinQuery = None,
     joinLevel: JoinLevelQuery = None,
     options: OptionsQuery = None,
@@ -246,7 +250,13 @@ async def query_entities(
         max_limit=svc.settings.max_limit,
         max_terms=svc.settings.max_query_terms,
     )
-    result = await svc.hub.query(tenant, query, actor_of(request))
+    if orderBy is not None:
+        keys = parse_order_by(orderBy, names_context(type, ctx))
+        result = await ordered_matches(
+            svc.hub, tenant, query, actor_of(request), keys, names_context(type, ctx).compact
+        )
+    else:
+        result = await svc.hub.query(tenant, query, actor_of(request))
     bodies = None
     if linking is not None and negotiated.accept != http.GEOJSON:
         linker = Linker(svc.hub, tenant, actor_of(request), ctx, linking)
@@ -272,9 +282,9 @@ async def query_entities(
 missing_id_router = APIRouter(include_in_schema=False)
 
 
-@missing_id_router.api_route("/entities/", methods=["PUT", "PATCH", "DELETE"])
+@missing_id_router.api_route("/entities/", methods=["PUT", "PATCH"])
 async def entities_slash(request: Request) -> Response:
-    # GET and POST /entities/ are the collection (web/slashes.py).
+    # GET, POST and DELETE (purge) /entities/ are the collection (web/slashes.py).
     raise BadRequestData("the URL names no entity: use /entities/{entityId}")
 
 

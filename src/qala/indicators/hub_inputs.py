@@ -1,0 +1,327 @@
+"""The :class:`~qala.indicators.inputs.Inputs` calculators read, over the hub's public face.
+
+* ``entities``: :meth:`qala.hub.Hub.find` with the type expanded by the Smart Data Models
+  context (``https://smartdatamodels.org/context.jsonld``, built in), each entity simplified to
+  short terms and plain values the way keyValues gives them, with each attribute's observedAt.
+* ``hourly_series``: :meth:`qala.temporal.HistoryReader.aggregate` with ``per="hour"`` and
+  ``method="avg"`` (and ``max``/``min`` for the attributes in ``extremes``: the filling level,
+  whose emptyings are read from the hour's highest value).
+* ``city_statistic``: the city statistics held in the hub as entities (see
+  :mod:`qala.indicators.city_data`): the ``City`` entity's ``population`` and ``areaKm2``, and
+  ``CityStatistic`` entities for any other figure, each with its source and date.
+* ``reported``: the capability's own table of reported values.
+* ``service_requests``: :func:`service_requests_from_open311`, None until the Open311
+  capability provides requests.
+
+Every read runs with the caller's :class:`~qala.hub.Actor`: an actor bound to another city is
+refused, a partner sees only what the city shares with it. Reads are cached for the life of
+the object (one computation run), so calculators reading the same type read it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from qala.hub import Actor, Entity, Hub, Tables, iso_to_us
+from qala.indicators import city_data
+from qala.indicators.calculators import Calculator
+from qala.indicators.inputs import EntitySnapshot, HourlyPoint, ServiceRequestRecord, Statistic
+from qala.indicators.period import Period
+from qala.indicators.repository import IndicatorRepository, from_us
+from qala.indicators.values import ReportedValue
+from qala.jsonld.compiled import CompiledContext
+from qala.temporal import HistoryReader
+
+#: The context calculators' short terms are Smart Data Models terms of.
+SDM_CONTEXT = "https://smartdatamodels.org/context.jsonld"
+#: Attributes whose hourly maximum and minimum are read besides the mean.
+EXTREMES = ("fillingLevel",)
+
+
+async def service_requests_from_open311(
+    hub: Hub, tenant: str, actor: Actor, start: datetime, end: datetime
+) -> list[ServiceRequestRecord] | None:
+    """Citizen requests opened in ``[start, end)``, from the Open311 capability.
+
+    The one place where indicators will read requests. The Open311 capability does not yet
+    offer requests to other capabilities through a public interface, so there is no source:
+    None, and the request indicators say "not computable" with that reason.
+    """
+    return None
+
+
+def simplified(value: Any, ctx: CompiledContext) -> Any:
+    """An attribute's value as keyValues gives it (its default instance when there are many)."""
+    if isinstance(value, list):
+        chosen = next((i for i in value if "datasetId" not in i), value[0] if value else None)
+        if chosen is None:
+            return None
+        value = chosen
+    kind = value.get("type")
+    if kind == "Relationship":
+        return value.get("object")
+    if kind == "LanguageProperty":
+        return value.get("languageMap")
+    if kind == "JsonProperty":
+        return value.get("json")
+    if kind == "VocabProperty":
+        vocab = value.get("vocab")
+        return ctx.compact(vocab) if isinstance(vocab, str) else vocab
+    return value.get("value")
+
+
+def _observed(value: Any) -> datetime | None:
+    instance = value[0] if isinstance(value, list) and value else value
+    moment = instance.get("observedAt") if isinstance(instance, dict) else None
+    if not isinstance(moment, str):
+        return None
+    try:
+        return from_us(iso_to_us(moment))
+    except (ValueError, TypeError):
+        return None
+
+
+class HubInputs:
+    """Calculator inputs read from the hub as ``actor`` may read them."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        tables: Tables,
+        actor: Actor,
+        context: CompiledContext,
+        *,
+        zone: str = "Asia/Almaty",
+        extremes: Sequence[str] = EXTREMES,
+    ) -> None:
+        self.hub = hub
+        self.actor = actor
+        self.ctx = context
+        self.zone = zone
+        self.extremes = frozenset(extremes)
+        self.reader = HistoryReader(hub, tables)
+        self.repository = IndicatorRepository(tables)
+        self._entities: dict[tuple[str, str], list[Entity]] = {}
+        self._type_of: dict[str, str] = {}
+        self._statistics: dict[str, dict[str, list[Statistic]]] = {}
+        self._reported: dict[str, dict[tuple[str, str], ReportedValue]] = {}
+        self._series: dict[tuple[Any, ...], dict[str, list[HourlyPoint]]] = {}
+        self.queries: list[str] = []
+
+    def expand_type(self, type: str) -> str:
+        return self.ctx.expand(type)
+
+    def expand_attr(self, attr: str, type_iri: str | None = None) -> str:
+        ctx = self.ctx.for_types([type_iri]) if type_iri else self.ctx
+        return ctx.expand(attr)
+
+    async def _find(self, tenant: str, type: str) -> list[Entity]:
+        key = (tenant, type)
+        if key not in self._entities:
+            iri = self.expand_type(type)
+            self.queries.append(f"find {tenant} type={type}")
+            found = [e async for e in self.hub.find(tenant, self.actor, types=[iri])]
+            found.sort(key=lambda e: e.id)
+            self._entities[key] = found
+            for entity in found:
+                self._type_of[entity.id] = iri
+        return self._entities[key]
+
+    def _created(self, entity: Entity) -> datetime | None:
+        """When the device came into service: its ``dateCreated`` (Smart Data Models: the
+        entity's creation in its source system) when that is earlier than its creation in this
+        hub — a device whose past history was loaded with it — else its creation here."""
+        here = from_us(entity.created_at) if entity.created_at else None
+        declared = entity.attrs.get(self.ctx.expand("dateCreated"))
+        moment = simplified(declared, self.ctx) if declared is not None else None
+        if isinstance(moment, dict):
+            moment = moment.get("@value")
+        if isinstance(moment, str):
+            try:
+                since = from_us(iso_to_us(moment))
+            except (ValueError, TypeError):
+                return here
+            return since if here is None or since < here else here
+        return here
+
+    # -- Inputs ---------------------------------------------------------------------------
+    async def entities(
+        self, tenant: str, type: str, attrs: Sequence[str] | None = None
+    ) -> list[EntitySnapshot]:
+        found = await self._find(tenant, type)
+        out = []
+        for entity in found:
+            names = self.ctx.for_types(entity.types)
+            values: dict[str, Any] = {}
+            observed: dict[str, datetime] = {}
+            for iri, value in entity.attrs.items():
+                term = names.compact(iri)
+                if attrs is not None and term not in attrs:
+                    continue
+                values[term] = simplified(value, self.ctx)
+                moment = _observed(value)
+                if moment is not None:
+                    observed[term] = moment
+            out.append(
+                EntitySnapshot(
+                    id=entity.id,
+                    type=type,
+                    attrs=values,
+                    observed_at=observed,
+                    created_at=self._created(entity),
+                )
+            )
+        return out
+
+    async def hourly_series(
+        self,
+        tenant: str,
+        entity_ids: Sequence[str],
+        attr: str,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, list[HourlyPoint]]:
+        if not entity_ids or end <= start:
+            return {}
+        key = (tenant, attr, start, end, tuple(entity_ids))
+        if key not in self._series:  # several calculators read the same series
+            self._series[key] = await self._hourly(tenant, entity_ids, attr, start, end)
+        return self._series[key]
+
+    async def _hourly(
+        self,
+        tenant: str,
+        entity_ids: Sequence[str],
+        attr: str,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, list[HourlyPoint]]:
+        type_iri = self._type_of.get(entity_ids[0])
+        iri = self.expand_attr(attr, type_iri)
+        self.queries.append(f"hourly avg {tenant} {attr} of {len(entity_ids)} entities")
+
+        async def per_hour(method: Any) -> dict[str, list[Any]]:
+            return await self.reader.aggregate(
+                tenant, self.actor, attr=iri, start=start, end=end, per="hour",
+                method=method, entity_ids=list(entity_ids), zone="UTC",
+            )
+
+        means = await per_hour("avg")
+        highest = await per_hour("max") if attr in self.extremes else {}
+        lowest = await per_hour("min") if attr in self.extremes else {}
+        out: dict[str, list[HourlyPoint]] = {}
+        for entity_id, buckets in means.items():
+            tops = {b.start: b.value for b in highest.get(entity_id, [])}
+            bottoms = {b.start: b.value for b in lowest.get(entity_id, [])}
+            points = [
+                HourlyPoint(
+                    hour=b.start.astimezone(UTC),
+                    mean=float(b.value),
+                    count=b.count,
+                    minimum=_float(bottoms.get(b.start)),
+                    maximum=_float(tops.get(b.start)),
+                )
+                for b in buckets
+                if b.value is not None
+            ]
+            if points:
+                out[entity_id] = points
+        return out
+
+    async def city_statistic(self, tenant: str, name: str, as_of: date) -> Statistic | None:
+        if tenant not in self._statistics:
+            self._statistics[tenant] = await self._load_statistics(tenant)
+        candidates = [s for s in self._statistics[tenant].get(name, []) if s.as_of <= as_of]
+        return max(candidates, key=lambda s: s.as_of) if candidates else None
+
+    async def reported(
+        self, tenant: str, indicator_id: str, period: Period
+    ) -> ReportedValue | None:
+        if tenant not in self._reported:
+            await self.hub.reader(tenant, self.actor)  # the access check of every read
+            values = await self.repository.reported(tenant, zone=self.zone)
+            self._reported[tenant] = {(v.indicator_id, v.period.label): v for v in values}
+        return self._reported[tenant].get((indicator_id, period.label))
+
+    async def service_requests(
+        self, tenant: str, start: datetime, end: datetime
+    ) -> list[ServiceRequestRecord] | None:
+        return await service_requests_from_open311(self.hub, tenant, self.actor, start, end)
+
+    # -- statistics -----------------------------------------------------------------------
+    async def _load_statistics(self, tenant: str) -> dict[str, list[Statistic]]:
+        out: dict[str, list[Statistic]] = {}
+        for entity_type in (city_data.CITY, city_data.CITY_STATISTIC):
+            for entity in await self._find(tenant, entity_type):
+                for statistic in city_data.statistics_of(entity, self.ctx, tenant, self.zone):
+                    out.setdefault(statistic.name, []).append(statistic)
+        return out
+
+    # -- fingerprints ---------------------------------------------------------------------
+    async def fingerprint(
+        self, tenant: str, calculator: Calculator, period: Period, now: datetime
+    ) -> str:
+        """A digest of what ``calculator`` would read for ``period``: per entity type the
+        number of entities that existed in the period, their newest change and newest
+        observedAt; per history attribute the number of observations in the period; the
+        statistics it reads; its parameters; and, while the period is still running, the hour
+        it is observed up to. Equal fingerprints: the value would not change."""
+        window_end = min(period.end, now.astimezone(UTC))
+        parts: dict[str, Any] = {
+            "calculator": [calculator.name, calculator.version],
+            "parameters": sorted((k, repr(v)) for k, v in calculator.params.items()),
+            "period": period.label,
+        }
+        if window_end < period.end:
+            parts["observedUpTo"] = window_end.strftime("%Y-%m-%dT%H")
+        for type, attrs in calculator.reads():
+            entities = [
+                e
+                for e in await self._find(tenant, type)
+                if (c := self._created(e)) is None or c < period.end
+            ]
+            newest_observed = max(
+                (m for e in entities for v in e.attrs.values() if (m := _observed(v))),
+                default=None,
+            )
+            part: dict[str, Any] = {
+                "entities": len(entities),
+                "modified": max((e.modified_at for e in entities), default=0),
+                "newestObservation": newest_observed.isoformat() if newest_observed else None,
+            }
+            ids = [e.id for e in entities]
+            for attr in attrs:
+                counts: dict[str, list[Any]] = {}
+                if ids and window_end > period.start:
+                    counts = await self.reader.aggregate(
+                        tenant, self.actor, attr=self.expand_attr(attr, self.expand_type(type)),
+                        start=period.start, end=window_end, per="year", method="count",
+                        entity_ids=ids, zone=self.zone,
+                    )
+                part[f"observations:{attr}"] = sum(
+                    b.count for buckets in counts.values() for b in buckets
+                )
+            parts[f"type:{type}"] = part
+        for name in calculator.statistics_read:
+            found = await self.city_statistic(tenant, name, date.max)
+            parts[f"statistic:{name}"] = (
+                [found.value, found.as_of.isoformat(), found.source] if found else None
+            )
+        if calculator.reads_requests:
+            requests = await self.service_requests(tenant, period.start, window_end)
+            parts["requests"] = (
+                None
+                if requests is None
+                else [(r.id, r.closed_at.isoformat() if r.closed_at else None) for r in requests]
+            )
+        digest = hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return digest[:32]
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
