@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -163,7 +164,9 @@ def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     seeded = Seeded(url=url, settings=settings)
     try:
         seed(seeded)
-        asyncio.run(seed_programme_and_requests(settings))
+        # in a thread of its own: Playwright's sync API may run an event loop in this one
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, seed_programme_and_requests(settings)).result()
         yield seeded
     finally:
         server.should_exit = True

@@ -86,7 +86,7 @@
       return;
     }
     for (const change of changes) {
-      const text = t("{time}: {field} {old} → {new} ({who}: {why})", {
+      const text = t("{time}: {field} changed from {old} to {new} by {who} ({why})", {
         time: Qala.time(change.at), field: named(FIELD_NAMES, change.field), old: shown(change.old), new: shown(change.new),
         who: change.actor || "—", why: change.reason || "—",
       });
