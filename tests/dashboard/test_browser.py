@@ -84,8 +84,15 @@ def test_the_overview_shows_every_city_within_a_second_and_at_phone_width(
     assert page.locator("article.city[data-tenant=almaty] .city-state").inner_text() == (
         "Город пока ничего не открыл для всех."
     )
-    for section in page.locator("[data-section]").all():
-        assert section.locator(".section-state").inner_text() == "Недоступно на этом сервере."
+    page.wait_for_selector("html[data-sections=true]", state="attached")
+    # the public role reads no programme: said without asking the API (no failed request)
+    programme = page.locator("[data-section=programme]")
+    assert programme.get_attribute("data-state") == "refused"
+    assert programme.locator(".section-state").inner_text().startswith("Недоступно для вас.")
+    # open requests are public (GeoReport): every city, by SLA state; the figures are staff's
+    requests = page.locator("[data-section=requests]")
+    assert requests.locator("tbody tr").count() == 5
+    assert requests.locator("tr[data-tenant=astana] td").nth(4).inner_text() == "—"
     screenshot(page, "overview-desktop")
     page.wait_for_selector("html[data-complete=true]", state="attached")
     assert astana.locator(".fresh-day").inner_text() == "0 из 32"  # the demo's values are old
@@ -121,9 +128,10 @@ def test_every_string_shown_comes_from_the_language_catalogue(
     page.goto(f"{seeded_server.url}/?lang={lang}")
     ready(page)
     assert page.get_attribute("html", "lang") == lang
-    for url in ("/", "/dashboard/city/astana"):
+    for url in ("/", "/dashboard/city/astana", "/dashboard/requests", "/dashboard/programme"):
         page.goto(f"{seeded_server.url}{url}")  # the language is remembered
         ready(page)
+        page.wait_for_selector("html[data-sections=true]", state="attached")
         assert page.get_attribute("html", "lang") == lang
         texts = visible_texts(page)
         assert translations["National overview"] in texts
@@ -224,7 +232,7 @@ def test_signing_in_shows_what_the_key_may_read_and_signing_out_returns_to_the_p
     # an operator key of Astana sees all of Astana, and no other city
     assert page.locator("article.city").count() == 1
     assert "Streetlights" in page.locator("article.city[data-tenant=astana]").inner_text()
-    assert page.locator("#nav a").count() == 2
+    assert page.locator("#nav a[href*='/dashboard/city/']").count() == 1
     page.click("#signout")
     page.wait_for_selector("#signin-form:visible")
     ready(page)
@@ -297,3 +305,144 @@ def test_an_operators_pmtiles_street_basemap_is_drawn_from_range_requests(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def overview_as(browsing: Browsing, seeded_server: Seeded, key: str | None) -> Any:
+    page = browsing.page()
+    if key:
+        sign_in(page, seeded_server, key)
+    page.goto(f"{seeded_server.url}/?lang=en")
+    ready(page)
+    page.wait_for_selector("html[data-sections=true]", state="attached")
+    return page
+
+
+def test_the_overviews_sections_follow_what_each_role_may_read(
+    browsing: Browsing, seeded_server: Seeded
+) -> None:
+    page = overview_as(browsing, seeded_server, None)
+    assert page.locator("[data-section=programme]").get_attribute("data-state") == "refused"
+    assert page.locator("[data-section=programme] tbody tr").count() == 0
+    # an operator of Astana: Astana's projects and Astana's back-office figures only
+    page = overview_as(browsing, seeded_server, "operator")
+    programme = page.locator("[data-section=programme]")
+    assert programme.get_attribute("data-state") == "open"
+    assert [r.get_attribute("data-tenant") for r in programme.locator("tbody tr").all()] == [
+        "astana"
+    ]
+    requests = page.locator("[data-section=requests]")
+    assert [r.get_attribute("data-tenant") for r in requests.locator("tbody tr").all()] == [
+        "astana"
+    ]
+    within = requests.locator("tr[data-tenant=astana] td").nth(4).inner_text()
+    assert within.endswith("%"), within
+    # an auditor: every city's money, flags and figures
+    page = overview_as(browsing, seeded_server, "auditor")
+    rows = page.locator("[data-section=programme] tbody tr")
+    assert rows.count() == 5
+    almaty = page.locator("[data-section=programme] tr[data-tenant=almaty]")
+    planned = almaty.locator("td").first
+    assert planned.inner_text() == "₸9.2B"  # the demo's illustrative split: 9.2 bn for Almaty
+    assert planned.locator("a").get_attribute("title") == "₸9,200,000,000.00"
+    assert planned.locator("a").get_attribute("href").endswith("/dashboard/programme?city=almaty")
+    high = int(almaty.locator("td").nth(5).inner_text())
+    assert high > 0  # Almaty's air-quality network is paid, claimed met and silent
+    assert page.locator("[data-section=requests] tbody tr").count() == 5
+
+
+def test_the_programme_page_shows_money_against_delivery_and_the_flags_with_history(
+    browsing: Browsing, seeded_server: Seeded
+) -> None:
+    page = browsing.page()
+    sign_in(page, seeded_server, "auditor")
+    page.goto(f"{seeded_server.url}/dashboard/programme?lang=ru")
+    ready(page)
+    projects = page.locator("#projects article.project")
+    assert projects.count() == 10
+    shymkent = page.locator("article.project[data-project=SHY-LIGHT]")
+    text = shymkent.inner_text()
+    # the planned budget in words and exactly
+    assert "3,6\xa0млрд\xa0₸ (3\xa0600\xa0000\xa0000,00\xa0₸)" in text
+    assert "Выполнено по данным" in text
+    flags = page.locator("#flags li.flag")
+    total = flags.count()
+    assert total > 0
+    screenshot(page, "programme-desktop")
+    page.select_option("#filter-city", "shymkent")
+    page.wait_for_selector("#flags li.flag:not([data-tenant=shymkent])", state="detached")
+    page.wait_for_selector("#flags li.flag[data-tenant=shymkent]")
+    assert page.locator("#projects article.project").count() == 2
+    assert "city=shymkent" in page.url
+    page.select_option("#filter-flag", "deadline-moved")
+    page.wait_for_selector("#flags li.flag:not([data-rule=deadline-moved])", state="detached")
+    page.wait_for_selector("#flags li.flag[data-rule=deadline-moved]")
+    moved = page.locator("#flags li.flag").first
+    moved.locator("details:not(.flag-history) summary").click()
+    assert moved.locator("details:not(.flag-history) dt").count() > 0  # the evidence
+    moved.locator("details.flag-history summary").click()
+    page.wait_for_selector("#flags li.flag details.flag-history li")
+    assert " изменено с " in moved.locator("details.flag-history li").first.inner_text()
+    phone = browsing.page(*PHONE)
+    sign_in(phone, seeded_server, "auditor")
+    phone.goto(f"{seeded_server.url}/dashboard/programme")
+    ready(phone)
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE[0], f"the programme page is {width} px wide on a phone"
+    screenshot(phone, "programme-phone")
+
+
+def test_the_requests_page_maps_open_requests_by_sla_state_with_a_table_and_trends(
+    browsing: Browsing, seeded_server: Seeded
+) -> None:
+    page = browsing.page()
+    page.goto(f"{seeded_server.url}/dashboard/requests?city=almaty&lang=en")
+    ready(page)
+    rows = page.locator("#open-table tbody tr[data-sla]")
+    assert rows.count() > 0
+    with seeded_server.client(key=None) as public:
+        published = public.get(
+            "/open311/v2/requests.json",
+            params={"jurisdiction_id": "almaty", "status": "open", "extensions": "true"},
+        ).json()
+    assert rows.count() == len(published)
+    states = {r["extended_attributes"].get("sla_state") for r in published}
+    assert {r.get_attribute("data-sla") for r in rows.all()} == states
+    # on the map: one marker per open request, clustered where they are close
+    markers = page.evaluate(
+        "[...document.querySelectorAll('.qm [data-sla]')].length + "
+        "[...document.querySelectorAll('.cluster-requests span')]"
+        ".reduce((n, s) => n + Number(s.textContent), 0)"
+    )
+    assert markers == len(published)
+    trends = page.locator("#trends tbody tr[data-service]")
+    assert trends.count() > 0
+    assert page.locator("#trends thead th").count() == 12 + 3
+    screenshot(page, "requests-desktop")
+    page.select_option("#filter-sla", "overdue")
+    assert all(r.get_attribute("data-sla") == "overdue" for r in rows.all())
+    phone = browsing.page(*PHONE)
+    phone.goto(f"{seeded_server.url}/dashboard/requests")
+    ready(phone)
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE[0], f"the requests page is {width} px wide on a phone"
+    screenshot(phone, "requests-phone")
+
+
+def test_the_city_map_has_a_layer_of_open_requests_by_sla_state(
+    browsing: Browsing, seeded_server: Seeded
+) -> None:
+    page = browsing.page()
+    page.goto(f"{seeded_server.url}/dashboard/city/astana?lang=en")
+    ready(page)
+    page.wait_for_selector("html[data-sections=true]", state="attached")
+    layer = page.locator("#layer-requests")
+    assert not layer.is_checked()
+    layer.check()
+    page.wait_for_selector("#summary tr[data-layer=requests]")
+    shown = sum(
+        int(r.locator("td").nth(2).inner_text())
+        for r in page.locator("#summary tr[data-layer=requests]").all()
+    )
+    section = page.locator("[data-section=requests] .section-state").inner_text()
+    assert section == f"{shown} open requests filed in the last 90 days."
+    screenshot(page, "city-requests-layer")

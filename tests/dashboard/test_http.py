@@ -24,11 +24,23 @@ from qala.dashboard import i18n
 from qala.dashboard.routes import CSP
 from qala.demo import CONTEXT
 
-PAGES = ("/", "/?lang=kk", "/?lang=en", "/dashboard/city/astana", "/dashboard/city/aktobe")
+PAGES = (
+    "/",
+    "/?lang=kk",
+    "/?lang=en",
+    "/dashboard/city/astana",
+    "/dashboard/city/aktobe",
+    "/dashboard/programme",
+    "/dashboard/requests?lang=kk",
+)
 #: Absolute URLs the dashboard's own pages and scripts may hold: identifiers, never fetched
 #: (the JSON-LD @context of Smart Data Models, sent in a Link header and resolved by the
-#: server; the JSON-LD context relation).
-IDENTIFIERS = {CONTEXT[0], "http://www.w3.org/ns/json-ld#context"}
+#: server; the JSON-LD context relation; the SVG namespace of the trend lines).
+IDENTIFIERS = {
+    CONTEXT[0],
+    "http://www.w3.org/ns/json-ld#context",
+    "http://www.w3.org/2000/svg",
+}
 #: URLs inside the vendored libraries, and why none is loaded.
 VENDORED_URLS = {
     "http://www.w3.org/2000/svg": "Leaflet: the SVG namespace",

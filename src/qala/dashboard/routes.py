@@ -26,6 +26,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response, StreamingR
 from qala import openapi
 from qala.dashboard import i18n
 from qala.dashboard.live import Listener, LiveFeed
+from qala.dashboard.sections import actor_summary, running, section_states
 from qala.demo import CONTEXT, cities
 from qala.hub import NotFound
 from qala.ngsild import http
@@ -64,24 +65,12 @@ ASSET_TYPES = {
 LANGUAGE_COOKIE = "qala_lang"
 #: Seconds a live stream lasts before the page reconnects (below the request timeout).
 STREAM_SECONDS = 300.0
-#: The sections of other capabilities' data: the API's probe (a GET; 404 means the server does
-#: not have it) and the page it appears on. The dashboard does not draw these capabilities'
-#: figures yet (docs/dashboard.md): a section is shown only to say that its capability is not
-#: on this server; where the capability runs, nothing is shown rather than an empty frame.
-SECTION_CAPABILITY = {
-    "assessment": "indicators",
-    "indicators": "indicators",
-    "programme": "programme",
-    "requests": "open311",
-}
-SECTIONS: dict[str, dict[str, str]] = {
-    "assessment": {"probe": "/api/v1/indicators/catalogue", "api": N_("indicators API")},
-    "indicators": {"probe": "/api/v1/indicators/catalogue", "api": N_("indicators API")},
-    "programme": {"probe": "/api/v1/programme/programmes", "api": N_("programme monitor API")},
-    "requests": {
-        "probe": "/open311/v2/services.json?jurisdiction_id={tenant}",
-        "api": N_("Open311 API"),
-    },
+#: The API behind each section, named where the page says it is missing or refused.
+SECTION_APIS = {
+    "assessment": N_("indicators API"),
+    "indicators": N_("indicators API"),
+    "programme": N_("programme monitor API"),
+    "requests": N_("Open311 API"),
 }
 
 
@@ -131,8 +120,6 @@ def _page(request: Request, template: str, page: str, **extra: Any) -> HTMLRespo
     lang, chosen = _lang_of(request)
     svc = services(request)
     root = request.scope.get("root_path", "")
-    running = {cap.name for cap in svc.capabilities}
-    absent = {k: v for k, v in SECTIONS.items() if SECTION_CAPABILITY[k] not in running}
     config = {
         "page": page,
         "lang": lang,
@@ -141,7 +128,9 @@ def _page(request: Request, template: str, page: str, **extra: Any) -> HTMLRespo
         "numbers": i18n.number_symbols(i18n.language(lang)),
         "cities": city_facts(),
         "context": CONTEXT[0],
-        "sections": absent,
+        # for the caller without credentials; a signed-in page asks /api/v1/dashboard/sections
+        "sections": section_states(svc, actor_of(request)),
+        "sectionApis": SECTION_APIS,
         "pmtiles": f"{root}/dashboard/basemap/streets.pmtiles"
         if _pmtiles_file(svc.settings.dashboard_pmtiles)
         else None,
@@ -156,7 +145,9 @@ def _page(request: Request, template: str, page: str, **extra: Any) -> HTMLRespo
         config=orjson.dumps(config).decode().replace("</", "<\\/"),
         generated=i18n.format_time(datetime.now(UTC), lang, "Asia/Almaty"),
         path=request.url.path,
-        absent_sections=set(absent),
+        # the indicators' figures are not drawn yet: their sections appear only to say that
+        # the capability is not on this server, never as an empty frame
+        indicators_absent="indicators" not in running(svc),
         **extra,
     )
     response = HTMLResponse(body, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
@@ -182,6 +173,18 @@ async def city_page(request: Request, tenant: str) -> Response:
     lang, _ = _lang_of(request)
     name = facts["name"].get(lang, tenant) if facts else tenant
     return _page(request, "city.html", "city", tenant=tenant, city_name=name)
+
+
+@router.get("/dashboard/programme", include_in_schema=False)
+async def programme_page(request: Request) -> HTMLResponse:
+    """The programme: money against verified delivery per project and city, the audit flags."""
+    return _page(request, "programme.html", "programme")
+
+
+@router.get("/dashboard/requests", include_in_schema=False)
+async def requests_page(request: Request) -> HTMLResponse:
+    """Citizen requests: the open ones on a map and in a table by SLA state, trends by service."""
+    return _page(request, "requests.html", "requests")
 
 
 def http_valid_tenant(name: str) -> bool:
@@ -237,6 +240,51 @@ async def street_basemap(request: Request) -> Response:
         media_type="application/vnd.pmtiles",
         headers={**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"},
     )
+
+
+_SECTIONS_SCHEMA = {
+    "type": "object",
+    "required": ["actor", "sections"],
+    "properties": {
+        "actor": {
+            "type": "object",
+            "properties": {"role": {"type": "string"}, "tenant": {"type": ["string", "null"]}},
+        },
+        "sections": {
+            "type": "object",
+            "description": (
+                "Per section (assessment, indicators, programme, requests): state 'absent' "
+                "(the capability does not run here), 'refused' (the caller's role reads none "
+                "of it) or 'open', with the view the page uses and the cities it may read "
+                "(null: every city)"
+            ),
+            "additionalProperties": {
+                "type": "object",
+                "required": ["state"],
+                "properties": {
+                    "state": {"type": "string", "enum": ["absent", "refused", "open"]},
+                    "view": {"type": "string"},
+                    "tenants": {"type": ["array", "null"], "items": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
+
+
+@router.get(
+    "/api/v1/dashboard/sections",
+    tags=["Dashboard"],
+    summary="What the dashboard's sections may show the caller on this server",
+    responses={**openapi.ok(_SECTIONS_SCHEMA, "The sections' states"), **openapi.errors()},
+)
+async def sections(request: Request) -> Response:
+    actor = actor_of(request)
+    body = {
+        "actor": actor_summary(actor),
+        "sections": section_states(services(request), actor),
+    }
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 _EVENTS_SCHEMA = {

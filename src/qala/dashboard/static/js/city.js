@@ -70,7 +70,27 @@
       bands: [["info", N_("Stop")]],
     },
   ];
+  /* Open citizen requests by SLA state, from the public GeoReport API (added when this server
+     has Open311 for the city). */
+  const REQUESTS = {
+    key: "requests", type: "open311", label: N_("Open citizen requests"), on: false, custom: true,
+    attrs: ["service", "requested", "due", "sla"], spark: null,
+    band: (p) => p.sla,
+    bands: [["on_time", N_("On time")], ["due_soon", N_("Due soon")], ["overdue", N_("Overdue")], ["unknown", N_("No SLA")]],
+    async fetch() {
+      const open = await Qala.openRequests(tenant);
+      return open.filter((r) => typeof r.lat === "number" && typeof r.long === "number").map((r) => ({
+        id: `open311:${tenant}:${r.service_request_id}`,
+        geometry: { type: "Point", coordinates: [r.long, r.lat] },
+        properties: {
+          name: `№ ${r.service_request_id} · ${r.service_name || r.service_code}`, service: r.service_name || r.service_code,
+          requested: time(r.requested_datetime, tenant), due: time(r.expected_datetime, tenant), sla: Qala.slaState(r),
+        },
+      }));
+    },
+  };
   const ATTRIBUTE_NAMES = {
+    service: N_("Service"), requested: N_("Filed"), due: N_("Due"), sla: N_("SLA state"),
     name: N_("Name"), pm25: N_("PM2.5"), pm10: N_("PM10"), no2: N_("NO₂"), temperature: N_("Temperature"),
     status: N_("Status"), powerState: N_("Power"), illuminanceLevel: N_("Illuminance level"),
     fillingLevel: N_("Filling level"), storedWasteKind: N_("Waste kind"),
@@ -79,6 +99,7 @@
     stopCode: N_("Stop code"), peopleCount: N_("People waiting"),
   };
   const VALUE_NAMES = {
+    on_time: N_("On time"), due_soon: N_("Due soon"), overdue: N_("Overdue"), unknown: N_("No SLA"),
     ok: N_("Working"), on: N_("On"), off: N_("Off"), working: N_("Working"), outOfService: N_("Out of service"),
     defectiveLamp: N_("Defective lamp"), brokenLantern: N_("Broken lantern"), columnIssue: N_("Column issue"),
     inorganic: N_("Inorganic"), organic: N_("Organic"), paper: N_("Paper"), plastic: N_("Plastic"), glass: N_("Glass"),
@@ -130,7 +151,7 @@
     }
     const marker = L.marker([lat, lon], { icon: icon(layer, id, band), title: title(layer, id, props), keyboard: true });
     marker.bindPopup(() => popup(id), { maxWidth: 280, minWidth: 240 });
-    marker.on("popupopen", () => { openId = id; fillHistory(id); });
+    marker.on("popupopen", () => { openId = id; if (layer.spark) fillHistory(id); });
     marker.on("popupclose", () => { if (openId === id) openId = null; });
     points.set(id, { layer, marker, props, band });
     layer.pending.push(marker);
@@ -147,6 +168,7 @@
       list.append(element("dt", { text: t(ATTRIBUTE_NAMES[attr]) }), element("dd", { "data-attr": attr, text: shown(props[attr]) }));
     }
     box.append(list);
+    if (!layer.spark) return box;
     box.append(element("figure", { class: "spark", "data-attr": layer.spark }, element("figcaption", { text: t("Loading…") })));
     return box;
   }
@@ -234,6 +256,23 @@
     const polygon = viewPolygon();
     const note = document.getElementById("map-note");
     try {
+      if (layer.custom) {
+        const seen = new Set();
+        for (const feature of await layer.fetch()) {
+          seen.add(feature.id);
+          place(layer, feature);
+        }
+        for (const [id, point] of points) {
+          if (point.layer === layer && !seen.has(id)) {
+            layer.group.removeLayer(point.marker);
+            points.delete(id);
+          }
+        }
+        flush(layer);
+        layer.state.textContent = "";
+        summarise();
+        return;
+      }
       const first = await page(layer, polygon, 0);
       for (const feature of first.body.features) place(layer, feature);
       const wanted = Math.min(first.total, VIEW_CAP);
@@ -375,7 +414,7 @@
     }
 
     async function connect() {
-      const types = LAYERS.map((l) => l.type).join(",");
+      const types = LAYERS.filter((l) => !l.custom).map((l) => l.type).join(",");
       try {
         const response = await api(`/api/v1/dashboard/events?type=${encodeURIComponent(types)}`, {
           tenant, headers: { Accept: "text/event-stream" },
@@ -414,6 +453,26 @@
     connect();
   }
 
+  /* The city's open requests by SLA state, with the page that shows them. */
+  async function fillRequests(section, spec) {
+    const state = section.querySelector(".section-state");
+    if (!spec.tenants.includes(tenant)) {
+      state.textContent = t("This city has no Open311 service on this server.");
+      return;
+    }
+    const open = await Qala.openRequests(tenant);
+    const list = element("ul", { class: "legend sla-legend" });
+    for (const sla of ["on_time", "due_soon", "overdue"]) {
+      list.append(element("li", { "data-sla": sla }, element("span", { class: `swatch b-${sla}`, "aria-hidden": "true" }),
+        element("span", { text: t(Qala.SLA_NAMES[sla]) }),
+        element("span", { class: "n", text: Qala.number(open.filter((r) => Qala.slaState(r) === sla).length) })));
+    }
+    state.textContent = t("{n} open requests filed in the last 90 days.", { n: Qala.number(open.length) });
+    section.append(list, element("p", {}, element("a", {
+      href: `${config.root}/dashboard/requests?city=${encodeURIComponent(tenant)}`, text: t("All the city's requests"),
+    })));
+  }
+
   async function main() {
     map = L.map("map", { keyboard: true, zoomSnap: 0.5, minZoom: 4, maxZoom: 18 });
     map.attributionControl.setPrefix(false);
@@ -421,6 +480,9 @@
       pmtiles.leafletRasterLayer(new pmtiles.PMTiles(config.pmtiles), { attribution: t("Street basemap of this server") }).addTo(map);
     }
     await outlines();
+    const sections = await Qala.sections();
+    const requests = sections.requests || {};
+    if (requests.state === "open" && requests.tenants.includes(tenant)) LAYERS.push(REQUESTS);
     setupLayers();
     await Promise.all(LAYERS.filter((l) => l.on).map(load));
     performance.mark("qala-ready");
@@ -428,10 +490,10 @@
     let moving = null;
     map.on("moveend", () => {
       clearTimeout(moving);
-      moving = setTimeout(() => LAYERS.filter((l) => l.checkbox.checked).forEach(load), 250);
+      moving = setTimeout(() => LAYERS.filter((l) => l.checkbox.checked && !l.custom).forEach(load), 250);
     });
     live();
-    Qala.detectSections(tenant);
+    Qala.fillSections({ requests: fillRequests });
   }
 
   document.addEventListener("DOMContentLoaded", main);

@@ -186,35 +186,129 @@ const Qala = (() => {
     }
   }
 
-  /* The sections that need another API: shown when it answers, else said to be missing. */
-  async function detectSections(tenant) {
-    for (const section of document.querySelectorAll("[data-section]")) {
-      const spec = config.sections[section.dataset.section];
-      const state = section.querySelector(".section-state");
-      const probe = spec.probe.replace("{tenant}", encodeURIComponent(tenant || "astana"));
-      let response;
-      try {
-        response = await api(probe, { tenant, context: false });
-      } catch (error) {
-        response = { status: 0 };
-      }
-      section.dataset.available = String(response.status !== 404 && response.status !== 0);
-      if (response.status === 404 || response.status === 405 || response.status === 0) {
-        state.textContent = t("Not available on this server.");
-        state.classList.add("unavailable");
-      } else if (response.status === 401 || response.status === 403) {
-        state.textContent = refusal({ status: response.status });
-      } else {
-        state.textContent = t("This server has the {api}; its view here comes with a later version of the dashboard.", { api: t(spec.api) });
-        state.append(" ", element("a", { href: `${config.root}/docs`, text: t("API documentation") }));
-      }
+  /* What the sections may show this user: the server says it (the page's configuration for
+     the public view, /api/v1/dashboard/sections with the user's credentials), so the page
+     never asks an API that would refuse it. Asked once per page. */
+  let states = null;
+  function sections() {
+    if (!states) {
+      states = credential()
+        ? json("/api/v1/dashboard/sections", { context: false }).then((body) => body.sections).catch(() => config.sections)
+        : Promise.resolve(config.sections);
     }
+    return states;
   }
+
+  /* Says in a section why it shows nothing: the API is not on this server, or not for this
+     user. True when the section may be filled. */
+  function sectionOpen(section, spec) {
+    const state = section.querySelector(".section-state");
+    section.dataset.state = spec.state;
+    if (spec.state === "absent") {
+      state.textContent = t("Not available on this server.");
+      state.classList.add("unavailable");
+      return false;
+    }
+    if (spec.state === "refused") {
+      state.textContent = credential()
+        ? t("Not available to you.")
+        : t("Not available to you. Sign in with a key that may read the {api}.", { api: t(config.sectionApis[section.dataset.section]) });
+      state.classList.add("unavailable");
+      return false;
+    }
+    state.textContent = "";
+    return true;
+  }
+
+  /* Fills every [data-section] of the page with its filler (by section key), or says why not. */
+  async function fillSections(fillers) {
+    const specs = await sections();
+    await Promise.all([...document.querySelectorAll("[data-section]")].map(async (section) => {
+      const key = section.dataset.section;
+      const spec = specs[key] || { state: "absent" };
+      if (!sectionOpen(section, spec) || !fillers[key]) return;
+      try {
+        await fillers[key](section, spec);
+      } catch (error) {
+        section.querySelector(".section-state").textContent = refusal(error);
+      }
+    }));
+    document.documentElement.dataset.sections = "true";
+  }
+
+  /* An exact amount of tenge given as a decimal string ("1234567.50"), as Babel formats it:
+     1 234 567,50 ₸ (ru, kk), ₸1,234,567.50 (en). Never through a float. */
+  function money(amount) {
+    if (amount === null || amount === undefined) return "—";
+    let text = String(amount).trim();
+    const negative = text.startsWith("-");
+    if (negative) text = text.slice(1);
+    let [whole, part = ""] = text.split(".");
+    part = (part + "00").slice(0, 2);
+    whole = whole.replace(/^0+(?=\d)/, "");
+    if (whole.length >= 3 + config.numbers.minimumGrouping) {
+      whole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, config.numbers.group);
+    }
+    const shown = config.numbers.tenge.replace("{n}", whole + config.numbers.decimal + part);
+    return (negative ? "−" : "") + shown;
+  }
+
+  /* An amount of tenge in words (2 млрд ₸, ₸2B): for tables and charts; the exact amount goes
+     in the element's title. */
+  function moneyCompact(amount) {
+    if (amount === null || amount === undefined) return "—";
+    const words = compact(Number(amount));
+    return config.lang === "en" ? `₸${words}` : `${words}\u00a0₸`;
+  }
+
+  /* A share given as a decimal string ("0.4375") as a percentage with one decimal. */
+  function percent(share) {
+    if (share === null || share === undefined) return "—";
+    return `${number(Number(share) * 100, 1)}\u00a0%`;
+  }
+
+  /* A bar with its text: `share` of the full width (0..1, clipped), labelled for screen
+     readers by the text next to it. */
+  function bar(share, kind, text) {
+    const width = Math.max(0, Math.min(1, Number(share) || 0)) * 100;
+    const track = element("span", { class: "bar-track", "aria-hidden": "true" },
+      element("span", { class: `bar bar-${kind}` }));
+    track.firstChild.style.width = `${width.toFixed(1)}%`;
+    return element("span", { class: "bar-cell" }, track, element("span", { class: "bar-text", text }));
+  }
+
+  /* The open requests of a city from the public GeoReport API (the last 90 days), with their
+     SLA state; pages of 1,000. */
+  async function openRequests(tenant) {
+    const out = [];
+    for (let page = 1; page <= 10; page += 1) {
+      const params = new URLSearchParams({
+        jurisdiction_id: tenant, status: "open", extensions: "true", lang: config.lang,
+        page: String(page), page_size: "1000",
+      });
+      const batch = await json(`/open311/v2/requests.json?${params}`, { context: false });
+      out.push(...batch);
+      if (batch.length < 1000) break;
+    }
+    return out;
+  }
+
+  function slaState(request) {
+    const ext = request.extended_attributes || {};
+    return ext.sla_state || "unknown";
+  }
+
+  const SLA_NAMES = {
+    on_time: N_("On time"), due_soon: N_("Due soon"), overdue: N_("Overdue"), unknown: N_("No SLA"),
+  };
 
   document.addEventListener("DOMContentLoaded", () => {
     setupSignIn();
     fillNavigation();
   });
 
-  return { config, t, N_, number, figure, compact, time, api, json, refusal, element, tenants, detectSections, cityName, credential };
+  return {
+    config, t, N_, number, figure, compact, time, api, json, refusal, element, tenants, cityName, credential,
+    sections, fillSections, money, moneyCompact, percent, bar, openRequests, slaState, SLA_NAMES,
+  };
 })();

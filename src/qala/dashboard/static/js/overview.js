@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { t, N_, number, api, json, refusal, element, cityName, config } = Qala;
+  const { t, N_, number, api, json, refusal, element, cityName, config, money, moneyCompact, percent, bar } = Qala;
 
   /* Sensor types and the attribute whose observedAt tells when a device last reported. */
   const SENSORS = {
@@ -27,6 +27,8 @@
     EVChargingStation: N_("EV chargers"),
     PublicTransportStop: N_("Transport stops"),
     City: N_("City facts"),
+    Open311_ServiceRequest: N_("Citizen requests"),
+    ArrivalEstimation: N_("Arrival estimates"),
   };
 
   function typeLabel(name) {
@@ -97,6 +99,84 @@
     card.querySelector(".fresh-day").textContent = t("{n} of {total}", { n: number(day), total: number(total) });
   }
 
+  function link(href, text, label) {
+    const a = element("a", { href: `${config.root}${href}`, text });
+    if (label) a.setAttribute("title", label);
+    return a;
+  }
+
+  function cell(content, numeric) {
+    return element("td", numeric ? { class: "num" } : {}, content);
+  }
+
+  /* Programme money against verified delivery, per city, and the audit flags by severity. */
+  async function fillProgramme(section) {
+    const programmes = await json("/api/v1/programme/programmes", { context: false });
+    const state = section.querySelector(".section-state");
+    if (!programmes.length) {
+      state.textContent = t("No programme you may read on this server yet.");
+      return;
+    }
+    const programme = programmes[0];
+    const base = `/api/v1/programme/programmes/${encodeURIComponent(programme.id)}`;
+    const [progress, flags] = await Promise.all([
+      json(`${base}/progress`, { context: false }), json(`${base}/flags`, { context: false }),
+    ]);
+    state.textContent = t("{title}: as of {at}.", { title: programme.title || programme.id, at: Qala.time(progress.at) });
+    const bySeverity = new Map();
+    for (const flag of flags.flags) {
+      const key = `${flag.tenant}|${flag.severity}`;
+      bySeverity.set(key, (bySeverity.get(key) || 0) + 1);
+    }
+    const body = section.querySelector("tbody");
+    for (const row of progress.cities) {
+      const city = row.tenant;
+      const page = `/dashboard/programme?city=${encodeURIComponent(city)}`;
+      const amount = (value) => link(page, moneyCompact(value), money(value));
+      const paidShare = Number(row.contracted) ? Number(row.paid) / Number(row.contracted) : 0;
+      body.append(element("tr", { "data-tenant": city },
+        element("th", { scope: "row" }, link(page, cityName(city))),
+        cell(amount(row.budget), true), cell(amount(row.contracted), true), cell(amount(row.paid), true),
+        cell(bar(paidShare, "paid", percent(row.financial))),
+        cell(bar(row.physical, "delivered", row.physical === null ? t("not verified") : percent(row.physical))),
+        ...["high", "medium", "low"].map((severity) => cell(
+          link(`${page}&severity=${severity}`, number(bySeverity.get(`${city}|${severity}`) || 0)), true)),
+      ));
+    }
+    section.querySelector(".scroll").hidden = false;
+  }
+
+  /* Open citizen requests per city by SLA state (the public GeoReport API), and for the
+     city's staff the share closed within the SLA and the backlog (the back office's figures). */
+  async function fillRequests(section, spec) {
+    const body = section.querySelector("tbody");
+    const rows = await Promise.all(spec.tenants.map(async (city) => {
+      const [open, figures] = await Promise.all([
+        Qala.openRequests(city),
+        spec.view === "figures" ? json(`/api/v1/open311/${encodeURIComponent(city)}/figures`, { context: false }) : null,
+      ]);
+      return { city, open, figures };
+    }));
+    for (const { city, open, figures } of rows) {
+      const page = `/dashboard/requests?city=${encodeURIComponent(city)}`;
+      const count = (state) => open.filter((r) => Qala.slaState(r) === state).length;
+      const within = figures && figures.percent_within_sla;
+      body.append(element("tr", { "data-tenant": city },
+        element("th", { scope: "row" }, link(page, cityName(city))),
+        cell(link(page, number(open.length)), true),
+        cell(link(`${page}&sla=on_time`, number(count("on_time"))), true),
+        cell(link(`${page}&sla=due_soon`, number(count("due_soon"))), true),
+        cell(link(`${page}&sla=overdue`, number(count("overdue"))), true),
+        cell(figures ? bar(within === null ? 0 : within / 100, "delivered", within === null ? "—" : `${number(within, 1)}\u00a0%`) : "—"),
+        cell(figures ? t("{open} open, {overdue} overdue", { open: number(figures.backlog.open), overdue: number(figures.backlog.overdue) }) : "—", true),
+      ));
+    }
+    section.querySelector(".scroll").hidden = false;
+    section.querySelector(".requests-note").textContent = spec.view === "figures"
+      ? t("Open requests filed in the last 90 days; the share within the SLA and the backlog over the last year.")
+      : t("Open requests filed in the last 90 days, as the city publishes them. The share within the SLA and the backlog are shown to the city's staff.");
+  }
+
   async function main() {
     const holder = document.getElementById("cities");
     let names;
@@ -107,6 +187,7 @@
       holder.append(element("p", { class: "error", text: refusal(error) }));
       holder.setAttribute("aria-busy", "false");
       ready();
+      Qala.fillSections({ programme: fillProgramme, requests: fillRequests });
       return;
     }
     holder.textContent = "";
@@ -124,9 +205,9 @@
     const later = await Promise.all(jobs);
     holder.setAttribute("aria-busy", "false");
     ready();
+    Qala.fillSections({ programme: fillProgramme, requests: fillRequests });
     await Promise.all(later.filter(Boolean).map((fill) => fill()));
     document.documentElement.dataset.complete = "true";
-    Qala.detectSections(names[0]);
   }
 
   function ready() {
