@@ -69,6 +69,13 @@ def seed(client: TestClient) -> None:
 def send(client: TestClient, case: schemathesis.Case) -> httpx.Response:
     """Send a generated request as schemathesis would: the body serialized as it was
     generated, header values as latin-1 octets (what HTTP carries)."""
+    response = client.request(**request_kwargs(client, case))
+    response.request.read()  # the checks read what was sent
+    return response
+
+
+def request_kwargs(client: TestClient, case: schemathesis.Case) -> dict[str, Any]:
+    """The arguments of ``client.request`` for a generated case (see :func:`send`)."""
     kwargs = case.as_transport_kwargs(base_url=str(client.base_url))
     kwargs.pop("cookies", None)  # the document declares none
     if "json" in kwargs:
@@ -84,6 +91,4 @@ def send(client: TestClient, case: schemathesis.Case) -> httpx.Response:
         name: value.encode("latin-1") if isinstance(value, str) else value
         for name, value in kwargs["headers"].items()
     }
-    response = client.request(**kwargs)
-    response.request.read()  # the checks read what was sent
-    return response
+    return kwargs
