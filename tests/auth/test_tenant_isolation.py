@@ -204,6 +204,11 @@ def test_an_operator_of_one_city_can_do_nothing_in_another(
             if path == "/qala/v1/tenants":  # lists only the operator's own city
                 assert [t["name"] for t in response.json()] in ([], ["astana"]), where
                 continue
+            if path == "/api/v1/dashboard/sections":  # the sections open to the operator: its city
+                sections = response.json()["sections"].values()
+                assert {t for s in sections for t in s.get("tenants", [])} <= {"astana"}, where
+                assert "almaty" not in response.text, where
+                continue
             assert 400 <= response.status_code < 500, (where, response.text)
             refused += response.status_code == 403
             assert not any(marker in answer(response) for marker in ALMATY_MARKERS[:3]), (

@@ -95,6 +95,9 @@ def run(settings: Settings, scenario: Callable[[Hub, Any], Awaitable[T]]) -> T:
             )
             return await scenario(Hub(store), store)
         finally:
+            # The spy table is the test's own: a store shared with later tests (PostgreSQL's
+            # per-worker database) must not keep it, or a backup of that store would carry it.
+            await store.execute([("DROP TABLE IF EXISTS hub_spy", [])])
             await store.close()
 
     return asyncio.run(main())
