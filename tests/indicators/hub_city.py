@@ -5,7 +5,8 @@ January 2026 in Almaty (UTC+5). Air: ``aq:1`` reports pm25 every hour but a gap 
 and has a short day on 20 January, ``aq:2`` comes into service on 15 January (``dateCreated``),
 ``aq:3`` is silent. Streetlights: two individually controlled (one reporting), one group
 controlled, statuses. Waste: two containers filling up and emptied. Parking, traffic, EV
-charging, stops with an arrival feed, and the City entity with population and area.
+charging, stops with an arrival feed, the City entity with population and area, and citizen
+requests as the Open311 capability publishes them (``Open311_ServiceRequest``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from qala.hub import Actor, Hub, Storage, iso_to_us
-from qala.indicators.inputs import EntitySnapshot, MemoryInputs, Statistic
+from qala.indicators.hub_inputs import REQUEST_TYPE, REQUEST_VOCAB
+from qala.indicators.inputs import EntitySnapshot, MemoryInputs, ServiceRequestRecord, Statistic
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild.parse import parse_entity
 from qala.store import open_store
@@ -109,14 +111,58 @@ def city() -> tuple[list[dict[str, Any]], list[tuple[str, str, datetime, float]]
                              source=_prop("cadastre")),
         }
     )
+    for record in REQUESTS:
+        body = {
+            "id": record.id,
+            "type": REQUEST_TYPE,
+            REQUEST_VOCAB + "service_code": _prop(record.service_code),
+            REQUEST_VOCAB + "requested_datetime": _when(record.opened_at),
+        }
+        if record.closed_at is not None:
+            body[REQUEST_VOCAB + "closed_datetime"] = _when(record.closed_at)
+        if record.due_at is not None:
+            body[REQUEST_VOCAB + "expected_datetime"] = _when(record.due_at)
+        entities.append(body)
     return entities, points
+
+
+def _when(moment: datetime) -> dict[str, Any]:
+    return _prop({"@type": "DateTime", "@value": _iso(moment)})
+
+
+def _request(n: int, opened: str, closed: str | None, due: str | None) -> ServiceRequestRecord:
+    def at(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC) if text else None
+
+    opened_at = at(opened)
+    assert opened_at is not None
+    return ServiceRequestRecord(
+        f"urn:ngsi-ld:Open311_ServiceRequest:{TENANT}:{n}", "POTHOLE", opened_at, at(closed),
+        due_at=at(due),
+    )
+
+
+#: Requests: one closed in time (24 h), one closed late (240 h), one open past its due time,
+#: one open within it, one opened in December and closed in January, one without a due time.
+REQUESTS = (
+    _request(1, "2026-01-05T10:00", "2026-01-06T10:00", "2026-01-07T10:00"),
+    _request(2, "2026-01-10T10:00", "2026-01-20T10:00", "2026-01-12T10:00"),
+    _request(3, "2026-01-25T10:00", None, "2026-02-01T10:00"),
+    _request(4, "2026-01-28T10:00", None, "2026-03-10T10:00"),
+    _request(5, "2025-12-20T10:00", "2026-01-02T10:00", "2025-12-22T10:00"),
+    _request(6, "2026-01-29T10:00", "2026-01-29T16:00", None),
+)
 
 
 def memory_inputs() -> MemoryInputs:
     """The same city as plain data."""
     entities, points = city()
     inputs = MemoryInputs()
+    for record in REQUESTS:
+        inputs.add_service_request(TENANT, record)
     for body in entities:
+        if body["type"] == REQUEST_TYPE:
+            continue
         attrs: dict[str, Any] = {}
         for key, value in body.items():
             if key in ("id", "type", "dateCreated", "population", "areaKm2"):

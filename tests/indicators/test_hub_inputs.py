@@ -46,7 +46,7 @@ def test_every_calculator_gives_the_same_value_from_the_hub_as_from_memory(
             memory_value = await calculator.compute(Context(TENANT, JANUARY, from_memory, NOW))
             assert comparable(hub_value) == comparable(memory_value), calculator.name
             measured += hub_value.kind == "measured"
-        assert measured == 13  # not SO₂ (no data) nor the two request indicators (no Open311)
+        assert measured == 15  # all but SO₂ (no data)
 
     asyncio.run(with_hub(settings, scenario))
 
@@ -84,7 +84,50 @@ def test_city_statistics_come_from_the_city_entity_with_source_and_date(
             250_000, "statistics bureau", date(2025, 1, 1)
         )
         assert await inputs.city_statistic(TENANT, "population", date(2024, 12, 31)) is None
-        assert await inputs.service_requests(TENANT, JANUARY.start, JANUARY.end) is None
+
+    asyncio.run(with_hub(settings, scenario))
+
+
+def test_citizen_requests_are_the_open311_entities_of_the_city_opened_in_the_period(
+    settings: Settings,
+) -> None:
+    async def scenario(hub: Hub, store: Storage) -> None:
+        ctx = await sdm_context(store)
+        await seed_hub(hub, store, ctx)
+        inputs = HubInputs(hub, store, OPERATOR, ctx)
+        january = await inputs.service_requests(TENANT, JANUARY.start, JANUARY.end)
+        assert january is not None
+        assert [r.id.rsplit(":", 1)[1] for r in january] == ["1", "2", "3", "4", "6"]
+        first = january[0]
+        assert (first.service_code, first.opened_at, first.closed_at, first.due) == (
+            "POTHOLE",
+            datetime(2026, 1, 5, 10, tzinfo=UTC),
+            datetime(2026, 1, 6, 10, tzinfo=UTC),
+            datetime(2026, 1, 7, 10, tzinfo=UTC),
+        )
+        registry = default_registry()
+        median = await registry.get("requests.resolution-time").compute(
+            Context(TENANT, JANUARY, inputs, NOW)
+        )
+        assert (median.kind, median.value) == ("measured", 24.0)  # 24 h, 240 h and 6 h
+        within = await registry.get("requests.within-sla").compute(
+            Context(TENANT, JANUARY, inputs, NOW)
+        )
+        # decided: 1 (in time), 2 (late), 3 (open, overdue); 4 is open within its time and 6
+        # has none
+        assert (within.kind, within.value) == ("measured", round(100 / 3, 4))
+        # a partner of the city reads no requests; without Open311 there is no source at all
+        partner = Actor(id="partner-1", role="partner", tenant=TENANT)
+        assert await HubInputs(hub, store, partner, ctx).service_requests(
+            TENANT, JANUARY.start, JANUARY.end
+        ) == []
+        alone = HubInputs(hub, store, OPERATOR, ctx, requests=False)
+        assert await alone.service_requests(TENANT, JANUARY.start, JANUARY.end) is None
+        missing = await registry.get("requests.within-sla").compute(
+            Context(TENANT, JANUARY, alone, NOW)
+        )
+        assert missing.kind == "not-computable"
+        assert "Open311" in missing.to_dict()["reason"]
 
     asyncio.run(with_hub(settings, scenario))
 

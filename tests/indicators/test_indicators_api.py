@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 
 from ngsi import BASE, SDM, headers, prop
+from tests.open311.support import bearer, file, new_key
 
 API = "/api/v1/indicators"
 NOW = datetime.now(UTC)
@@ -79,12 +80,25 @@ def test_operators_compute_their_city_and_readers_read_its_values(client: TestCl
                         headers=operator), 400)
     problem(client.post(f"{API}/compute", json={**body, "extra": 1}, headers=operator), 400)
 
+    # two citizen requests through Open311, one closed by the city: the request indicators
+    # read them from the hub
+    resident = new_key(client, "public")
+    fixed, still_open = file(client, resident), file(client, resident)
+    closed = client.post(f"/api/v1/open311/astana/requests/{fixed}/close", json={},
+                         headers=operator)
+    assert closed.status_code == 200, closed.text
+    assert still_open != fixed
+
     done = client.post(f"{API}/compute", json=body, headers=operator)
     assert done.status_code == 200, done.text
     outcomes = {o["calculator"]["name"]: o for o in done.json()}
     assert outcomes["ev.points-per-100k"]["status"] == "computed"
     assert outcomes["ev.points-per-100k"]["value"] == round(4 / (1_638_233 / 100_000), 4)
-    assert outcomes["requests.within-sla"]["kind"] == "not-computable"
+    resolution = outcomes["requests.resolution-time"]
+    assert resolution["kind"] == "measured" and 0 <= resolution["value"] < 0.1  # minutes
+    # the one closed was closed in time; the open one is within its time: one of one
+    assert (outcomes["requests.within-sla"]["kind"], outcomes["requests.within-sla"]["value"]) \
+        == ("measured", 100.0)
 
     values = client.get(f"{API}/values", params={"tenant": "astana", "period": MONTH},
                         headers=auditor)
@@ -113,10 +127,13 @@ def test_operators_compute_their_city_and_readers_read_its_values(client: TestCl
     assert kpi["calculationFrequency"] == "monthly"
     assert kpi["calculationPeriod"]["from"] == f"{MONTH}-01"
     assert kpi["aggregatedData"][0]["entityType"] == "Streetlight"
-    not_computable = by_id[
+    within = by_id[
         f"urn:ngsi-ld:KeyPerformanceIndicator:astana:qala:governance:requests-within-sla:{MONTH}"
     ]
-    assert "kpiValue" not in not_computable and "Open311" in not_computable["reason"]
+    assert within["kpiValue"] == 100.0
+    assert within["aggregatedData"][0]["entityType"] == "Open311_ServiceRequest"
+    so2 = by_id[f"urn:ngsi-ld:KeyPerformanceIndicator:astana:iso37120:8.6:{MONTH}"]
+    assert "kpiValue" not in so2 and so2["reason"]
 
 
 def test_targets_and_reported_values_are_entered_by_the_citys_operators(

@@ -13,7 +13,13 @@ PREFIX = "/api/v1/indicators"
 
 
 async def start(svc: Services) -> None:
-    svc.state.put(IndicatorService, IndicatorService(svc.hub, svc.store, svc.contexts))
+    # citizen requests come from the Open311 capability's entities in the hub, when it runs
+    # (it starts before this one)
+    requests = any(cap.name == "open311" for cap in svc.capabilities)
+    svc.state.put(
+        IndicatorService,
+        IndicatorService(svc.hub, svc.store, svc.contexts, requests=requests),
+    )
 
 
 async def stop(svc: Services) -> None:

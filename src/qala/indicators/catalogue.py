@@ -62,7 +62,7 @@ class Definition(_Strict):
 
 
 class HubData(_Strict):
-    type: str = Field(pattern=r"^[A-Z][A-Za-z0-9]*$")
+    type: str = Field(pattern=r"^[A-Z][A-Za-z0-9_]*$")
     attrs: tuple[str, ...] = ()
 
 

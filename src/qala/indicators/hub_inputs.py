@@ -10,8 +10,9 @@
   :mod:`qala.indicators.city_data`): the ``City`` entity's ``population`` and ``areaKm2``, and
   ``CityStatistic`` entities for any other figure, each with its source and date.
 * ``reported``: the capability's own table of reported values.
-* ``service_requests``: :func:`service_requests_from_open311`, None until the Open311
-  capability provides requests.
+* ``service_requests``: :func:`service_requests_from_open311`, the requests the Open311
+  capability publishes in the hub (``Open311_ServiceRequest`` entities); None when that
+  capability does not run.
 
 Every read runs with the caller's :class:`~qala.hub.Actor`: an actor bound to another city is
 refused, a partner sees only what the city shares with it. Reads are cached for the life of
@@ -43,16 +44,57 @@ SDM_CONTEXT = "https://smartdatamodels.org/context.jsonld"
 EXTREMES = ("fillingLevel",)
 
 
+#: Citizen requests as the Open311 capability publishes them in the hub: one entity per
+#: request, of the documented type ``Open311_ServiceRequest`` (docs/open311.md), its terms
+#: those of the NGSI-LD core @context and its default vocabulary. Indicators read them like any
+#: other client of the hub, through :meth:`Hub.find`, never the capability's own tables.
+REQUEST_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
+REQUEST_TYPE = REQUEST_VOCAB + "Open311_ServiceRequest"
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    inner = value.get("value") if isinstance(value, dict) else None
+    if isinstance(inner, dict):
+        inner = inner.get("@value")
+    if not isinstance(inner, str):
+        return None
+    try:
+        return from_us(iso_to_us(inner))
+    except (ValueError, TypeError):
+        return None
+
+
+def request_record(entity: Entity) -> ServiceRequestRecord | None:
+    """A mirrored request entity as a record; None when it has no opening time."""
+    attrs = entity.attrs
+    opened = _moment(attrs.get(REQUEST_VOCAB + "requested_datetime"))
+    if opened is None:
+        return None
+    code = attrs.get(REQUEST_VOCAB + "service_code")
+    if isinstance(code, list):
+        code = code[0] if code else None
+    return ServiceRequestRecord(
+        id=entity.id,
+        service_code=str(code.get("value")) if isinstance(code, dict) else "",
+        opened_at=opened,
+        closed_at=_moment(attrs.get(REQUEST_VOCAB + "closed_datetime")),
+        due_at=_moment(attrs.get(REQUEST_VOCAB + "expected_datetime")),
+    )
+
+
 async def service_requests_from_open311(
     hub: Hub, tenant: str, actor: Actor, start: datetime, end: datetime
-) -> list[ServiceRequestRecord] | None:
-    """Citizen requests opened in ``[start, end)``, from the Open311 capability.
-
-    The one place where indicators will read requests. The Open311 capability does not yet
-    offer requests to other capabilities through a public interface, so there is no source:
-    None, and the request indicators say "not computable" with that reason.
-    """
-    return None
+) -> list[ServiceRequestRecord]:
+    """Citizen requests opened in ``[start, end)``: the ``Open311_ServiceRequest`` entities of
+    ``tenant`` that ``actor`` may read, in id order."""
+    out = []
+    async for entity in hub.find(tenant, actor, types=[REQUEST_TYPE]):
+        record = request_record(entity)
+        if record is not None and start <= record.opened_at < end:
+            out.append(record)
+    return out
 
 
 def simplified(value: Any, ctx: CompiledContext) -> Any:
@@ -98,12 +140,16 @@ class HubInputs:
         *,
         zone: str = "Asia/Almaty",
         extremes: Sequence[str] = EXTREMES,
+        requests: bool = True,
     ) -> None:
         self.hub = hub
         self.actor = actor
         self.ctx = context
         self.zone = zone
         self.extremes = frozenset(extremes)
+        #: Whether citizen requests have a source (the Open311 capability runs).
+        self.requests = requests
+        self._requests: dict[str, list[ServiceRequestRecord]] = {}
         self.reader = HistoryReader(hub, tables)
         self.repository = IndicatorRepository(tables)
         self._entities: dict[tuple[str, str], list[Entity]] = {}
@@ -251,7 +297,15 @@ class HubInputs:
     async def service_requests(
         self, tenant: str, start: datetime, end: datetime
     ) -> list[ServiceRequestRecord] | None:
-        return await service_requests_from_open311(self.hub, tenant, self.actor, start, end)
+        if not self.requests:
+            return None
+        if tenant not in self._requests:  # both request calculators read the same requests
+            self.queries.append(f"find {tenant} type=Open311_ServiceRequest")
+            self._requests[tenant] = await service_requests_from_open311(
+                self.hub, tenant, self.actor, datetime.min.replace(tzinfo=UTC),
+                datetime.max.replace(tzinfo=UTC),
+            )  # fmt: skip
+        return [r for r in self._requests[tenant] if start <= r.opened_at < end]
 
     # -- statistics -----------------------------------------------------------------------
     async def _load_statistics(self, tenant: str) -> dict[str, list[Statistic]]:
@@ -317,8 +371,15 @@ class HubInputs:
             parts["requests"] = (
                 None
                 if requests is None
-                else [(r.id, r.closed_at.isoformat() if r.closed_at else None) for r in requests]
-            )
+                else [
+                    (r.id, r.closed_at.isoformat() if r.closed_at else None,
+                     r.due.isoformat() if r.due else None)
+                    for r in requests
+                ]
+            )  # fmt: skip
+            if requests and any(r.closed_at is None for r in requests):
+                # an open request turns overdue as time passes: the value moves with the hour
+                parts["requestsAsOf"] = now.astimezone(UTC).strftime("%Y-%m-%dT%H")
         digest = hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
         return digest[:32]
 

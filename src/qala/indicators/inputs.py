@@ -57,13 +57,24 @@ class Statistic:
 
 @dataclass(frozen=True, slots=True)
 class ServiceRequestRecord:
-    """A citizen request as the Open311 capability will provide it (opened, closed, SLA)."""
+    """A citizen request as the Open311 capability publishes it (opened, closed, SLA)."""
 
     id: str
     service_code: str
     opened_at: datetime
     closed_at: datetime | None = None
     sla_hours: float | None = None  # the target resolution time of its service, if any
+    #: When it is due: Open311's ``expected_datetime``, which counts the service's working
+    #: hours and the city's holidays; when absent, ``opened_at`` + ``sla_hours``.
+    due_at: datetime | None = None
+
+    @property
+    def due(self) -> datetime | None:
+        if self.due_at is not None:
+            return self.due_at
+        if self.sla_hours is None:
+            return None
+        return self.opened_at + timedelta(hours=self.sla_hours)
 
 
 @runtime_checkable

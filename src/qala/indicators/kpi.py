@@ -77,6 +77,10 @@ def kpi_entity(
         if listed:
             item["attrs"] = listed
         aggregated.append(item)
+    if calculator.reads_requests:  # citizen requests: the Open311 capability's entities
+        aggregated.extend(
+            {"entityType": h.type, "attrs": list(h.attrs)} for h in indicator.hub_data
+        )
     clause = indicator.clause or (f"section {indicator.section}" if indicator.section else "")
     entity: dict[str, Any] = {
         "id": kpi_id(result.tenant, indicator_id, period.label),

@@ -110,8 +110,11 @@ class IndicatorService:
         registry: Registry | None = None,
         coverage_threshold: float = DEFAULT_COVERAGE_THRESHOLD,
         zone: str = "Asia/Almaty",
+        requests: bool = True,
     ) -> None:
         self.hub = hub
+        #: Whether citizen requests have a source: the Open311 capability runs beside this one.
+        self.requests = requests
         self.tables = tables
         self.contexts = contexts
         self.catalogue = catalogue or load_catalogue()
@@ -127,7 +130,10 @@ class IndicatorService:
         return self._context
 
     async def inputs(self, actor: Actor) -> HubInputs:
-        return HubInputs(self.hub, self.tables, actor, await self.context(), zone=self.zone)
+        return HubInputs(
+            self.hub, self.tables, actor, await self.context(), zone=self.zone,
+            requests=self.requests,
+        )  # fmt: skip
 
     def calculators(self) -> list[Calculator]:
         return [self.registry.get(name) for name in self.catalogue.calculators()]

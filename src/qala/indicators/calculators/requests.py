@@ -4,7 +4,6 @@ from :meth:`Inputs.service_requests` (the Open311 capability)."""
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
 
 from qala.indicators.calculators.base import (
     Calculator,
@@ -18,14 +17,14 @@ from qala.indicators.values import (
 
 _NO_REQUESTS = (
     "no citizen-request source: requests come from the Open311 capability, "
-    "which is not connected"
+    "which does not run on this server"
 )
 
 
 class RequestResolutionTime(Calculator):
     """Median hours from opening to closing of the citizen requests opened in the period and
-    closed by its end (or now). Reads :meth:`Inputs.service_requests`, which the Open311
-    capability will provide; until it exists the value is not computable."""
+    closed by its end (or now). Reads :meth:`Inputs.service_requests` (the requests the Open311
+    capability publishes in the hub); without that capability the value is not computable."""
 
     name = "requests.resolution-time"
     version = "1"
@@ -65,8 +64,9 @@ class RequestResolutionTime(Calculator):
 class RequestsWithinSLA(Calculator):
     """Requests closed within their service's target time ÷ requests that have a target and
     whose outcome is known (closed, or open past the target: overdue counts as missed) × 100.
-    Open requests still within their target are left out. Reads the Open311 capability's
-    requests through :meth:`Inputs.service_requests`; not computable until it exists."""
+    Open requests still within their target are left out. The target is the request's due
+    time (Open311's ``expected_datetime``: working hours and holidays counted). Reads the
+    Open311 capability's requests through :meth:`Inputs.service_requests`."""
 
     name = "requests.within-sla"
     version = "1"
@@ -84,9 +84,9 @@ class RequestsWithinSLA(Calculator):
         met: list[str] = []
         decided: list[str] = []
         for r in requests:
-            if r.sla_hours is None:
+            due = r.due
+            if due is None:
                 continue
-            due = r.opened_at + timedelta(hours=r.sla_hours)
             closed = r.closed_at if r.closed_at is not None and r.closed_at <= ctx.now else None
             if closed is not None:
                 decided.append(r.id)
