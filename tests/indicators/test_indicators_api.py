@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
+from tests.open311.support import file, new_key
 
 from ngsi import BASE, SDM, headers, prop
-from tests.open311.support import bearer, file, new_key
 
 API = "/api/v1/indicators"
 NOW = datetime.now(UTC)
