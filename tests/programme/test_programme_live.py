@@ -117,11 +117,47 @@ def test_an_entity_without_observed_at_reports_by_its_modification_time(
     assert (fresh.matching, fresh.reporting) == (1, 1)
 
 
-def test_indicator_values_are_not_available_from_the_live_hub(
+def test_indicator_values_are_the_kpi_entities_the_indicators_capability_published(
     client: TestClient, hub_inputs: HubInputs
 ) -> None:
+    key = client.post("/qala/v1/keys", json={"role": "city-operator", "tenant": "astana"})
+    operator = {"Authorization": f"Bearer {key.json()['key']}"}
+    now = datetime.now(UTC)
+    month, year = now.strftime("%Y-%m"), now.strftime("%Y")
+    for period in (year, month):
+        done = client.post("/api/v1/indicators/compute", headers=operator,
+                           json={"tenant": "astana", "period": period})  # fmt: skip
+        assert done.status_code == 200, done.text
+    published = {}
+    for period in (year, month):
+        values = client.get("/api/v1/indicators/values", headers=operator, params={
+            "tenant": "astana", "period": period, "indicator": "iso37122:7.6"}).json()  # fmt: skip
+        published[period] = values[0]["value"]
+    assert None not in published.values()
+    this_year = datetime(now.year, 1, 1, tzinfo=UTC)
+    readings = client.portal.call(
+        hub_inputs.indicator_values, "astana", "iso37122:7.6", this_year, now
+    )
+    # the year's, then the month's (the shorter period comes last)
+    assert [r.value for r in readings] == [published[year], published[month]]
+    assert all(r.at == now for r in readings)  # both periods still running
+    this_month = datetime(now.year, now.month, 1, tzinfo=UTC)
+    assert len(client.portal.call(
+        hub_inputs.indicator_values, "astana", "iso37122:7.6", this_month, now)) == 1  # fmt: skip
+    # an indicator never computed, a not-computable one (no SO₂ data), another city: nothing
+    for tenant, indicator in (("astana", "qala:energy/ev-charging-points"),
+                              ("astana", "iso37120:8.6"), ("almaty", "iso37122:7.6")):  # fmt: skip
+        assert client.portal.call(
+            hub_inputs.indicator_values, tenant, indicator, this_year, now) == []  # fmt: skip
+
+
+def test_without_the_indicators_capability_values_are_unavailable(client: TestClient) -> None:
+    svc = client.app.state.services
+    inputs = client.portal.call(
+        lambda: HubInputs.open(svc.hub, svc.contexts, indicators=False)
+    )
     with pytest.raises(Unavailable) as caught:
-        client.portal.call(hub_inputs.indicator_values, "astana", "x", NOW, NOW)
+        client.portal.call(inputs.indicator_values, "astana", "x", NOW, NOW)
     assert caught.value.reason == NO_INDICATOR_READER
 
 

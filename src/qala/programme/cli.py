@@ -164,7 +164,7 @@ def verify_command(
             for d in state.deliverables.values()
             if tenant is None or state.projects[d.project].tenant == tenant
         )
-        inputs = await HubInputs.open(svc.hub, svc.contexts, max_terms=svc.settings.max_query_terms)
+        inputs = await HubInputs.of(svc)
         with Progress(
             TextColumn("{task.description:<24}"),
             BarColumn(),
@@ -218,7 +218,7 @@ def audit_command(
         repo = Repository(svc.store)
         if programme not in await programme_ids(repo):
             raise HubError(f"there is no programme {programme!r}")
-        inputs = await HubInputs.open(svc.hub, svc.contexts, max_terms=svc.settings.max_query_terms)
+        inputs = await HubInputs.of(svc)
         report = await run_audit(repo, inputs, programme, moment, tenant=tenant)
         return render_text(report, format)
 

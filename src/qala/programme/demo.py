@@ -394,11 +394,11 @@ def revisions() -> list[Revision]:
             "completion": {"endDate": "2021-11-30", "finalValue": "4600000000"},
             "indicators": [
                 {
-                    "id": "street-lighting-energy",
-                    "name": "Street lighting energy use",
-                    "unit": "MWh/month",
-                    "baseline": "1000",
-                    "target": "600",
+                    "id": "iso37122:7.6",
+                    "name": "Street lighting managed by a light performance management system",
+                    "unit": "%",
+                    "baseline": "0",
+                    "target": "80",
                 }
             ],
         },
@@ -491,11 +491,11 @@ def revisions() -> list[Revision]:
             "completion": {"endDate": "2021-12-15", "finalValue": "2000000000"},
             "indicators": [
                 {
-                    "id": "bus-punctuality",
-                    "name": "Buses on time",
+                    "id": "u4ssc:economy/dynamic-public-transport-information",
+                    "name": "Stops with real-time arrival information",
                     "unit": "%",
-                    "baseline": "61",
-                    "target": "80",
+                    "baseline": "10",
+                    "target": "60",
                 }
             ],
         },
@@ -521,7 +521,8 @@ def hub() -> MemoryInputs:
     """The demo hub as verification sees it: the entities ``qala demo`` seeds for the
     deliverables' types (``qala.demo.generate``, seed :data:`SEED`), each last reporting at
     its newest ``observedAt`` (the demo's data moment, :data:`DATA_MOMENT`), and the target
-    indicators' values after completion (which the live hub cannot give yet)."""
+    indicators' values after completion (on the live hub, the indicators capability's KPI
+    entities)."""
     inputs = MemoryInputs()
     wanted = {(s.tenant, s.entity_type) for s in _SPECS}
     for tenant, entity_type in sorted(wanted):
@@ -538,18 +539,18 @@ def hub() -> MemoryInputs:
     month = timedelta(days=30)
     inputs.add_readings(
         "astana",
-        "street-lighting-energy",
+        "iso37122:7.6",
         [
             Reading(datetime(2022, 1, 1, tzinfo=UTC) + k * month, Decimal(v))
-            for k, v in enumerate(("910", "780", "690", "640"))
+            for k, v in enumerate(("21", "38", "52", "61"))
         ],
     )
     inputs.add_readings(
         "karaganda",
-        "bus-punctuality",
+        "u4ssc:economy/dynamic-public-transport-information",
         [
             Reading(datetime(2022, 1, 1, tzinfo=UTC) + k * month, Decimal(v))
-            for k, v in enumerate(("61.0", "60.5", "61.2", "61.4"))
+            for k, v in enumerate(("10.0", "10.5", "11.2", "11.4"))
         ],
     )
     return inputs

@@ -19,9 +19,13 @@ Names in ``q`` and the type are expanded with the Smart Data Models context
 (``https://smartdatamodels.org/context.jsonld``, built in) after the core context, so
 ``Streetlight`` and ``controllingMethod=="individual"`` mean what they mean in the demo.
 
-Indicator values come from the indicators capability, which has no public reader yet:
-:func:`read_indicator_values` is the one place to connect it; until then it answers "no
-source", and :meth:`HubInputs.indicator_values` raises
+Indicator values are those the indicators capability publishes in the hub: its
+``KeyPerformanceIndicator`` entities (one per city, indicator and period; docs/indicators.md),
+read through ``Hub.find`` with ``q`` ``indicator=="<catalogue id>"`` like any other client.
+A reading is a measured value (``kpiValue``) of a period that began on or after the day the
+values are wanted from, dated at the period's end (or ``until``, for a period still running);
+of readings dated alike, the shorter period (the more recent state) comes last. When the
+indicators capability does not run on the server, :meth:`HubInputs.indicator_values` raises
 :class:`~qala.programme.inputs.Unavailable`, so the rule that needs the values
 (``indicators-flat-after-completion``) reports itself as not evaluated rather than flagging
 every completed project.
@@ -29,9 +33,11 @@ every completed project.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from qala.hub import Actor, Entity, Hub, NotFound, UnknownTenant, iso_to_us
 from qala.jsonld.compiled import CompiledContext
@@ -39,22 +45,17 @@ from qala.ngsild.filters import q_filter
 from qala.programme.inputs import SAMPLE_SIZE, Delivery, Reading, Unavailable
 from qala.sdm.contexts import SDM_CONTEXT_URL
 
+if TYPE_CHECKING:
+    from qala.services import Services
+
 #: The identity verification reads the hub with (an auditor: reads everything, writes nothing).
 READER = Actor(id="qala-programme-monitor", role="auditor")
 #: Why indicator values are not available (shown with the rule that is not evaluated).
 NO_INDICATOR_READER = (
-    "indicator values cannot be read yet: the indicators capability has no public reader "
-    "(qala.programme.hub_inputs.read_indicator_values)"
+    "indicator values cannot be read: the indicators capability does not run on this server"
 )
-
-
-async def read_indicator_values(
-    tenant: str, indicator: str, since: datetime, until: datetime
-) -> Sequence[Reading] | None:
-    """The values indicator ``indicator`` took in ``tenant`` in ``[since, until]``, oldest
-    first — or None when no reader of indicator values exists (today). Connect the indicators
-    capability's public reader here."""
-    return None
+#: The Smart Data Models type the indicators capability publishes its values as.
+KPI_TYPE = "KeyPerformanceIndicator"
 
 
 def _us(moment: datetime) -> int:
@@ -93,19 +94,34 @@ class HubInputs:
         *,
         max_terms: int = 64,
         actor: Actor = READER,
+        indicators: bool = True,
     ) -> None:
         self.hub = hub
         self.ctx = ctx
         self.max_terms = max_terms
         self.actor = actor
+        #: Whether indicator values have a source (the indicators capability runs).
+        self.indicators = indicators
         self._address = ctx.expand("address")
         self._area_served = ctx.expand("areaServed")
         self._district = ctx.expand("district")
 
     @classmethod
-    async def open(cls, hub: Hub, contexts: Any, *, max_terms: int = 64) -> HubInputs:
+    async def open(
+        cls, hub: Hub, contexts: Any, *, max_terms: int = 64, indicators: bool = True
+    ) -> HubInputs:
         """Inputs over ``hub``, with names expanded by the Smart Data Models context."""
-        return cls(hub, await contexts.compile([SDM_CONTEXT_URL]), max_terms=max_terms)
+        ctx = await contexts.compile([SDM_CONTEXT_URL])
+        return cls(hub, ctx, max_terms=max_terms, indicators=indicators)
+
+    @classmethod
+    async def of(cls, svc: Services) -> HubInputs:
+        """Inputs over the running server's hub; indicator values come from its indicators
+        capability when that runs."""
+        return await cls.open(
+            svc.hub, svc.contexts, max_terms=svc.settings.max_query_terms,
+            indicators=any(cap.name == "indicators" for cap in svc.capabilities),
+        )  # fmt: skip
 
     def area(self, entity: Entity) -> str | None:
         """The district an entity lies in (see the module's rule), or None."""
@@ -159,7 +175,44 @@ class HubInputs:
     async def indicator_values(
         self, tenant: str, indicator: str, since: datetime, until: datetime
     ) -> Sequence[Reading]:
-        values = await read_indicator_values(tenant, indicator, since, until)
-        if values is None:
+        if not self.indicators:
             raise Unavailable(NO_INDICATOR_READER)
-        return values
+        where = [q_filter(f"indicator=={json.dumps(indicator)}", self.ctx, self.max_terms)]
+        value_iri = self.ctx.expand("kpiValue")
+        period_iri = self.ctx.expand("calculationPeriod")
+        found: list[tuple[datetime, int, Reading]] = []
+        try:
+            async for entity in self.hub.find(
+                tenant, self.actor, types=[self.ctx.expand(KPI_TYPE)], where=where
+            ):
+                value = _value(entity, value_iri)
+                period = _value(entity, period_iri)
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    continue  # not computable for that period: no value
+                first, last = _period_days(period)
+                if first is None or last is None or first < since.date() or first > until.date():
+                    continue
+                end = min(_day_start(last + timedelta(days=1)), until)
+                found.append((end, -(last - first).days, Reading(end, Decimal(str(value)))))
+        except (NotFound, UnknownTenant):
+            return []
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [reading for _, _, reading in found]
+
+
+def _period_days(period: Any) -> tuple[date | None, date | None]:
+    """The first and last day of a ``calculationPeriod`` value ``{from, to}``."""
+    if not isinstance(period, dict):
+        return None, None
+    days = []
+    for key in ("from", "to"):
+        text = period.get(key)
+        try:
+            days.append(date.fromisoformat(text) if isinstance(text, str) else None)
+        except ValueError:
+            days.append(None)
+    return days[0], days[1]
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -28,7 +28,7 @@ async def seed_demo_programme(
     added = 0
     if demo.PROGRAMME_ID not in await programme_ids(repo):
         added = len(await repo.append(demo.PROGRAMME_ID, demo.revisions()))
-    inputs = await HubInputs.open(svc.hub, svc.contexts, max_terms=svc.settings.max_query_terms)
+    inputs = await HubInputs.of(svc)
     done = {ev.at for ev in await repo.evaluations(demo.PROGRAMME_ID)}
     evaluated = 0
     for moment in times:

@@ -72,7 +72,7 @@ CityQuery = Annotated[
 
 async def _inputs(request: Request) -> HubInputs:
     svc = svc_of(request)
-    return await HubInputs.open(svc.hub, svc.contexts, max_terms=svc.settings.max_query_terms)
+    return await HubInputs.of(svc)
 
 
 def _now() -> datetime:
