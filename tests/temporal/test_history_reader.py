@@ -1,4 +1,5 @@
-"""The history reader capabilities use: raw series and calendar aggregates, access-checked.
+"""The history reader capabilities use: raw series, calendar and bulk hourly aggregates,
+access-checked.
 
 Driven directly on the hub and the store (SQLite and PostgreSQL), as a capability would: the
 entities are written through ``Hub.transact`` (the history recorder takes part) and their
@@ -307,6 +308,50 @@ def test_history_beyond_retention_is_read_from_the_hourly_aggregates(settings: S
             Point(datetime(2020, 1, 1, 11, tzinfo=UTC), 4.0, hourly=True),
             Point(datetime(2020, 1, 1, 20, tzinfo=UTC), 5.0, hourly=True),
         ]
+
+    run(settings, scenario)
+
+
+def test_bulk_hourly_means_are_the_hourly_aggregates_in_epoch_hours(settings: Settings) -> None:
+    """``hourly`` (the indicators' reader): the same hours, means and counts as
+    ``aggregate(per="hour")``, with the hour's extremes, rollups beyond retention included."""
+    old = [("2020-01-01T10:00:00Z", 1.0), ("2020-01-01T10:15:00Z", 3.0)]
+
+    async def scenario(hub: Hub, store: Storage) -> None:
+        await observe(hub, store, SENSOR, old + MARCH)
+        tenant = await hub.tenant(TENANT)
+        await compact_tenant(store, tenant, days=365, now=iso_to_us("2026-01-01T00:00:00Z"))
+        reader = HistoryReader(hub, store)
+        start, end = datetime(2020, 1, 1, tzinfo=UTC), SPRING[1]
+        rows = await reader.hourly(
+            TENANT, CITY, attr=PM25, start=start, end=end, entity_ids=[SENSOR], extremes=True
+        )
+        hour = 3_600_000_000
+        assert rows[SENSOR] == [
+            (iso_to_us("2020-01-01T10:00:00Z"), 2.0, 2, 1.0, 3.0),  # from the hourly rollup
+            (iso_to_us("2026-03-01T17:00:00Z"), 15.0, 2, 10.0, 20.0),
+            (iso_to_us("2026-03-01T18:00:00Z"), 30.0, 1, 30.0, 30.0),
+            (iso_to_us("2026-03-01T19:00:00Z"), 45.0, 2, 40.0, 50.0),
+            (iso_to_us("2026-03-02T10:00:00Z"), 60.0, 1, 60.0, 60.0),
+            (iso_to_us("2026-03-31T19:00:00Z"), 100.0, 1, 100.0, 100.0),
+        ]
+        means = await reader.aggregate(
+            TENANT, CITY, entity_ids=[SENSOR], attr=PM25, start=start, end=end, per="hour",
+            method="avg", zone="UTC",
+        )
+        assert [(r.hour_us, r.mean, r.count) for r in rows[SENSOR]] == [
+            (iso_to_us(b.start.isoformat()), b.value, b.count) for b in means[SENSOR]
+        ]
+        assert all(r.hour_us % hour == 0 for r in rows[SENSOR])
+        without = await reader.hourly(
+            TENANT, CITY, attr=PM25, start=start, end=end, entity_ids=[SENSOR]
+        )
+        assert [(r.minimum, r.maximum) for r in without[SENSOR]] == [(None, None)] * 6
+        with pytest.raises(Forbidden):
+            await reader.hourly(
+                TENANT, Actor(id="op", role="city-operator", tenant="almaty"), attr=PM25,
+                start=start, end=end, entity_ids=[SENSOR],
+            )
 
     run(settings, scenario)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -40,6 +40,7 @@ from qala.temporal import HistoryReader
 
 #: The context calculators' short terms are Smart Data Models terms of.
 SDM_CONTEXT = "https://smartdatamodels.org/context.jsonld"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Attributes whose hourly maximum and minimum are read besides the mean.
 EXTREMES = ("fillingLevel",)
 
@@ -157,6 +158,7 @@ class HubInputs:
         self._statistics: dict[str, dict[str, list[Statistic]]] = {}
         self._reported: dict[str, dict[tuple[str, str], ReportedValue]] = {}
         self._series: dict[tuple[Any, ...], dict[str, list[HourlyPoint]]] = {}
+        self._hours: dict[int, datetime] = {}
         self.queries: list[str] = []
 
     def expand_type(self, type: str) -> str:
@@ -250,33 +252,20 @@ class HubInputs:
         type_iri = self._type_of.get(entity_ids[0])
         iri = self.expand_attr(attr, type_iri)
         self.queries.append(f"hourly avg {tenant} {attr} of {len(entity_ids)} entities")
-
-        async def per_hour(method: Any) -> dict[str, list[Any]]:
-            return await self.reader.aggregate(
-                tenant, self.actor, attr=iri, start=start, end=end, per="hour",
-                method=method, entity_ids=list(entity_ids), zone="UTC",
-            )
-
-        means = await per_hour("avg")
-        highest = await per_hour("max") if attr in self.extremes else {}
-        lowest = await per_hour("min") if attr in self.extremes else {}
+        rows = await self.reader.hourly(
+            tenant, self.actor, attr=iri, start=start, end=end, entity_ids=list(entity_ids),
+            extremes=attr in self.extremes,
+        )  # fmt: skip
+        hours = self._hours  # one datetime per hour, shared by every series
         out: dict[str, list[HourlyPoint]] = {}
-        for entity_id, buckets in means.items():
-            tops = {b.start: b.value for b in highest.get(entity_id, [])}
-            bottoms = {b.start: b.value for b in lowest.get(entity_id, [])}
-            points = [
-                HourlyPoint(
-                    hour=b.start.astimezone(UTC),
-                    mean=float(b.value),
-                    count=b.count,
-                    minimum=_float(bottoms.get(b.start)),
-                    maximum=_float(tops.get(b.start)),
-                )
-                for b in buckets
-                if b.value is not None
-            ]
-            if points:
-                out[entity_id] = points
+        for entity_id, series in rows.items():
+            points = []
+            for hour_us, mean, count, lowest, highest in series:
+                hour = hours.get(hour_us)
+                if hour is None:
+                    hour = hours[hour_us] = _EPOCH + timedelta(microseconds=hour_us)
+                points.append(HourlyPoint(hour, mean, count, lowest, highest))
+            out[entity_id] = points
         return out
 
     async def city_statistic(self, tenant: str, name: str, as_of: date) -> Statistic | None:
@@ -383,6 +372,3 @@ class HubInputs:
         digest = hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
         return digest[:32]
 
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -112,7 +113,7 @@ class Period:
 
     def local_day(self, moment: datetime) -> date:
         """The city's calendar day a moment falls on."""
-        return moment.astimezone(ZoneInfo(self.zone)).date()
+        return _local_day(self.zone, moment)
 
     def contains(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
@@ -131,3 +132,9 @@ class Period:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@lru_cache(maxsize=1 << 16)
+def _local_day(zone: str, moment: datetime) -> date:
+    # calculators ask for the day of every hour of every series; the hours repeat
+    return moment.astimezone(ZoneInfo(zone)).date()

@@ -1,11 +1,11 @@
 """Temporal history of city data and the NGSI-LD temporal API (see docs/temporal.md).
 
-Other capabilities read history through :class:`HistoryReader` (raw series and calendar
-aggregates, access-checked) and load it in bulk with :func:`load_history`.
+Other capabilities read history through :class:`HistoryReader` (raw series, calendar
+aggregates and bulk hourly means, access-checked) and load it in bulk with :func:`load_history`.
 """
 
 from qala.temporal.bulk import HistoryPoint, load_history
-from qala.temporal.reader import CITY_ZONE, Bucket, HistoryReader, Method, Per, Point
+from qala.temporal.reader import CITY_ZONE, Bucket, HistoryReader, HourRow, Method, Per, Point
 from qala.temporal.recorder import HistoryRecorder
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "HistoryPoint",
     "HistoryReader",
     "HistoryRecorder",
+    "HourRow",
     "Method",
     "Per",
     "Point",
