@@ -56,6 +56,9 @@ class Ledger:
     ops: dict[str, list[Op]] = field(default_factory=lambda: defaultdict(list))
     errors: list[str] = field(default_factory=list)
 
+    def acknowledged(self) -> int:
+        return sum(1 for ops in self.ops.values() for op in ops if op.acked)
+
     def unacked_batches(self) -> list[Op]:
         seen: dict[int, Op] = {}
         for ops in self.ops.values():
@@ -152,7 +155,14 @@ async def _stream_then_kill(
 ) -> None:
     stop = asyncio.Event()
     tasks = [asyncio.create_task(c.run(server, stop)) for c in clients]
-    await asyncio.sleep(rng.uniform(0.8, 2.0))
+    # Kill once the round has written enough to judge (at least 60 acknowledged writes, on
+    # a busy machine however long that takes), at a random moment after that.
+    ledger = clients[0].ledger
+    wanted = ledger.acknowledged() + 60
+    deadline = asyncio.get_running_loop().time() + 120
+    while ledger.acknowledged() < wanted and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(rng.uniform(0.0, 1.2))
     server.kill()  # mid-stream: every client has a request in flight or about to be
     stop.set()
     await asyncio.gather(*tasks)

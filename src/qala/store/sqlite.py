@@ -65,6 +65,11 @@ class SQLiteStore(Store):
         self._tenants: dict[str, Tenant] = {}
         self._tenants_checked = 0.0
         self._local = threading.local()
+        #: Every reader connection opened (one per reader thread), closed with the store: a
+        #: connection left to the garbage collector keeps its file open until a collection
+        #: that may never come (``gc.freeze`` at start-up).
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
         self._writer: Writer | None = None
         self._checkpointer: Checkpointer | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -95,6 +100,11 @@ class SQLiteStore(Store):
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        with self._reader_lock:
+            conns, self._reader_conns = self._reader_conns, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
         if self._inline is not None:
             self._inline.close()
             self._inline = None
@@ -105,6 +115,8 @@ class SQLiteStore(Store):
             conn = connect(self.path, self.synchronous)
             conn.execute("PRAGMA query_only=1")
             self._local.conn = conn
+            with self._reader_lock:
+                self._reader_conns.append(conn)
         return conn
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
