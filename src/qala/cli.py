@@ -152,6 +152,13 @@ def demo(
     devices = asyncio.run(provision_demo(settings.database_url, parse_tenants("all")))
     console.print(f"provisioned {devices} demo IoT devices (GET /iot/devices)")
     if not no_serve:
+        # every city's indicators (the last 12 months, the quarter and the year) are computed
+        # by the server's schedule, the first run a few seconds after it starts
+        os.environ.setdefault("QALA_INDICATORS_COMPUTE_AFTER", "5")
+        console.print(
+            "city indicators: computed by the server in the background, the current month "
+            "first (GET /api/v1/indicators/values?tenant=astana)"
+        )
         simulation = start_demo_simulation(rate) if live else None
         try:
             _serve()

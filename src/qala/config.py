@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     temporal_compact_interval: float = Field(
         3600.0, description="Seconds between retention compactions in the server; 0: never"
     )
+    indicators_compute_interval: float = Field(
+        3600.0,
+        description="Seconds between scheduled computations of every city's indicators in the "
+        "server (each run: the current year and quarter and the last 12 months, only what "
+        "changed); 0: never",
+    )
+    indicators_compute_after: float | None = Field(
+        None,
+        description="Seconds after start of the first scheduled indicator computation; "
+        "default: one interval (qala demo: a few seconds, so a new demo gets its values)",
+    )
     programme_verify_interval: float = Field(
         3600.0,
         description="Seconds between scheduled verifications of every programme's deliverables "

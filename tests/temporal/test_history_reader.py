@@ -339,14 +339,14 @@ def test_bulk_hourly_means_are_the_hourly_aggregates_in_epoch_hours(settings: Se
             TENANT, CITY, entity_ids=[SENSOR], attr=PM25, start=start, end=end, per="hour",
             method="avg", zone="UTC",
         )
-        assert [(r.hour_us, r.mean, r.count) for r in rows[SENSOR]] == [
+        assert [(hour_us, mean, count) for hour_us, mean, count, _, _ in rows[SENSOR]] == [
             (iso_to_us(b.start.isoformat()), b.value, b.count) for b in means[SENSOR]
         ]
-        assert all(r.hour_us % hour == 0 for r in rows[SENSOR])
+        assert all(row[0] % hour == 0 for row in rows[SENSOR])
         without = await reader.hourly(
             TENANT, CITY, attr=PM25, start=start, end=end, entity_ids=[SENSOR]
         )
-        assert [(r.minimum, r.maximum) for r in without[SENSOR]] == [(None, None)] * 6
+        assert [row[3:] for row in without[SENSOR]] == [(None, None)] * 6
         with pytest.raises(Forbidden):
             await reader.hourly(
                 TENANT, Actor(id="op", role="city-operator", tenant="almaty"), attr=PM25,

@@ -94,6 +94,10 @@ class Hub:
             raise UnknownTenant(f"tenant {name!r} does not exist")
         return tenant
 
+    async def tenants(self) -> list[str]:
+        """The names of the tenants (cities) the hub holds, in name order."""
+        return sorted(t.name for t in await self.store.tenants())
+
     @staticmethod
     def check_tenant_name(name: str | None) -> str:
         if not name:

@@ -41,6 +41,7 @@ from qala.temporal import HistoryReader
 #: The context calculators' short terms are Smart Data Models terms of.
 SDM_CONTEXT = "https://smartdatamodels.org/context.jsonld"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_point = HourlyPoint._make
 #: Attributes whose hourly maximum and minimum are read besides the mean.
 EXTREMES = ("fillingLevel",)
 
@@ -264,7 +265,7 @@ class HubInputs:
                 hour = hours.get(hour_us)
                 if hour is None:
                     hour = hours[hour_us] = _EPOCH + timedelta(microseconds=hour_us)
-                points.append(HourlyPoint(hour, mean, count, lowest, highest))
+                points.append(_point((hour, mean, count, lowest, highest)))
             out[entity_id] = points
         return out
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from qala.indicators.period import Period
 from qala.indicators.values import ReportedValue
@@ -30,8 +30,7 @@ class EntitySnapshot:
     created_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HourlyPoint:
+class HourlyPoint(NamedTuple):
     """One hour of one attribute of one entity: the mean of the numeric values observed in
     ``[hour, hour + 1 h)`` and how many there were."""
 

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from itertools import pairwise
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qala.hub import (
@@ -96,14 +96,11 @@ class Bucket:
     count: int
 
 
-class HourRow(NamedTuple):
-    """One UTC hour of a series from :meth:`HistoryReader.hourly`."""
-
-    hour_us: int  # the hour's start, epoch microseconds
-    mean: float
-    count: int  # instances in the hour (numeric or not)
-    minimum: float | None
-    maximum: float | None
+#: One UTC hour of a series from :meth:`HistoryReader.hourly`: ``(hour_us, mean, count,
+#: minimum, maximum)`` — the hour's start in epoch microseconds, the mean of its numeric values,
+#: how many instances it holds (numeric or not), its extremes (None unless asked for). A plain
+#: tuple: a year of a city's series is hundreds of thousands of them.
+HourRow = tuple[int, float, int, float | None, float | None]
 
 
 async def visible_entities(
@@ -257,7 +254,7 @@ class HistoryReader:
         window = _window(start, end)
         buckets = _calendar(window, "hour", UTC)
         chosen = await self._series(tenant, actor, entity_ids, None, attr, None)
-        needs = {"n", "nnum", "sum", "avg"} | ({"min", "max"} if extremes else set())
+        needs = {"n", "avg"} | ({"min", "max"} if extremes else set())  # rollups add sums
         aggregates, layout = await self.history.aggregate(
             [s.sid for s in chosen], window, "observedAt", buckets, needs=frozenset(needs)
         )
@@ -273,7 +270,7 @@ class HistoryReader:
                 if mean is None:
                     continue
                 rows.append(
-                    HourRow(
+                    (
                         origin + row[1] * period,
                         float(mean),
                         row[n],
