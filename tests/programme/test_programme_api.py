@@ -4,12 +4,14 @@ rules (auditor, operator of its own city, partner holding a contract, public).""
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
+from openpyxl import Workbook
 
 from ngsi import BASE, SDM, headers
 from qala.app import create_app
@@ -18,6 +20,7 @@ from testkit import ADMIN_KEY
 
 API = "/api/v1/programme/programmes"
 P = f"{API}/smart-city"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def key(client: TestClient, role: str, tenant: str | None = None) -> tuple[str, dict[str, str]]:
@@ -368,6 +371,44 @@ def test_an_import_with_errors_imports_nothing_and_lists_each_row(client: TestCl
         ).status_code
         == 403
     )
+
+
+def test_a_workbook_is_imported_over_http_sheet_by_sheet_or_refused_whole(
+    client: TestClient,
+) -> None:
+    build(client)
+    book = Workbook()
+    projects = book.active
+    projects.title = "projects"
+    for row in (["id", "tenant", "title", "budget", "startDate"],
+                ["SHY-X1", "shymkent", "Bins", 250000000, datetime(2020, 1, 1)],
+                ["SHY-X2", "shymkent", "Stops", 0.5, datetime(2020, 1, 1)]):  # fmt: skip
+        projects.append(row)
+
+    def upload(workbook: Workbook) -> Any:
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        return client.post(
+            f"{P}/import", params={"reason": "passport"}, content=buffer.getvalue(),
+            headers={"Content-Type": XLSX},
+        )  # fmt: skip
+
+    failed = upload(book)
+    assert failed.status_code == 400, failed.text
+    assert [(e["sheet"], e["row"], e["column"]) for e in failed.json()["errors"]] == [
+        ("projects", 3, "budget")  # a floating-point amount of money
+    ]
+    ids = {p["id"] for p in client.get(f"{P}/projects").json()}
+    assert not {"SHY-X1", "SHY-X2"} & ids  # nothing of the refused workbook
+    projects["D3"] = "120000000.00"
+    done = upload(book)
+    assert done.status_code == 200, done.text
+    assert done.json()["imported"] == 2
+    listed = {p["id"]: p for p in client.get(f"{P}/projects").json()}
+    assert {"SHY-X1", "SHY-X2"} <= set(listed)
+    broken = client.post(f"{P}/import", content=b"PK not a workbook",
+                         headers={"Content-Type": XLSX})  # fmt: skip
+    assert broken.status_code == 400, broken.text
 
 
 def test_the_scheduled_verification_evaluates_every_deliverable(database_url: str) -> None:
