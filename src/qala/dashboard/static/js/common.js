@@ -79,15 +79,22 @@ const Qala = (() => {
     }
   }
 
+  /* The credential the page was loaded with: every request of the page is sent with it, so a
+     request still under way when the user signs in or out is not sent with another key than
+     the one the page's sections were chosen for. */
+  const loadedWith = sessionStorage.getItem(STORE);
   function credential() {
-    return sessionStorage.getItem(STORE);
+    return loadedWith;
   }
 
-  /* A request to this server's API with the user's credentials, the tenant and the Smart
-     Data Models @context (a JSON-LD identifier the server resolves itself). */
+  /* A request to this server's API with the user's credentials (`credential`: another one, to
+     check it), the tenant and the Smart Data Models @context (a JSON-LD identifier the server
+     resolves itself). */
   function api(path, options = {}) {
+    const { credential: given, ...rest } = options;
+    options = rest;
     const headers = new Headers(options.headers || {});
-    const key = credential();
+    const key = given !== undefined ? given : credential();
     if (key) headers.set("Authorization", `Bearer ${key}`);
     if (options.tenant !== undefined) headers.set("NGSILD-Tenant", options.tenant);
     if (options.context !== false) {
@@ -142,7 +149,7 @@ const Qala = (() => {
       const value = document.getElementById("credential").value.trim();
       if (!value) return;
       sessionStorage.setItem(STORE, value);
-      const check = await api("/qala/v1/tenants", { context: false });
+      const check = await api("/qala/v1/tenants", { context: false, credential: value });
       if (check.status === 401) {
         sessionStorage.removeItem(STORE);
         failed.hidden = false;
