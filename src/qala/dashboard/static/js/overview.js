@@ -234,13 +234,17 @@
     const state = section.querySelector(".section-state");
     const year = Indicators.year();
     const months = Indicators.lastMonths();
-    const [names, catalogue, compared] = await Promise.all([
-      Indicators.cities(spec), Indicators.catalogue(), Indicators.comparison(year),
-    ]);
+    const names = await Indicators.cities(spec);
     if (!names.length) {
       state.textContent = t("No cities on this server yet.");
       return;
     }
+    // the monthly series are asked at once, beside the year's comparison
+    const series = new Map();
+    for (const city of names) {
+      for (const id of Indicators.HEADLINE) series.set(`${city}|${id}`, Indicators.values(city, { indicator: id }));
+    }
+    const [catalogue, compared] = await Promise.all([Indicators.catalogue(), Indicators.comparison(year)]);
     const head = section.querySelector("thead tr");
     head.append(element("th", { scope: "col", text: t("Indicator") }));
     for (const city of names) {
@@ -278,9 +282,7 @@
     if (!shown && spec.compute) {
       section.querySelector(".headline-note").textContent = t("You may compute a city's indicators on the city's page.");
     }
-    const series = new Map();
     await Promise.all(cells.map(async ({ td, city, id, unit }) => {
-      if (!series.has(`${city}|${id}`)) series.set(`${city}|${id}`, Indicators.values(city, { indicator: id }));
       const stored = await series.get(`${city}|${id}`);
       td.append(Indicators.trendLine(Indicators.monthly(stored, id, months), unit));
     }));
