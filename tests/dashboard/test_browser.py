@@ -9,12 +9,17 @@ there too (``render.json``).
 from __future__ import annotations
 
 import json
+import math
 import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
 from basemap import make_basemap
 from dashkit import (
     ARTEFACTS,
@@ -122,6 +127,7 @@ def test_the_overview_shows_every_city_within_a_second_and_at_phone_width(
     phone = browsing.page(*PHONE)
     phone.goto(f"{seeded_server.url}/")
     ready(phone)
+    phone.wait_for_selector("html[data-sections=true]", state="attached")
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE[0], f"the overview is {width} px wide on a {PHONE[0]} px phone"
     screenshot(phone, "overview-phone")
@@ -147,6 +153,18 @@ def test_every_string_shown_comes_from_the_language_catalogue(
     page.goto(f"{seeded_server.url}/?lang={lang}")
     ready(page)
     assert page.get_attribute("html", "lang") == lang
+    # instants and months as Babel writes them (CLDR's patterns and names, from the server)
+    local = datetime(2026, 3, 20, 11, 5, tzinfo=UTC).astimezone(ZoneInfo("Asia/Almaty"))
+    locale = i18n.LOCALES[lang]
+    expected = (
+        get_datetime_format("medium", locale=locale)
+        .replace("{1}", format_date(local, "medium", locale=locale))
+        .replace("{0}", format_time(local, "short", locale=locale))
+    )
+    assert page.evaluate("Qala.time('2026-03-20T11:05:00Z', 'astana')") == expected
+    assert page.evaluate("Qala.month('2026-03', {fullYear: true})") == format_skeleton(
+        "yMMM", date(2026, 3, 1), locale=locale
+    )
     for url in ("/", "/dashboard/city/astana", "/dashboard/requests", "/dashboard/programme"):
         page.goto(f"{seeded_server.url}{url}")  # the language is remembered
         ready(page)
@@ -501,11 +519,19 @@ def api_json(seeded_server: Seeded, key: str | None, path: str, **params: Any) -
 
 
 def shown_number(value: float) -> str:
-    """A value as the page writes it in English: one decimal from 10, two below, none from
-    1,000, never more than the value has."""
+    """A value as the page writes it in English: none from 1,000, one decimal from 10, two from
+    1, two significant digits below; never more decimals than the value has."""
     size = abs(value)
-    places = 0 if size >= 1000 else 1 if size >= 10 else 2
-    fraction = "" if value == int(value) else repr(value).split(".")[1]
+    if size >= 1000:
+        places = 0
+    elif size >= 10:
+        places = 1
+    elif size >= 1 or size == 0:
+        places = 2
+    else:
+        places = min(8, 1 - math.floor(math.log10(size)))
+    digits = format(Decimal(repr(value)), "f")  # the shortest digits, as JavaScript's String
+    fraction = digits.split(".")[1] if "." in digits and value != int(value) else ""
     return f"{value:,.{min(places, len(fraction))}f}"
 
 

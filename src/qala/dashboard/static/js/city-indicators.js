@@ -92,7 +92,8 @@ const CityIndicators = (() => {
       axes: [
         {
           splits: () => xs.filter((i) => width >= 480 || (points.length - 1 - i) % 2 === 0), size: 30,
-          values: (u, splits) => splits.map((i) => (points[i] ? Indicators.monthName(points[i].label, i <= 1, true) : "")),
+          values: (u, splits) => splits.map((i) => (points[i]
+            ? Indicators.monthName(points[i].label, i !== splits[0] && !points[i].label.endsWith("-01")) : "")),
         },
         { values: (u, splits) => splits.map((v) => Qala.figure(v, 2)), size: 56 },
       ],

@@ -55,13 +55,10 @@ const Indicators = (() => {
     return out;
   }
 
-  /* A month label ("2026-03") in the language's words (мар. 26, Mar 26); `short`: without
-     the year, unless it is January or `withYear` (a chart's axis). */
-  function monthName(label, withYear = true, short = false) {
-    const [y, m] = label.split("-").map(Number);
-    const year = withYear || !short || m === 1 ? { year: "2-digit" } : {};
-    return new Intl.DateTimeFormat(config.numbers.tag, { month: "short", ...year, timeZone: "UTC" })
-      .format(new Date(Date.UTC(y, m - 1, 15)));
+  /* A month label ("2026-03") in the language's words (март 26 г., 26 ж. нау., Mar 26); `alone`:
+     the month's name only (a chart's axis). */
+  function monthName(label, alone = false) {
+    return Qala.month(label, { alone });
   }
 
   let catalogueOnce = null;
@@ -92,12 +89,17 @@ const Indicators = (() => {
     return entry && BETTER[entry.better] ? t(BETTER[entry.better]) : "";
   }
 
+  /* Decimals a value is shown with: none from 1,000, one from 10, two from 1, and below 1 two
+     significant digits (0,24; 0,00031): a small value never reads as 0. */
   function decimals(value) {
     const size = Math.abs(value);
-    return size >= 1000 ? 0 : size >= 10 ? 1 : 2;
+    if (size >= 1000) return 0;
+    if (size >= 10) return 1;
+    if (size >= 1 || size === 0) return 2;
+    return Math.min(8, 1 - Math.floor(Math.log10(size)));
   }
 
-  /* A value with its unit, in the locale's digits: 27,5 мкг/м³, 69,5 %, 0,37 per 100 000. */
+  /* A value with its unit, in the locale's digits: 27,5 мкг/м³, 69,5 %, 0,37 на 100 000 жителей. */
   function withUnit(value, unit) {
     const shown = Qala.figure(value, decimals(value));
     if (!unit) return shown;
