@@ -371,3 +371,29 @@ def test_the_indicators_sections_states_are_the_indicators_apis_own_read_rules(
         "auditor": (None, False),
         "admin": (None, True),
     }
+
+
+def test_the_indicators_sections_are_absent_where_the_capability_does_not_run() -> None:
+    from types import SimpleNamespace
+
+    from qala.dashboard.sections import section_states
+    from qala.hub import Actor
+
+    def server(*names: str, anonymous_role: str | None = "public") -> Any:
+        return SimpleNamespace(
+            capabilities=[SimpleNamespace(name=n) for n in names],
+            settings=SimpleNamespace(anonymous_role=anonymous_role),
+        )
+
+    visitor = Actor(id="anonymous", role="public", via="anonymous")
+    operator = Actor(id="key:1", role="city-operator", tenant="astana", via="key:1")
+    states = section_states(server("dashboard"), operator)
+    assert states["indicators"] == states["assessment"] == {"state": "absent"}
+    states = section_states(server("dashboard", "indicators"), operator)
+    assert states["indicators"] == {
+        "state": "open", "view": "indicators", "tenants": ["astana"], "compute": True,
+    }
+    states = section_states(server("dashboard", "indicators", anonymous_role=None), visitor)
+    assert states["indicators"] == {"state": "refused"}
+    states = section_states(server("dashboard", "indicators"), visitor)
+    assert states["indicators"]["state"] == "open" and states["indicators"]["compute"] is False
