@@ -242,7 +242,9 @@
     // the monthly series are asked at once, beside the year's comparison
     const series = new Map();
     for (const city of names) {
-      for (const id of Indicators.HEADLINE) series.set(`${city}|${id}`, Indicators.values(city, { indicator: id }));
+      for (const id of Indicators.HEADLINE) {
+        series.set(`${city}|${id}`, Indicators.values(city, { indicator: id }).catch(() => null));
+      }
     }
     const [catalogue, compared] = await Promise.all([Indicators.catalogue(), Indicators.comparison(year)]);
     const head = section.querySelector("thead tr");
@@ -284,7 +286,7 @@
     }
     await Promise.all(cells.map(async ({ td, city, id, unit }) => {
       const stored = await series.get(`${city}|${id}`);
-      td.append(Indicators.trendLine(Indicators.monthly(stored, id, months), unit));
+      if (stored) td.append(Indicators.trendLine(Indicators.monthly(stored, id, months), unit));
     }));
   }
 
