@@ -1,5 +1,6 @@
-"""Fixtures of the dashboard tests (defined in ``dashkit``): the seeded server and the browser."""
+"""Fixtures of the dashboard tests (defined in ``dashkit``): the seeded server, its indicators
+computed, and the browser."""
 
-from dashkit import browsing, chromium, seeded_server
+from dashkit import browsing, chromium, indicators, seeded_server
 
-__all__ = ["browsing", "chromium", "seeded_server"]
+__all__ = ["browsing", "chromium", "indicators", "seeded_server"]

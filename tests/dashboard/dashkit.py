@@ -6,8 +6,10 @@ the NGSI-LD API (with 48 hours of PM2.5 history for Astana's stations through th
 API). Astana shares air quality and transport stops with the public and streetlights with its
 partners. The programme monitor's demo programme (ten projects in the five cities, verified
 against these entities) and a year of Open311 requests (240 a city, the recent ones open) are
-loaded by their own seeders, as ``qala demo`` loads them. Every request the browser makes to
-another host is refused and recorded: a test fails when there is any.
+loaded by their own seeders, as ``qala demo`` loads them. The ``indicators`` fixture adds
+city statistics and some months of PM2.5 and computes the indicators through their API
+(``seed_indicators``). Every request the browser makes to another host is refused and
+recorded: a test fails when there is any.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -173,6 +176,105 @@ def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         thread.join(timeout=10)
 
 
+#: The indicators: cities whose City entity (population, area) is seeded — elsewhere the
+#: per-resident indicators are not computable, and say why; cities computed for the current
+#: year and each of the last twelve months, and for the year only. Karaganda is computed for
+#: nothing: its values are "not computed yet" (until a test computes them from its page).
+STATISTICS_CITIES = ("astana", "almaty")
+MONTHLY_CITIES = ("astana",)
+YEARLY_CITIES = ("almaty", "shymkent", "aktobe")
+INDICATOR_ZONE = "Asia/Almaty"
+
+
+def current_year() -> str:
+    return str(datetime.now(ZoneInfo(INDICATOR_ZONE)).year)
+
+
+def last_months(count: int = 12) -> list[str]:
+    """The labels of the last ``count`` months in the indicators' zone, the current one last."""
+    today = datetime.now(ZoneInfo(INDICATOR_ZONE))
+    out = []
+    for back in range(count - 1, -1, -1):
+        index = today.year * 12 + today.month - 1 - back
+        out.append(f"{index // 12}-{index % 12 + 1:02d}")
+    return out
+
+
+@dataclass
+class Computed:
+    """What the indicators fixture computed: the periods per city."""
+
+    year: str
+    months: list[str]
+    periods: dict[str, list[str]]
+
+
+def seed_indicators(seeded: Seeded) -> Computed:
+    """City statistics and some months of PM2.5 through the NGSI-LD and temporal APIs, then
+    the indicators computed through ``POST /api/v1/indicators/compute`` (Astana's by its
+    operator, the others by the admin)."""
+    from qala.demo import cities
+    from qala.demo.seed import city_entity
+
+    year, months = current_year(), last_months()
+    with seeded.client() as admin:
+        for city in STATISTICS_CITIES:
+            response = admin.post(
+                "/ngsi-ld/v1/entityOperations/upsert",
+                json=[city_entity(cities()[city])],
+                headers={"NGSILD-Tenant": city, "Content-Type": "application/json"},
+            )
+            assert response.status_code in (201, 204), response.text
+        # a day of hourly PM2.5 (20 hours: a daily mean) at Astana's stations in each of the
+        # three months before this one, so its PM2.5 has a monthly series
+        stations = [e for e in seeded.entities["astana"] if e["type"] == "AirQualityObserved"]
+        since = datetime.fromisoformat(f"{months[0]}-01T00:00:00+05:00").astimezone(UTC)
+        for station in stations:  # in service since before the first month: its past loaded
+            response = admin.post(
+                f"/ngsi-ld/v1/entities/{station['id']}/attrs",
+                json={"dateCreated": {"type": "Property", "value": {
+                    "@type": "DateTime", "@value": since.strftime("%Y-%m-%dT%H:%M:%SZ")}}},
+                headers={"NGSILD-Tenant": "astana", "Content-Type": "application/json"},
+            )
+            assert response.status_code == 204, response.text
+        for back, label in enumerate(reversed(months[:-1][-3:]), start=1):
+            first = datetime.fromisoformat(f"{label}-10T00:00:00+05:00").astimezone(UTC)
+            for station in stations:
+                values = [
+                    {
+                        "type": "Property",
+                        "value": round(18 + 4 * back + (hour % 5) * 0.5, 1),
+                        "observedAt": (first + timedelta(hours=hour)).strftime(
+                            "%Y-%m-%dT%H:%M:%SZ"
+                        ),
+                    }
+                    for hour in range(20)
+                ]
+                response = admin.post(
+                    f"/ngsi-ld/v1/temporal/entities/{station['id']}/attrs",
+                    json={"pm25": values},
+                    headers={"NGSILD-Tenant": "astana", "Content-Type": "application/json"},
+                )
+                assert response.status_code == 204, response.text
+        plan = {city: [year, *months] for city in MONTHLY_CITIES}
+        plan.update({city: [year] for city in YEARLY_CITIES})
+        with seeded.client(key=seeded.keys["operator"]) as operator:
+            for city, periods in plan.items():
+                who = operator if city == "astana" else admin
+                for period in periods:
+                    response = who.post(
+                        "/api/v1/indicators/compute", json={"tenant": city, "period": period}
+                    )
+                    assert response.status_code == 200, response.text
+    return Computed(year=year, months=months, periods=plan)
+
+
+@pytest.fixture(scope="module")
+def indicators(seeded_server: Seeded) -> Computed:
+    """The seeded server with its indicators computed (``seed_indicators``)."""
+    return seed_indicators(seeded_server)
+
+
 def browser_missing() -> str | None:
     if shutil.which(CHROMIUM) is None:
         return f"{CHROMIUM} is not installed (Debian package chromium; make test installs it)"
@@ -197,9 +299,11 @@ class Browsing:
     base: str
     elsewhere: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    contexts: list[Any] = field(default_factory=list)
 
     def page(self, width: int = 1366, height: int = 900) -> Any:
         context = self.browser.new_context(viewport={"width": width, "height": height})
+        self.contexts.append(context)
         page = context.new_page()
 
         def only_qala(route: Any) -> None:
@@ -241,12 +345,21 @@ def chromium() -> Iterator[Any]:
 def browsing(chromium: Any, seeded_server: Seeded) -> Iterator[Browsing]:
     session = Browsing(chromium, seeded_server.url)
     yield session
-    assert not session.elsewhere, f"requests to other hosts: {session.elsewhere}"
-    assert not session.errors, f"errors in the page: {session.errors}"
+    try:
+        assert not session.elsewhere, f"requests to other hosts: {session.elsewhere}"
+        assert not session.errors, f"errors in the page: {session.errors}"
+    finally:
+        # the test's pages are closed: their live streams end, and the server may stop at once
+        for context in session.contexts:
+            context.close()
+
+
+def screenshot_path(name: str) -> Path:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTEFACTS / f"{name}.png"
 
 
 def screenshot(page: Any, name: str) -> Path:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTEFACTS / f"{name}.png"
+    path = screenshot_path(name)
     page.screenshot(path=str(path), full_page=True)
     return path

@@ -9,13 +9,28 @@ there too (``render.json``).
 from __future__ import annotations
 
 import json
+import math
 import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
 from basemap import make_basemap
-from dashkit import ARTEFACTS, Browsing, Seeded, database, screenshot, start_server
+from dashkit import (
+    ARTEFACTS,
+    Browsing,
+    Computed,
+    Seeded,
+    database,
+    screenshot,
+    screenshot_path,
+    start_server,
+)
 
 from qala.config import Settings
 from qala.dashboard import i18n
@@ -23,6 +38,15 @@ from qala.dashboard import i18n
 pytestmark = pytest.mark.browser
 
 PHONE = (390, 844)
+CITIES = ["astana", "almaty", "shymkent", "aktobe", "karaganda"]
+#: The headline indicators of the overview, in its order (static/js/indicators.js).
+HEADLINE = [
+    "iso37120:8.1",
+    "iso37122:7.6",
+    "qala:governance/requests-within-sla",
+    "qala:energy/ev-charging-points",
+    "u4ssc:economy/dynamic-public-transport-information",
+]
 #: Visible texts that are the same in every language (names, symbols).
 SAME_EVERYWHERE = {"Qala", "PM2.5", "PM10", "NO₂", *i18n.AUTONYMS.values()}
 
@@ -68,7 +92,7 @@ def visible_texts(page: Any) -> list[str]:
 
 
 def test_the_overview_shows_every_city_within_a_second_and_at_phone_width(
-    browsing: Browsing, seeded_server: Seeded
+    browsing: Browsing, seeded_server: Seeded, indicators: Computed
 ) -> None:
     timings: dict[str, float] = {}
     page = browsing.page()
@@ -99,15 +123,22 @@ def test_the_overview_shows_every_city_within_a_second_and_at_phone_width(
     page.goto(f"{seeded_server.url}/dashboard/city/astana")
     timings["city, first load"] = ready(page)
     timings["city"] = best_of_three(page)
+    # the public reads the city's indicators (computed by the city) and computes none
+    page.wait_for_selector("html[data-sections=true]", state="attached")
+    assert page.locator("#city-indicators tbody tr").count() > 0
+    assert page.locator("#city-headline dd[data-indicator]").count() == len(HEADLINE)
+    assert page.locator("#compute-form").is_hidden()
     screenshot(page, "city-desktop")
     phone = browsing.page(*PHONE)
     phone.goto(f"{seeded_server.url}/")
     ready(phone)
+    phone.wait_for_selector("html[data-sections=true]", state="attached")
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE[0], f"the overview is {width} px wide on a {PHONE[0]} px phone"
     screenshot(phone, "overview-phone")
     phone.goto(f"{seeded_server.url}/dashboard/city/astana")
     ready(phone)
+    phone.wait_for_selector("html[data-sections=true]", state="attached")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE[0]
     screenshot(phone, "city-phone")
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
@@ -119,7 +150,7 @@ def test_the_overview_shows_every_city_within_a_second_and_at_phone_width(
 
 @pytest.mark.parametrize("lang", ["ru", "kk", "en"])
 def test_every_string_shown_comes_from_the_language_catalogue(
-    browsing: Browsing, seeded_server: Seeded, lang: str
+    browsing: Browsing, seeded_server: Seeded, indicators: Computed, lang: str
 ) -> None:
     english = {m for m, text in i18n.js_messages("ru").items() if text != m}
     english -= SAME_EVERYWHERE
@@ -128,6 +159,18 @@ def test_every_string_shown_comes_from_the_language_catalogue(
     page.goto(f"{seeded_server.url}/?lang={lang}")
     ready(page)
     assert page.get_attribute("html", "lang") == lang
+    # instants and months as Babel writes them (CLDR's patterns and names, from the server)
+    local = datetime(2026, 3, 20, 11, 5, tzinfo=UTC).astimezone(ZoneInfo("Asia/Almaty"))
+    locale = i18n.LOCALES[lang]
+    expected = (
+        get_datetime_format("medium", locale=locale)
+        .replace("{1}", format_date(local, "medium", locale=locale))
+        .replace("{0}", format_time(local, "short", locale=locale))
+    )
+    assert page.evaluate("Qala.time('2026-03-20T11:05:00Z', 'astana')") == expected
+    assert page.evaluate("Qala.month('2026-03', {fullYear: true})") == format_skeleton(
+        "yMMM", date(2026, 3, 1), locale=locale
+    )
     for url in ("/", "/dashboard/city/astana", "/dashboard/requests", "/dashboard/programme"):
         page.goto(f"{seeded_server.url}{url}")  # the language is remembered
         ready(page)
@@ -138,15 +181,31 @@ def test_every_string_shown_comes_from_the_language_catalogue(
         if lang != "en":
             untranslated = sorted({text for text in texts if text in english})
             assert not untranslated, f"{url} in {lang}: {untranslated}"
+        if url == "/":  # the indicators' titles are the catalogue's, in the language
+            catalogue = api_json(seeded_server, None, "/api/v1/indicators/catalogue", lang=lang)
+            titles = {i["id"]: i["title"] for i in catalogue}
+            shown = page.locator("[data-section=indicators] tbody th .indicator-title")
+            assert shown.all_inner_texts() == [titles[i] for i in HEADLINE]
+            assert translations["Headline indicators"] in texts
 
 
 def test_layers_are_toggled_and_a_popup_shows_the_latest_values_and_a_sparkline(
-    browsing: Browsing, seeded_server: Seeded
+    browsing: Browsing, seeded_server: Seeded, indicators: Computed
 ) -> None:
     page = browsing.page()
     sign_in(page, seeded_server, "operator")  # streetlights are not open data in Astana
     page.goto(f"{seeded_server.url}/dashboard/city/astana?lang=en")
     ready(page)
+    # the city's operator may compute its indicators: the page offers it (and only then:
+    # tests of the public and an auditor); what it compares is what it reads, its own city
+    page.wait_for_selector("html[data-sections=true]", state="attached")
+    assert indicator_states(page) == ("open", "open")
+    assert page.locator("#compute-form").is_visible()
+    assert page.locator("#compute").inner_text() == (
+        f"Compute the indicators for {indicators.year} and the last twelve months"
+    )
+    compared = page.locator("#comparison-table tbody tr")
+    assert [r.get_attribute("data-tenant") for r in compared.all()] == ["astana"]
     lights = page.locator("#layer-lights")
     assert lights.is_checked()
     assert page.locator("#summary tr[data-layer=lights]").count() > 0
@@ -317,12 +376,27 @@ def overview_as(browsing: Browsing, seeded_server: Seeded, key: str | None) -> A
     return page
 
 
+def headline_columns(page: Any) -> list[str | None]:
+    return [
+        th.get_attribute("data-tenant")
+        for th in page.locator("[data-section=indicators] thead th[data-tenant]").all()
+    ]
+
+
+def assessment_rows(page: Any) -> list[str | None]:
+    rows = page.locator("[data-section=assessment] tbody tr")
+    return [r.get_attribute("data-tenant") for r in rows.all()]
+
+
 def test_the_overviews_sections_follow_what_each_role_may_read(
-    browsing: Browsing, seeded_server: Seeded
+    browsing: Browsing, seeded_server: Seeded, indicators: Computed
 ) -> None:
     page = overview_as(browsing, seeded_server, None)
     assert page.locator("[data-section=programme]").get_attribute("data-state") == "refused"
     assert page.locator("[data-section=programme] tbody tr").count() == 0
+    # the indicators API reads every city to the public
+    assert indicator_states(page) == ("open", "open")
+    assert headline_columns(page) == assessment_rows(page) == CITIES
     # an operator of Astana: Astana's projects and Astana's back-office figures only
     page = overview_as(browsing, seeded_server, "operator")
     programme = page.locator("[data-section=programme]")
@@ -336,6 +410,9 @@ def test_the_overviews_sections_follow_what_each_role_may_read(
     ]
     within = requests.locator("tr[data-tenant=astana] td").nth(4).inner_text()
     assert within.endswith("%"), within
+    # its indicators and assessment: Astana's only
+    assert indicator_states(page) == ("open", "open")
+    assert headline_columns(page) == assessment_rows(page) == ["astana"]
     # an auditor: every city's money, flags and figures
     page = overview_as(browsing, seeded_server, "auditor")
     rows = page.locator("[data-section=programme] tbody tr")
@@ -348,6 +425,8 @@ def test_the_overviews_sections_follow_what_each_role_may_read(
     high = int(almaty.locator("td").nth(5).inner_text())
     assert high > 0  # Almaty's air-quality network is paid, claimed met and silent
     assert page.locator("[data-section=requests] tbody tr").count() == 5
+    assert headline_columns(page) == assessment_rows(page) == CITIES
+    # every request answered: the browsing fixture fails the test on any failed one
 
 
 def test_the_programme_page_shows_money_against_delivery_and_the_flags_with_history(
@@ -446,3 +525,245 @@ def test_the_city_map_has_a_layer_of_open_requests_by_sla_state(
     section = page.locator("[data-section=requests] .section-state").inner_text()
     assert section == f"{shown} open requests filed in the last 90 days."
     screenshot(page, "city-requests-layer")
+
+
+def api_json(seeded_server: Seeded, key: str | None, path: str, **params: Any) -> Any:
+    with seeded_server.client(key=key) as client:
+        response = client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+def shown_number(value: float) -> str:
+    """A value as the page writes it in English: none from 1,000, one decimal from 10, two from
+    1, two significant digits below; never more decimals than the value has."""
+    size = abs(value)
+    if size >= 1000:
+        places = 0
+    elif size >= 10:
+        places = 1
+    elif size >= 1 or size == 0:
+        places = 2
+    else:
+        places = min(8, 1 - math.floor(math.log10(size)))
+    digits = format(Decimal(repr(value)), "f")  # the shortest digits, as JavaScript's String
+    fraction = digits.split(".")[1] if "." in digits and value != int(value) else ""
+    return f"{value:,.{min(places, len(fraction))}f}"
+
+
+def test_the_overview_shows_the_assessment_and_headline_indicators_as_the_api_gives_them(
+    browsing: Browsing, seeded_server: Seeded, indicators: Computed
+) -> None:
+    page = browsing.page()
+    page.goto(f"{seeded_server.url}/?lang=en")
+    page.wait_for_selector("html[data-sections=true]", state="attached")
+    year = indicators.year
+    # the national assessment score: per city what the API says (the public's view of it)
+    assessment = page.locator("[data-section=assessment]")
+    assert assessment.get_attribute("data-state") == "open"
+    assert assessment.locator("tbody tr").count() == 5
+    for city in CITIES:
+        result = api_json(
+            seeded_server, None, "/api/v1/indicators/assessment", tenant=city, period=year
+        )
+        row = assessment.locator(f"tr[data-tenant={city}]")
+        score = row.locator("td.score")
+        if result["total"] is None:
+            assert score.get_attribute("data-total") == ""
+            assert score.inner_text() == f"Not computable: {result['reason']}"
+        else:
+            assert float(score.get_attribute("data-total")) == result["total"]
+        for area in result["areas"]:
+            cell = row.locator(f"td[data-area='{area['id']}']").inner_text()
+            assert cell == ("—" if area["points"] is None else cell), cell
+            if area["points"] is not None:
+                assert cell.startswith(f"{area['points']} ("), cell
+    # the headline indicators, side by side: the year's value, rank or reason, as compared
+    headline = page.locator("[data-section=indicators]")
+    assert headline.get_attribute("data-state") == "open"
+    compared = {
+        c["indicator"]: c
+        for c in api_json(seeded_server, None, "/api/v1/indicators/comparison", period=year)
+    }
+    rows = headline.locator("tbody tr")
+    assert [r.get_attribute("data-indicator") for r in rows.all()] == HEADLINE
+    values_shown = reasons_shown = 0
+    for indicator in HEADLINE:
+        standings = {s["tenant"]: s for s in compared[indicator]["cities"]}
+        missing = {m["tenant"]: m["reason"] for m in compared[indicator]["missing"]}
+        for city in CITIES:
+            cell = headline.locator(f"tr[data-indicator='{indicator}'] td[data-tenant={city}]")
+            figure = cell.locator(".figure")
+            if city in standings:
+                value = standings[city]["value"]
+                shown = figure.locator(".value")
+                assert float(shown.get_attribute("data-value")) == value
+                assert shown.inner_text().split("\xa0")[0] == shown_number(value)
+                assert shown.get_attribute("href").endswith(
+                    f"/dashboard/city/{city}?indicator={quote(indicator, safe='')}#indicators"
+                )
+                rank = f"rank {standings[city]['rank']} of {len(standings)}"
+                assert cell.locator(".rank").inner_text() == rank
+                values_shown += 1
+            elif city in missing and missing[city] != "no value":
+                assert figure.get_attribute("data-kind") == "not-computable"
+                assert figure.inner_text() == f"Not computable: {missing[city]}"
+                reasons_shown += 1
+            else:
+                assert figure.inner_text() == f"Not computed for {year} yet"
+    assert values_shown >= 10 and reasons_shown >= 3  # no daily PM2.5 means; no population
+    # Karaganda has nothing computed; the others' requests within SLA have a trend line
+    assert "Not computed for" in headline.locator("td[data-tenant=karaganda]").first.inner_text()
+    series = api_json(
+        seeded_server, None, "/api/v1/indicators/values",
+        tenant="astana", indicator="qala:governance/requests-within-sla",
+    )
+    monthly = [
+        v for v in series
+        if v["period"]["label"] in indicators.months and v["kind"] == "measured"
+    ]
+    trend = headline.locator(
+        "tr[data-indicator='qala:governance/requests-within-sla'] td[data-tenant=astana] .trend"
+    )
+    assert trend.get_attribute("data-months") == str(len(monthly))
+    assert len(monthly) >= 10  # a year of requests: a value for most months
+    assert trend.locator("svg polyline").count() >= 1
+    headline.screenshot(path=str(screenshot_path("overview-indicators-desktop")))
+
+
+def test_the_city_page_shows_the_series_the_comparison_the_gaps_and_the_assessment(
+    browsing: Browsing, seeded_server: Seeded, indicators: Computed
+) -> None:
+    key = seeded_server.keys["auditor"]
+    year = indicators.year
+    page = browsing.page()
+    sign_in(page, seeded_server, "auditor")
+    page.goto(f"{seeded_server.url}/dashboard/city/astana?lang=en&indicator=iso37120:8.1")
+    page.wait_for_selector("html[data-sections=true]", state="attached")
+    section = page.locator("[data-section=indicators]")
+    stored = api_json(seeded_server, key, "/api/v1/indicators/values", tenant="astana")
+    of_year = {v["indicator"]: v for v in stored if v["period"]["label"] == year}
+    rows = section.locator("#city-indicators tbody tr")
+    assert {r.get_attribute("data-indicator") for r in rows.all()} == set(of_year)
+    for indicator, value in of_year.items():
+        figure = section.locator(f"#city-indicators tr[data-indicator='{indicator}'] .figure")
+        if value["kind"] == "measured":
+            assert float(figure.locator(".value").get_attribute("data-value")) == value["value"]
+        else:  # never a number: the reason the API gives
+            assert figure.inner_text() == f"Not computable: {value['reason']}"
+    assert any(v["kind"] == "not-computable" for v in of_year.values())
+    # the chosen indicator: its monthly values (chart and table), as stored
+    detail = page.locator("#indicator-detail")
+    assert detail.get_attribute("data-indicator") == "iso37120:8.1"
+    page.wait_for_selector("#indicator-detail .chart canvas")
+    months = {
+        v["period"]["label"]: v
+        for v in stored
+        if v["indicator"] == "iso37120:8.1" and v["period"]["kind"] == "month"
+    }
+    table = detail.locator("#series-table tbody tr")
+    assert [r.get_attribute("data-period") for r in table.all()] == indicators.months
+    measured = 0
+    for label in indicators.months:
+        figure = detail.locator(f"#series-table tr[data-period='{label}'] .figure")
+        value = months.get(label)
+        if value is None:
+            assert figure.inner_text() == "Not computed yet"
+        elif value["kind"] == "measured":
+            assert float(figure.locator(".value").get_attribute("data-value")) == value["value"]
+            measured += 1
+        else:
+            assert figure.inner_text() == f"Not computable: {value['reason']}"
+    assert measured >= 3  # the months with a day of PM2.5
+    caption = detail.locator("#series-caption").inner_text()
+    assert caption.startswith(f"{measured} of 12 months with a value"), caption
+    # the cities compared for the year
+    compared = next(
+        c for c in api_json(seeded_server, key, "/api/v1/indicators/comparison", period=year)
+        if c["indicator"] == "iso37120:8.1"
+    )
+    listed = [
+        r.get_attribute("data-tenant")
+        for r in detail.locator("#comparison-table tbody tr").all()
+    ]
+    assert listed == [
+        *(s["tenant"] for s in sorted(compared["cities"], key=lambda s: s["rank"])),
+        *(m["tenant"] for m in compared["missing"]),
+    ]
+    # where the city trails
+    gaps = api_json(seeded_server, key, "/api/v1/indicators/gaps", tenant="astana", period=year)
+    peers = page.locator("#gaps-peers li[data-indicator]")
+    assert [p.get_attribute("data-indicator") for p in peers.all()] == [
+        g["indicator"] for g in gaps["trailingPeers"]
+    ]
+    assert page.locator("#gaps-rankings tbody tr").count() == len(gaps["iese"]) + len(
+        gaps["imd"]["areas"]
+    )
+    # the assessment
+    result = api_json(
+        seeded_server, key, "/api/v1/indicators/assessment", tenant="astana", period=year
+    )
+    areas = page.locator("#assessment-areas tbody tr")
+    assert [a.get_attribute("data-area") for a in areas.all()] == [a["id"] for a in result["areas"]]
+    score = page.locator("#assessment-score")
+    if result["total"] is None:
+        assert score.inner_text() == f"Score not computable: {result['reason']}"
+    statuses = [
+        li.get_attribute("data-status")
+        for li in page.locator("#assessment-areas li[data-status]").all()
+    ]
+    assert statuses == [r["status"] for a in result["areas"] for r in a["requirements"]]
+    # the auditor reads but does not compute: no button
+    assert page.locator("#compute-form").is_hidden()
+    # another indicator chosen: the detail follows, and the address keeps it
+    page.click("#city-indicators button[data-indicator='qala:governance/requests-within-sla']")
+    page.wait_for_selector("#indicator-detail[data-indicator='qala:governance/requests-within-sla']")
+    assert "indicator=qala%3Agovernance%2Frequests-within-sla" in page.url
+    section.screenshot(path=str(screenshot_path("city-indicators-desktop")))
+    page.locator("[data-section=assessment]").screenshot(
+        path=str(screenshot_path("city-assessment-desktop"))
+    )
+
+
+def indicator_states(page: Any) -> tuple[str | None, str | None]:
+    return (
+        page.locator("[data-section=assessment]").get_attribute("data-state"),
+        page.locator("[data-section=indicators]").get_attribute("data-state"),
+    )
+
+
+def test_a_city_operator_computes_its_indicators_from_the_city_page(
+    browsing: Browsing, seeded_server: Seeded, indicators: Computed
+) -> None:
+    from testkit import ADMIN_KEY
+
+    with seeded_server.client(key=ADMIN_KEY) as admin:
+        grant = {"role": "city-operator", "name": "karaganda", "tenant": "karaganda"}
+        response = admin.post("/qala/v1/keys", json=grant)
+        assert response.status_code == 201, response.text
+        seeded_server.keys["karaganda"] = key = response.json()["key"]
+    page = browsing.page()
+    sign_in(page, seeded_server, "karaganda")
+    page.goto(f"{seeded_server.url}/dashboard/city/karaganda?lang=en")
+    page.wait_for_selector("html[data-sections=true]", state="attached")
+    state = page.locator("[data-section=indicators] .section-state").inner_text()
+    assert state == (
+        f"No indicator values have been computed for {indicators.year} yet. "
+        "You may compute them: they are read from the hub's data."
+    )
+    assert page.locator("#indicators-body").is_hidden()
+    page.click("#compute")
+    page.wait_for_selector("#compute-state:has-text('Computed')", timeout=60_000)
+    stored = api_json(
+        seeded_server, key, "/api/v1/indicators/values", tenant="karaganda", period=indicators.year
+    )
+    assert stored
+    rows = page.locator("#city-indicators tbody tr")
+    assert {r.get_attribute("data-indicator") for r in rows.all()} == {
+        v["indicator"] for v in stored
+    }
+    monthly = api_json(
+        seeded_server, key, "/api/v1/indicators/values",
+        tenant="karaganda", period=indicators.months[0],
+    )
+    assert monthly  # the twelve months were computed too

@@ -287,3 +287,113 @@ def test_the_live_stream_tells_each_caller_only_of_what_it_may_read(
     event = next(e for e in streams["public"].events if e["id"] == station)
     assert event["type"] == ["AirQualityObserved"] and event["kind"] == "update"
     assert set(event) == {"id", "type", "kind", "at"}  # no values: the page reads them again
+
+
+def config_of(page: str) -> dict[str, Any]:
+    raw = re.search(r'<script type="application/json" id="qala-config">(.*?)</script>', page, re.S)
+    assert raw
+    loaded: dict[str, Any] = orjson.loads(raw.group(1).replace("<\\/", "</"))
+    return loaded
+
+
+def test_the_indicators_sections_are_on_the_overview_and_the_city_page(
+    dashboard: TestClient,
+) -> None:
+    overview = dashboard.get("/").text
+    assert 'data-section="assessment"' in overview and 'data-section="indicators"' in overview
+    city = dashboard.get("/dashboard/city/astana").text
+    assert 'data-section="assessment"' in city and 'data-section="indicators"' in city
+    assert "/dashboard/static/js/indicators.js" in city and "city-indicators.js" in city
+
+
+def test_without_an_anonymous_role_the_indicators_are_refused_to_a_visitor_without_a_key(
+    dashboard: TestClient,
+) -> None:
+    # the server gives requests without credentials no role: the indicators API answers 401,
+    # so the page's sections say so instead of asking it
+    sections = config_of(dashboard.get("/").text)["sections"]
+    assert sections["assessment"] == {"state": "refused"}
+    assert sections["indicators"] == {"state": "refused"}
+    assert dashboard.get("/api/v1/indicators/catalogue").status_code == 401
+    assert dashboard.get("/api/v1/indicators/comparison").status_code == 401
+
+
+CITIES = ("astana", "almaty", "shymkent", "aktobe", "karaganda")
+#: A period far from the test's data: computing it changes nothing the other tests read.
+FAR_PERIOD = "2020-01"
+
+
+def test_the_indicators_sections_states_are_the_indicators_apis_own_read_rules(
+    seeded_server: Seeded,
+) -> None:
+    """For each role, the states the server gives the page are what the indicators API does:
+    every city named (or every city, for ``null``) is read, every other is refused, and the
+    page offers computing exactly where the API computes."""
+    from testkit import ADMIN_KEY
+
+    roles = {
+        "public": None,
+        "operator": seeded_server.keys["operator"],
+        "partner": seeded_server.keys["partner"],
+        "auditor": seeded_server.keys["auditor"],
+        "admin": ADMIN_KEY,
+    }
+    seen = {}
+    for role, key in roles.items():
+        with seeded_server.client(key=key) as client:
+            if key is None:  # the public view: the page's own configuration
+                sections = config_of(client.get("/").text)["sections"]
+            else:
+                response = client.get("/api/v1/dashboard/sections")
+                assert response.status_code == 200, response.text
+                sections = response.json()["sections"]
+            spec = sections["indicators"]
+            assert sections["assessment"] == spec, role
+            assert spec["state"] == "open", role
+            seen[role] = (spec["tenants"], spec["compute"])
+            for city in CITIES:
+                readable = spec["tenants"] is None or city in spec["tenants"]
+                for path in ("/api/v1/indicators/values", "/api/v1/indicators/gaps"):
+                    response = client.get(path, params={"tenant": city, "period": FAR_PERIOD})
+                    assert response.status_code == (200 if readable else 403), (role, city, path)
+            for city in ("astana", "almaty"):
+                readable = spec["tenants"] is None or city in spec["tenants"]
+                response = client.post(
+                    "/api/v1/indicators/compute", json={"tenant": city, "period": FAR_PERIOD}
+                )
+                expected = 200 if readable and spec["compute"] else 403
+                assert response.status_code == expected, (role, city, response.text)
+            assert client.get("/api/v1/indicators/comparison").status_code == 200
+    assert seen == {
+        "public": (None, False),
+        "operator": (["astana"], True),
+        "partner": (["astana"], False),
+        "auditor": (None, False),
+        "admin": (None, True),
+    }
+
+
+def test_the_indicators_sections_are_absent_where_the_capability_does_not_run() -> None:
+    from types import SimpleNamespace
+
+    from qala.dashboard.sections import section_states
+    from qala.hub import Actor
+
+    def server(*names: str, anonymous_role: str | None = "public") -> Any:
+        return SimpleNamespace(
+            capabilities=[SimpleNamespace(name=n) for n in names],
+            settings=SimpleNamespace(anonymous_role=anonymous_role),
+        )
+
+    visitor = Actor(id="anonymous", role="public", via="anonymous")
+    operator = Actor(id="key:1", role="city-operator", tenant="astana", via="key:1")
+    states = section_states(server("dashboard"), operator)
+    assert states["indicators"] == states["assessment"] == {"state": "absent"}
+    states = section_states(server("dashboard", "indicators"), operator)
+    assert states["indicators"] == {
+        "state": "open", "view": "indicators", "tenants": ["astana"], "compute": True,
+    }
+    states = section_states(server("dashboard", "indicators", anonymous_role=None), visitor)
+    assert states["indicators"] == {"state": "refused"}
+    states = section_states(server("dashboard", "indicators"), visitor)
+    assert states["indicators"]["state"] == "open" and states["indicators"]["compute"] is False

@@ -15,14 +15,23 @@ symbol for KZT is the code. Times are shown in the city's zone.
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_datetime, get_timezone
+from babel.dates import (
+    format_datetime,
+    format_skeleton,
+    get_date_format,
+    get_datetime_format,
+    get_month_names,
+    get_period_names,
+    get_time_format,
+    get_timezone,
+)
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_compact_decimal, format_currency, format_decimal
@@ -133,6 +142,35 @@ def number_symbols(lang: str) -> dict[str, Any]:
             for power in (3, 6, 9)
         },
         "tenge": format_money(Decimal("1"), lang).replace("1.00", "{n}").replace("1,00", "{n}"),
+        **month_names(lang),
+    }
+
+
+def month_names(lang: str) -> dict[str, Any]:
+    """The months' abbreviated names (stand-alone) and how a month of a year is written, with
+    ``{month}`` and ``{year}``: ``март 2026 г.``, ``2026 ж. нау.``, ``Mar 2026``; and CLDR's
+    patterns of an instant (medium date, short time). From Babel, since a browser's own data
+    may lack a language (Chromium writes Kazakh months as ``M01``)."""
+    locale = LOCALES[language(lang)]
+    names = get_month_names("abbreviated", context="stand-alone", locale=locale)
+    march = format_skeleton("yMMM", date(2026, 3, 1), locale=locale)
+    pattern = march.replace("2026", "{year}").replace(names[3], "{month}", 1)
+    if "{month}" not in pattern:  # the format's own name of March differs from the stand-alone
+        pattern = "{month} {year}"
+    formats = get_month_names("abbreviated", context="format", locale=locale)
+    periods = get_period_names("abbreviated", locale=locale)
+    return {
+        "months": [names[m] for m in range(1, 13)],
+        "monthYear": pattern,
+        # an instant as Babel writes it (the scripts fill CLDR's patterns themselves)
+        "dateTime": {
+            "date": get_date_format("medium", locale=locale).pattern,
+            "time": get_time_format("short", locale=locale).pattern,
+            "join": get_datetime_format("medium", locale=locale),
+            "months": [formats[m] for m in range(1, 13)],
+            "am": periods.get("am", "AM"),
+            "pm": periods.get("pm", "PM"),
+        },
     }
 
 

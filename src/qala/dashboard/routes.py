@@ -26,7 +26,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response, StreamingR
 from qala import openapi
 from qala.dashboard import i18n
 from qala.dashboard.live import Listener, LiveFeed
-from qala.dashboard.sections import actor_summary, running, section_states
+from qala.dashboard.sections import actor_summary, section_states
 from qala.demo import CONTEXT, cities
 from qala.hub import NotFound
 from qala.ngsild import http
@@ -145,9 +145,6 @@ def _page(request: Request, template: str, page: str, **extra: Any) -> HTMLRespo
         config=orjson.dumps(config).decode().replace("</", "<\\/"),
         generated=i18n.format_time(datetime.now(UTC), lang, "Asia/Almaty"),
         path=request.url.path,
-        # the indicators' figures are not drawn yet: their sections appear only to say that
-        # the capability is not on this server, never as an empty frame
-        indicators_absent="indicators" not in running(svc),
         **extra,
     )
     response = HTMLResponse(body, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
@@ -255,8 +252,9 @@ _SECTIONS_SCHEMA = {
             "description": (
                 "Per section (assessment, indicators, programme, requests): state 'absent' "
                 "(the capability does not run here), 'refused' (the caller's role reads none "
-                "of it) or 'open', with the view the page uses and the cities it may read "
-                "(null: every city)"
+                "of it) or 'open', with the view the page uses, the cities it may read "
+                "(null: every city) and, for the indicators, whether the caller may compute "
+                "them"
             ),
             "additionalProperties": {
                 "type": "object",
@@ -265,6 +263,7 @@ _SECTIONS_SCHEMA = {
                     "state": {"type": "string", "enum": ["absent", "refused", "open"]},
                     "view": {"type": "string"},
                     "tenants": {"type": ["array", "null"], "items": {"type": "string"}},
+                    "compute": {"type": "boolean"},
                 },
             },
         },

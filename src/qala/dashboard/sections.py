@@ -12,7 +12,8 @@ would refuse it. Each section is in one of three states:
   failing request);
 * ``open``: the page reads it; ``view`` says which of the capability's APIs (``figures``:
   the Open311 back office; ``public``: the public GeoReport API) and ``tenants`` the cities
-  it may read (``null``: every city it finds).
+  it may read (``null``: every city it finds); the indicators' sections say too whether the
+  caller may ``compute`` the indicators of those cities.
 
 The rules are the capabilities' own (docs/programme.md, docs/open311.md, docs/indicators.md);
 the capabilities still decide every request.
@@ -36,6 +37,8 @@ CAPABILITY = {
 PROGRAMME_READERS = (access.ADMIN, access.AUDITOR, access.OPERATOR, access.PARTNER)
 #: Roles that read the Open311 back office, its figures included.
 OFFICE_READERS = (access.ADMIN, access.OPERATOR, access.AUDITOR)
+#: Roles that compute a city's indicators (the city's operators; admins): docs/indicators.md.
+INDICATOR_COMPUTERS = (access.ADMIN, access.OPERATOR)
 
 
 def running(svc: Services) -> set[str]:
@@ -79,8 +82,23 @@ def section_states(svc: Services, actor: Actor) -> dict[str, dict[str, Any]]:
                 "tenants": _open311_cities(svc, actor if staff else Actor(role=access.PUBLIC)),
             }
         else:
-            out[key] = {"state": "open", "view": "indicators", "tenants": _bound(actor)}
+            out[key] = _indicators(svc, actor)
     return out
+
+
+def _indicators(svc: Services, actor: Actor) -> dict[str, Any]:
+    """The indicators API reads a city to every role that may act in it (an actor bound to a
+    city reads that city only) — but only with credentials, unless the server gives requests
+    without them a role (``QALA_ANONYMOUS_ROLE``): the dashboard's pages are open to everyone,
+    the API is not. Computing: the city's operators and admins."""
+    if actor.via == "anonymous" and not svc.settings.anonymous_role:
+        return {"state": "refused"}
+    return {
+        "state": "open",
+        "view": "indicators",
+        "tenants": _bound(actor),
+        "compute": actor.role in INDICATOR_COMPUTERS,
+    }
 
 
 def actor_summary(actor: Actor) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 /* The city page: a Leaflet map over the shipped city outlines (and the operator's .pmtiles
    street basemap when there is one), a clustered layer per entity type read by bounding box
    from the NGSI-LD API, a popup with the latest values and a uPlot sparkline from the temporal
-   API, and live changes from /api/v1/dashboard/events. */
+   API, and live changes from /api/v1/dashboard/events; the city's indicators and assessment
+   below (city-indicators.js). */
 "use strict";
 
 (() => {
@@ -493,7 +494,9 @@
       moving = setTimeout(() => LAYERS.filter((l) => l.checkbox.checked && !l.custom).forEach(load), 250);
     });
     live();
-    Qala.fillSections({ requests: fillRequests });
+    Qala.fillSections({
+      requests: fillRequests, indicators: CityIndicators.fillIndicators, assessment: CityIndicators.fillAssessment,
+    });
   }
 
   document.addEventListener("DOMContentLoaded", main);

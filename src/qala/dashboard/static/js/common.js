@@ -66,28 +66,79 @@ const Qala = (() => {
     return facts ? facts.name[config.lang] || facts.name.en : tenant;
   }
 
-  /* An instant in the city's time zone, in the language's medium format. */
+  /* A month ("2026-03") as the language writes it, from CLDR's names (the server's): март 26 г.,
+     26 ж. нау., Mar 26; `fullYear`: with the year's four digits; `alone`: the month's name only. */
+  function month(label, { fullYear = false, alone = false } = {}) {
+    const [year, number] = label.split("-");
+    const name = config.numbers.months[Number(number) - 1];
+    if (alone) return name;
+    return config.numbers.monthYear.replace("{month}", name).replace("{year}", fullYear ? year : year.slice(2));
+  }
+
+  /* Fills a CLDR date pattern ("d MMM y 'г'.", "h:mm a") with the fields of an instant. */
+  function fillPattern(pattern, f) {
+    const names = config.numbers.dateTime;
+    const two = (n) => String(n).padStart(2, "0");
+    return pattern.replace(/'((?:[^']|'')*)'|([a-zA-Z])\2*/g, (token, quoted) => {
+      if (quoted !== undefined) return quoted.replace(/''/g, "'") || "'";
+      switch (token) {
+        case "y": case "yyyy": return String(f.year);
+        case "yy": return two(f.year % 100);
+        case "M": case "L": return String(f.month);
+        case "MM": case "LL": return two(f.month);
+        case "MMM": case "MMMM": return names.months[f.month - 1];
+        case "LLL": case "LLLL": return config.numbers.months[f.month - 1];
+        case "d": return String(f.day);
+        case "dd": return two(f.day);
+        case "H": return String(f.hour);
+        case "HH": return two(f.hour);
+        case "h": return String(f.hour % 12 || 12);
+        case "hh": return two(f.hour % 12 || 12);
+        case "m": return String(f.minute);
+        case "mm": return two(f.minute);
+        case "a": return f.hour < 12 ? names.am : names.pm;
+        default: return token;
+      }
+    });
+  }
+
+  /* An instant in the city's time zone, in the language's medium date and short time (CLDR's
+     patterns and names from the server: a browser may lack the language's data). */
   function time(iso, tenant) {
     if (!iso) return "—";
-    const zone = cityZone(tenant);
+    const moment = new Date(iso);
+    if (Number.isNaN(moment.getTime())) return String(iso);
+    let parts;
     try {
-      return new Intl.DateTimeFormat(config.numbers.tag, {
-        dateStyle: "medium", timeStyle: "short", timeZone: zone,
-      }).format(new Date(iso));
+      parts = new Intl.DateTimeFormat("en-US", {
+        timeZone: cityZone(tenant), year: "numeric", month: "numeric", day: "numeric",
+        hour: "numeric", minute: "numeric", hourCycle: "h23",
+      }).formatToParts(moment);
     } catch (error) {
-      return new Date(iso).toISOString();
+      return moment.toISOString();
     }
+    const get = (type) => Number(parts.find((p) => p.type === type).value);
+    const fields = { year: get("year"), month: get("month"), day: get("day"), hour: get("hour") % 24, minute: get("minute") };
+    const pattern = config.numbers.dateTime;
+    return pattern.join.replace("{1}", fillPattern(pattern.date, fields)).replace("{0}", fillPattern(pattern.time, fields));
   }
 
+  /* The credential the page was loaded with: every request of the page is sent with it, so a
+     request still under way when the user signs in or out is not sent with another key than
+     the one the page's sections were chosen for. */
+  const loadedWith = sessionStorage.getItem(STORE);
   function credential() {
-    return sessionStorage.getItem(STORE);
+    return loadedWith;
   }
 
-  /* A request to this server's API with the user's credentials, the tenant and the Smart
-     Data Models @context (a JSON-LD identifier the server resolves itself). */
+  /* A request to this server's API with the user's credentials (`credential`: another one, to
+     check it), the tenant and the Smart Data Models @context (a JSON-LD identifier the server
+     resolves itself). */
   function api(path, options = {}) {
+    const { credential: given, ...rest } = options;
+    options = rest;
     const headers = new Headers(options.headers || {});
-    const key = credential();
+    const key = given !== undefined ? given : credential();
     if (key) headers.set("Authorization", `Bearer ${key}`);
     if (options.tenant !== undefined) headers.set("NGSILD-Tenant", options.tenant);
     if (options.context !== false) {
@@ -142,7 +193,7 @@ const Qala = (() => {
       const value = document.getElementById("credential").value.trim();
       if (!value) return;
       sessionStorage.setItem(STORE, value);
-      const check = await api("/qala/v1/tenants", { context: false });
+      const check = await api("/qala/v1/tenants", { context: false, credential: value });
       if (check.status === 401) {
         sessionStorage.removeItem(STORE);
         failed.hidden = false;
@@ -216,7 +267,7 @@ const Qala = (() => {
       state.classList.add("unavailable");
       return false;
     }
-    state.textContent = "";
+    state.textContent = t("Loading…");
     return true;
   }
 
@@ -226,11 +277,14 @@ const Qala = (() => {
     await Promise.all([...document.querySelectorAll("[data-section]")].map(async (section) => {
       const key = section.dataset.section;
       const spec = specs[key] || { state: "absent" };
-      if (!sectionOpen(section, spec) || !fillers[key]) return;
+      if (!sectionOpen(section, spec)) return;
+      const state = section.querySelector(".section-state");
+      const loading = state.textContent;
       try {
-        await fillers[key](section, spec);
+        if (fillers[key]) await fillers[key](section, spec);
+        if (state.textContent === loading) state.textContent = "";
       } catch (error) {
-        section.querySelector(".section-state").textContent = refusal(error);
+        state.textContent = refusal(error);
       }
     }));
     document.documentElement.dataset.sections = "true";
@@ -308,7 +362,7 @@ const Qala = (() => {
   });
 
   return {
-    config, t, N_, number, figure, compact, time, api, json, refusal, element, tenants, cityName, credential,
+    config, t, N_, number, figure, compact, time, month, api, json, refusal, element, tenants, cityName, credential,
     sections, fillSections, money, moneyCompact, percent, bar, openRequests, slaState, SLA_NAMES,
   };
 })();

@@ -1,6 +1,8 @@
 /* The national overview: per city, what the hub holds (entity counts by type, from the
    NGSI-LD discovery and query APIs) and how fresh its sensors are; the sections of the other
-   APIs appear when the server has them. Everything is read with the user's credentials. */
+   APIs appear when the server has them: the national assessment score and the headline
+   indicators (the indicators API), programme money (the programme monitor), open requests
+   (Open311). Everything is read with the user's credentials. */
 "use strict";
 
 (() => {
@@ -177,6 +179,117 @@
       : t("Open requests filed in the last 90 days, as the city publishes them. The share within the SLA and the backlog are shown to the city's staff.");
   }
 
+  /* The national Smart City assessment of each city for the current year: the score (or why
+     it cannot be computed) and each area's points, from GET /api/v1/indicators/assessment. */
+  async function fillAssessment(section, spec) {
+    const state = section.querySelector(".section-state");
+    const year = Indicators.year();
+    const names = await Indicators.cities(spec);
+    if (!names.length) {
+      state.textContent = t("No cities on this server yet.");
+      return;
+    }
+    const results = await Promise.all(names.map((city) => json(
+      `${Indicators.API}/assessment?${new URLSearchParams({ tenant: city, period: year })}`, { context: false },
+    ).then((result) => ({ city, result }))));
+    const areas = results[0].result.areas;
+    const head = section.querySelector("thead tr");
+    head.append(element("th", { scope: "col", text: t("City") }), element("th", { scope: "col", text: t("Score") }));
+    for (const area of areas) {
+      head.append(element("th", { scope: "col", class: "num", "data-area": area.id, text: area.title[config.lang] || area.title.en }));
+    }
+    const body = section.querySelector("tbody");
+    for (const { city, result } of results) {
+      const page = Indicators.cityPath(city, "#assessment");
+      const score = element("td", { class: "score", "data-total": result.total === null ? "" : String(result.total) });
+      if (result.total === null) {
+        score.append(element("span", { class: "not-computable", text: t("Not computable:") }), " ", Indicators.reasonText(result.reason));
+      } else {
+        score.append(link(page, t("{score} of {maximum}", { score: Qala.figure(result.total, 2), maximum: Qala.figure(result.maximum, 2) })));
+      }
+      const row = element("tr", { "data-tenant": city }, element("th", { scope: "row" }, link(page, cityName(city))), score);
+      for (const area of areas) {
+        const found = result.areas.find((a) => a.id === area.id);
+        const text = found && found.points !== null
+          ? t("{points} ({percent} met)", { points: number(found.points), percent: percent(found.implementationPercent / 100) })
+          : "—";
+        const td = element("td", { class: "num", "data-area": area.id, text });
+        if (!found || found.points === null) td.setAttribute("title", t("No requirement of the area is answered."));
+        row.append(td);
+      }
+      body.append(row);
+    }
+    state.textContent = t("The assessment for {year}, computed from the data you may read.", { year });
+    const first = results[0].result;
+    section.querySelector(".assessment-note").textContent = first.official
+      ? t("Methodology {name}.", { name: first.methodology })
+      : t("Methodology {name}: its requirements are illustrative, not the official checklist. An area without an answered requirement leaves the score uncomputed.", { name: first.methodology });
+    section.querySelector(".scroll").hidden = false;
+  }
+
+  /* The headline indicators side by side: per indicator and city, the value for the current
+     year with its rank (GET /comparison), and a line of the last twelve months' values
+     (GET /values of the indicator); each value links to the city's detail. */
+  async function fillHeadline(section, spec) {
+    const state = section.querySelector(".section-state");
+    const year = Indicators.year();
+    const months = Indicators.lastMonths();
+    const names = await Indicators.cities(spec);
+    if (!names.length) {
+      state.textContent = t("No cities on this server yet.");
+      return;
+    }
+    // the monthly series are asked at once, beside the year's comparison
+    const series = new Map();
+    for (const city of names) {
+      for (const id of Indicators.HEADLINE) {
+        series.set(`${city}|${id}`, Indicators.values(city, { indicator: id }).catch(() => null));
+      }
+    }
+    const [catalogue, compared] = await Promise.all([Indicators.catalogue(), Indicators.comparison(year)]);
+    const head = section.querySelector("thead tr");
+    head.append(element("th", { scope: "col", text: t("Indicator") }));
+    for (const city of names) {
+      head.append(element("th", { scope: "col", "data-tenant": city }, link(Indicators.cityPath(city, "#indicators"), cityName(city))));
+    }
+    const body = section.querySelector("tbody");
+    const cells = [];
+    let shown = 0;
+    for (const id of Indicators.HEADLINE) {
+      const entry = catalogue.get(id);
+      if (!entry) continue;
+      const unit = Indicators.unitOf(entry);
+      const row = element("tr", { "data-indicator": id }, element("th", { scope: "row" },
+        element("span", { class: "indicator-title", text: Indicators.title(entry, id) }),
+        element("span", { class: "indicator-code", text: [Indicators.code(entry), Indicators.better(entry)].filter(Boolean).join(" · ") })));
+      const compare = compared.get(id);
+      for (const city of names) {
+        const standing = compare && compare.cities.get(city);
+        const missing = compare && compare.missing.get(city);
+        const href = config.root + Indicators.cityPath(city, `?indicator=${encodeURIComponent(id)}#indicators`);
+        const td = element("td", { "data-tenant": city }, Indicators.figureOf(standing, unit, { href, missing, period: year }));
+        if (standing) {
+          shown += 1;
+          td.append(element("span", { class: "rank", text: t("rank {rank} of {n}", { rank: number(standing.rank), n: number(compare.count) }) }));
+        }
+        row.append(td);
+        cells.push({ td, city, id, unit });
+      }
+      body.append(row);
+    }
+    section.querySelector(".scroll").hidden = false;
+    state.textContent = shown
+      ? t("Values for {year}; the line shows the monthly values of the last twelve months.", { year })
+      : t("No indicator values have been computed for {year} yet.", { year });
+    if (!shown && spec.compute) {
+      section.querySelector(".headline-note").textContent = t("You may compute a city's indicators on the city's page.");
+    }
+    await Promise.all(cells.map(async ({ td, city, id, unit }) => {
+      const stored = await series.get(`${city}|${id}`);
+      if (stored) td.append(Indicators.trendLine(Indicators.monthly(stored, id, months), unit));
+    }));
+  }
+
   async function main() {
     const holder = document.getElementById("cities");
     let names;
@@ -187,7 +300,7 @@
       holder.append(element("p", { class: "error", text: refusal(error) }));
       holder.setAttribute("aria-busy", "false");
       ready();
-      Qala.fillSections({ programme: fillProgramme, requests: fillRequests });
+      Qala.fillSections(FILLERS);
       return;
     }
     holder.textContent = "";
@@ -205,10 +318,12 @@
     const later = await Promise.all(jobs);
     holder.setAttribute("aria-busy", "false");
     ready();
-    Qala.fillSections({ programme: fillProgramme, requests: fillRequests });
+    Qala.fillSections(FILLERS);
     await Promise.all(later.filter(Boolean).map((fill) => fill()));
     document.documentElement.dataset.complete = "true";
   }
+
+  const FILLERS = { programme: fillProgramme, requests: fillRequests, assessment: fillAssessment, indicators: fillHeadline };
 
   function ready() {
     performance.mark("qala-ready");

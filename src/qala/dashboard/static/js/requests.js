@@ -24,9 +24,7 @@
   }
 
   function monthLabel(key) {
-    const [year, month] = key.split("-").map(Number);
-    return new Intl.DateTimeFormat(config.numbers.tag, { month: "short", year: "2-digit", timeZone: "UTC" })
-      .format(new Date(Date.UTC(year, month - 1, 15)));
+    return Qala.month(key);
   }
 
   /* Every request filed in the last year, in the 90-day windows the API allows. */
