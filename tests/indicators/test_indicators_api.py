@@ -192,4 +192,68 @@ def test_comparison_gaps_and_assessment_answer_for_the_cities(client: TestClient
     assert assessed.json()["tenant"] == "astana"
     problem(client.get(f"{API}/assessment", params={"tenant": "astana",
                                                     "methodology": "nope"}), 404)
+
+
+def test_answers_to_what_the_hub_cannot_check_complete_the_assessment(
+    client: TestClient,
+) -> None:
+    seed(client)
+    operator = key_for(client, "city-operator", "astana")
+    auditor = key_for(client, "auditor")
+    params = {"tenant": "astana", "period": MONTH}
+    before = client.get(f"{API}/assessment", params=params, headers=auditor).json()
+    assert before["total"] is None and "education" in before["reason"]
+    answer = {"tenant": "astana", "source": "Akimat annual report 2025",
+              "sourceDate": f"{MONTH}-01"}  # fmt: skip
+    for requirement, met in (("unified-dispatch", True), ("electronic-journal", True),
+                             ("online-appointments", False)):  # fmt: skip
+        done = client.post(f"{API}/assessment/answers", headers=operator,
+                           json={**answer, "requirement": requirement, "met": met})  # fmt: skip
+        assert done.status_code == 201, done.text
+        assert done.json()["enteredBy"] != "" and done.json()["met"] is met
+    after = client.get(f"{API}/assessment", params=params, headers=auditor).json()
+    areas = {a["id"]: a for a in after["areas"]}
+    journal = areas["education"]["requirements"][0]
+    assert (journal["status"], journal["basis"]) == ("met", "reported")
+    assert journal["evidence"]["reported"]["source"] == "Akimat annual report 2025"
+    assert areas["healthcare"]["implementationPercent"] == 0
+    assert areas["healthcare"]["points"] == 1  # 0–20 % → 1 point
+    # rules the hub's data cannot evaluate here (no air, parking or stop data) stay open until
+    # someone answers them
+    unanswered = [r["id"] for a in after["areas"] for r in a["requirements"]
+                  if r["status"] == "unanswered"]  # fmt: skip
+    assert after["total"] is None and unanswered
+    for requirement in unanswered:
+        done = client.post(f"{API}/assessment/answers", headers=operator,
+                           json={**answer, "requirement": requirement, "met": False})
+        assert done.status_code == 201, done.text
+    after = client.get(f"{API}/assessment", params=params, headers=auditor).json()
+    assert after["total"] is not None and after["reason"] == "", after
+    assert after["total"] == round(after["total"], 4) > 0
+    # a correction is a newer answer; the list shows the answers in force
+    fixed = client.post(f"{API}/assessment/answers", headers=operator,
+                        json={**answer, "requirement": "online-appointments", "met": True})
+    assert fixed.status_code == 201, fixed.text
+    listed = client.get(f"{API}/assessment/answers", params={"tenant": "astana"},
+                        headers=auditor).json()  # fmt: skip
+    assert {a["requirement"]: a["met"] for a in listed} == {
+        "unified-dispatch": True, "electronic-journal": True, "online-appointments": True,
+        **{r: False for r in unanswered}}
+    # an answer dated after the period does not count for it
+    later = client.get(f"{API}/assessment", params={**params, "period": "2020"},
+                       headers=auditor).json()  # fmt: skip
+    assert later["total"] is None
+    # who may answer, and what
+    problem(client.post(f"{API}/assessment/answers", headers=auditor,
+                        json={**answer, "requirement": "electronic-journal", "met": True}), 403)
+    problem(client.post(f"{API}/assessment/answers", headers=key_for(client, "city-operator",
+                        "almaty"), json={**answer, "requirement": "electronic-journal",
+                        "met": True}), 403)  # fmt: skip
+    problem(client.post(f"{API}/assessment/answers", headers=operator,
+                        json={**answer, "requirement": "no-such", "met": True}), 400)
+    problem(client.post(f"{API}/assessment/answers", headers=operator,
+                        json={**answer, "requirement": "electronic-journal"}), 400)
+    problem(client.post(f"{API}/assessment/answers", headers=operator,
+                        json={**answer, "requirement": "electronic-journal", "met": True,
+                              "methodology": "nope"}), 404)  # fmt: skip
     problem(client.get(f"{API}/gaps", params={"tenant": "no-such-city"}), 404)

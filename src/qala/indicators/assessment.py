@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -173,14 +173,22 @@ class ReportedAnswer:
     source: str
     source_date: date
     entered_by: str
+    entered_at: datetime | None = None
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
+            "requirement": self.requirement_id,
             "met": self.met,
             "source": self.source,
             "sourceDate": self.source_date.isoformat(),
             "enteredBy": self.entered_by,
         }
+        if self.entered_at is not None:
+            out["enteredAt"] = self.entered_at.isoformat()
+        if self.note:
+            out["note"] = self.note
+        return out
 
 
 RequirementStatus = Literal["met", "not-met", "unanswered"]

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from qala.hub import Statement, Tables
+from qala.indicators.assessment import ReportedAnswer
 from qala.indicators.compare import Target
 from qala.indicators.period import Period
 from qala.indicators.values import (
@@ -315,6 +316,44 @@ class IndicatorRepository:
                     entered_at=from_us(row[8]),
                     note=row[9],
                 )
+            )
+        return out
+
+    # -- assessment answers ---------------------------------------------------------------
+    async def add_answer(self, tenant: str, methodology: str, answer: ReportedAnswer) -> None:
+        await self.tables.execute(
+            [
+                (
+                    "INSERT INTO indicator_assessment_answers (tenant, methodology, requirement, "
+                    "met, source, source_date, entered_by, entered_at, note) VALUES "
+                    "($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    (
+                        tenant, methodology, answer.requirement_id, int(answer.met),
+                        answer.source, answer.source_date.isoformat(), answer.entered_by,
+                        to_us(answer.entered_at or datetime.now(UTC)), answer.note,
+                    ),
+                )
+            ]
+        )  # fmt: skip
+
+    async def answers(
+        self, tenant: str, methodology: str, as_of: date | None = None
+    ) -> dict[str, ReportedAnswer]:
+        """The answer in force per requirement: the newest entered whose source is dated on or
+        before ``as_of`` (every answer when None)."""
+        rows = await self.tables.fetch(
+            "SELECT requirement, met, source, source_date, entered_by, entered_at, note "
+            "FROM indicator_assessment_answers WHERE tenant = $1 AND methodology = $2 "
+            "ORDER BY requirement, id DESC",
+            tenant, methodology,
+        )  # fmt: skip
+        out: dict[str, ReportedAnswer] = {}
+        for requirement, met, source, source_date, by, at, note in rows:
+            day = date.fromisoformat(source_date)
+            if requirement in out or (as_of is not None and day > as_of):
+                continue
+            out[requirement] = ReportedAnswer(
+                requirement, bool(met), source, day, by, from_us(at), note
             )
         return out
 

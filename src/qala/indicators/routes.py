@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from qala import openapi
 from qala.hub import BadRequestData, Hub
+from qala.indicators.assessment import ReportedAnswer
 from qala.indicators.compare import Target
 from qala.indicators.export import rows_to_csv, rows_to_json
 from qala.indicators.period import Period
@@ -226,6 +227,61 @@ async def assessment(
         _tenant(tenant), actor_of(request), _period(period), methodology
     )
     return http.json_response(result.to_dict())
+
+
+class AnswerBody(_Body):
+    tenant: str = Field(min_length=1, max_length=63)
+    methodology: str = Field(default="kz-2018", min_length=1, max_length=40)
+    requirement: str = Field(min_length=1, max_length=200)
+    met: bool
+    source: str = Field(min_length=1, max_length=2000)
+    source_date: date = Field(alias="sourceDate")
+    note: str = Field(default="", max_length=2000)
+
+
+@router.get(
+    "/assessment/answers",
+    summary="A city's answers to the assessment's requirements the hub cannot check",
+    responses={**openapi.ok(_LIST, "The answers in force"), **openapi.errors(400, 403, 404)},
+)
+async def answers(
+    request: Request,
+    tenant: TenantQuery,
+    methodology: Annotated[str, Query(max_length=40)] = "kz-2018",
+) -> Response:
+    found = await indicators(request).answers(_tenant(tenant), actor_of(request), methodology)
+    return http.json_response([a.to_dict() for a in found])
+
+
+@router.post(
+    "/assessment/answers",
+    summary="Answer a requirement of the assessment (the city's operators, admins)",
+    openapi_extra=openapi.body(
+        {"type": "object", "required": ["tenant", "requirement", "met", "source", "sourceDate"]},
+        (openapi.JSON,),
+        example={
+            "tenant": "astana", "methodology": "kz-2018", "requirement": "education-e-learning",
+            "met": True, "source": "Akimat education department, annual report",
+            "sourceDate": "2026-02-01",
+        },
+    ),
+    responses={**openapi.ok(_OBJECT, "The answer entered", status=201),
+               **openapi.errors(400, 403, 404, 413)},
+)
+async def add_answer(request: Request) -> Response:
+    body = await _body(request, AnswerBody)
+    actor = actor_of(request)
+    answer = ReportedAnswer(
+        requirement_id=body.requirement,
+        met=body.met,
+        source=body.source,
+        source_date=body.source_date,
+        entered_by=actor.id,
+        entered_at=datetime.now(UTC),
+        note=body.note,
+    )
+    await indicators(request).add_answer(actor, _tenant(body.tenant), body.methodology, answer)
+    return http.json_response(answer.to_dict(), status=201)
 
 
 @router.get(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from qala.hub import (
@@ -34,7 +34,12 @@ from qala.hub import (
     access,
 )
 from qala.indicators import kpi
-from qala.indicators.assessment import AssessmentResult, assess, load_methodology
+from qala.indicators.assessment import (
+    AssessmentResult,
+    ReportedAnswer,
+    assess,
+    load_methodology,
+)
 from qala.indicators.calculators import (
     Calculator,
     Context,
@@ -305,7 +310,40 @@ class IndicatorService:
             raise NotFound(f"no assessment methodology {methodology!r}: {exc}") from None
         ctx = await self._computation(tenant, actor, period, now)
         districts = await self._districts(tenant, ctx.inputs)
-        return await assess(method, ctx, districts=districts, registry=self.registry)
+        last_day = period.end_day - timedelta(days=1)
+        answers = await self.repository.answers(tenant, method.id, last_day)
+        known = {r.id for a in method.areas for r in a.requirements}
+        answers = {k: v for k, v in answers.items() if k in known}
+        return await assess(
+            method, ctx, districts=districts, registry=self.registry, answers=answers
+        )
+
+    async def add_answer(
+        self, actor: Actor, tenant: str, methodology: str, answer: ReportedAnswer
+    ) -> None:
+        """Record a person's answer to a requirement (the city's operators and admins)."""
+        self._check_city_writer(tenant, actor)
+        try:
+            method = load_methodology(methodology)
+        except (FileNotFoundError, KeyError, ValueError) as exc:
+            raise NotFound(f"no assessment methodology {methodology!r}: {exc}") from None
+        known = {r.id for a in method.areas for r in a.requirements}
+        if answer.requirement_id not in known:
+            raise BadRequestData(
+                f"methodology {methodology!r} has no requirement {answer.requirement_id!r}"
+            )
+        await self.repository.add_answer(tenant, method.id, answer)
+
+    async def answers(
+        self, tenant: str, actor: Actor, methodology: str
+    ) -> list[ReportedAnswer]:
+        await self.hub.reader(tenant, actor)  # the read rules of the city
+        try:
+            method = load_methodology(methodology)
+        except (FileNotFoundError, KeyError, ValueError) as exc:
+            raise NotFound(f"no assessment methodology {methodology!r}: {exc}") from None
+        found = await self.repository.answers(tenant, method.id)
+        return [found[k] for k in sorted(found)]
 
     async def _districts(self, tenant: str, inputs: Any) -> list[str] | None:
         """The city's districts, from its City entity's ``districts`` (a list of names)."""
