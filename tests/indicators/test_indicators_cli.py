@@ -77,6 +77,18 @@ def test_statistics_import_compute_compare_gaps_and_assess(
     assert len(gaps["iese"]) == 9
     assert "area" in invoke("standard", "assess", "--tenant", "astana", "--period", "2025",
                             "--db", database_url)
+    said = invoke("standard", "answer", "--tenant", "astana", "--requirement",
+                  "electronic-journal", "--met", "--source", "Education department",
+                  "--source-date", "2025-03-01", "--db", database_url)
+    assert "electronic-journal answered met" in said
+    assessed = json.loads(invoke("standard", "assess", "--tenant", "astana", "--period", "2025",
+                                 "--db", database_url, "--format", "json"))
+    education = next(a for a in assessed["areas"] if a["id"] == "education")
+    assert education["requirements"][0]["basis"] == "reported"
+    refused = CliRunner().invoke(app, ["standard", "answer", "--tenant", "astana",
+                                       "--requirement", "nope", "--met", "--source", "x",
+                                       "--source-date", "2025-03-01", "--db", database_url])
+    assert refused.exit_code == 1 and "no requirement" in refused.output
     bad_period = CliRunner().invoke(app, ["indicators", "compute", "--tenant", "astana",
                                           "--period", "2025-13", "--db", database_url])
     assert bad_period.exit_code == 2

@@ -268,6 +268,37 @@ def assess_command(
         console.print(f"total: {data['total']} (maximum {data['maximum']}); {data['reason']}")
 
 
+@standard_app.command("answer")
+def answer_command(
+    tenant: Annotated[str, typer.Option(help="The city")],
+    requirement: Annotated[str, typer.Option(help="The requirement's id (see `assess`)")],
+    met: Annotated[bool, typer.Option("--met/--not-met", help="Whether the city meets it")],
+    source: Annotated[str, typer.Option(help="Where the answer comes from")],
+    source_date: Annotated[str, typer.Option(help="The source's date, YYYY-MM-DD")],
+    note: Annotated[str, typer.Option(help="A note kept with the answer")] = "",
+    methodology: Annotated[str, typer.Option(help="The methodology file")] = "kz-2018",
+    db: DbOption = None,
+) -> None:
+    """Answer a requirement the hub cannot check (kept with who and when; a correction is a
+    newer answer)."""
+    from datetime import UTC, date, datetime
+
+    from qala.indicators.assessment import ReportedAnswer
+
+    try:
+        day = date.fromisoformat(source_date)
+    except ValueError:
+        console.print(f"[red]--source-date {source_date!r} is not a date (YYYY-MM-DD)[/]")
+        raise typer.Exit(2) from None
+    answer = ReportedAnswer(requirement, met, source, day, CLI_ACTOR.id, datetime.now(UTC), note)
+
+    async def work(service: IndicatorService, svc: Services) -> None:
+        await service.add_answer(CLI_ACTOR, tenant, methodology, answer)
+
+    _run(db, work)
+    typer.echo(f"{tenant}: {requirement} answered {'met' if met else 'not met'}")
+
+
 @statistics_app.command("import")
 def import_statistics(
     tenant: Annotated[str, typer.Option(help="The city")],
