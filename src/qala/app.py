@@ -119,9 +119,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await stop_services(svc)
-            # what start-up built does not outlive the server after all (an application
-            # started and stopped inside a longer process: tests, embedding): collectable again
-            gc.unfreeze()
 
     app = FastAPI(
         title="Qala",
