@@ -36,6 +36,7 @@ from qala.hub import (
 from qala.indicators import kpi
 from qala.indicators.assessment import (
     AssessmentResult,
+    Methodology,
     ReportedAnswer,
     assess,
     load_methodology,
@@ -304,15 +305,12 @@ class IndicatorService:
         methodology: str = "kz-2018",
         now: datetime | None = None,
     ) -> AssessmentResult:
-        try:
-            method = load_methodology(methodology)
-        except (FileNotFoundError, KeyError, ValueError) as exc:
-            raise NotFound(f"no assessment methodology {methodology!r}: {exc}") from None
+        method = _methodology(methodology)
         ctx = await self._computation(tenant, actor, period, now)
         districts = await self._districts(tenant, ctx.inputs)
         last_day = period.end_day - timedelta(days=1)
         answers = await self.repository.answers(tenant, method.id, last_day)
-        known = {r.id for a in method.areas for r in a.requirements}
+        known = _requirement_ids(method)
         answers = {k: v for k, v in answers.items() if k in known}
         return await assess(
             method, ctx, districts=districts, registry=self.registry, answers=answers
@@ -323,12 +321,8 @@ class IndicatorService:
     ) -> None:
         """Record a person's answer to a requirement (the city's operators and admins)."""
         self._check_city_writer(tenant, actor)
-        try:
-            method = load_methodology(methodology)
-        except (FileNotFoundError, KeyError, ValueError) as exc:
-            raise NotFound(f"no assessment methodology {methodology!r}: {exc}") from None
-        known = {r.id for a in method.areas for r in a.requirements}
-        if answer.requirement_id not in known:
+        method = _methodology(methodology)
+        if answer.requirement_id not in _requirement_ids(method):
             raise BadRequestData(
                 f"methodology {methodology!r} has no requirement {answer.requirement_id!r}"
             )
@@ -338,10 +332,7 @@ class IndicatorService:
         self, tenant: str, actor: Actor, methodology: str
     ) -> list[ReportedAnswer]:
         await self.hub.reader(tenant, actor)  # the read rules of the city
-        try:
-            method = load_methodology(methodology)
-        except (FileNotFoundError, KeyError, ValueError) as exc:
-            raise NotFound(f"no assessment methodology {methodology!r}: {exc}") from None
+        method = _methodology(methodology)
         found = await self.repository.answers(tenant, method.id)
         return [found[k] for k in sorted(found)]
 
@@ -411,3 +402,14 @@ class IndicatorService:
                 "its reported values and targets"
             )
 
+
+def _methodology(name: str) -> Methodology:
+    """The assessment methodology ``name`` shipped in the package; NotFound otherwise."""
+    try:
+        return load_methodology(name)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        raise NotFound(f"no assessment methodology {name!r}: {exc}") from None
+
+
+def _requirement_ids(method: Methodology) -> set[str]:
+    return {r.id for area in method.areas for r in area.requirements}
