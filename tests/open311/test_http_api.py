@@ -223,6 +223,33 @@ def test_each_request_is_an_entity_in_the_city_with_its_history(client: TestClie
     assert [i["value"] for i in history["status"]] == ["open", "closed"]
 
 
+def test_the_entity_conforms_to_the_smart_data_model_in_a_validating_city(
+    client: TestClient,
+) -> None:
+    """With the city's Smart Data Models validation on, the hub checks every mirrored request
+    against the shipped IssueTracking schema: filing, assigning and closing all pass it."""
+    from qala.sdm import SmartDataModels, to_key_values
+
+    settings = {"settings": {"validation": "smart-data-models"}}
+    on = client.patch(f"/qala/v1/tenants/{ASTANA}", json=settings)
+    assert on.status_code == 200, on.text
+    key = new_key(client, "public")
+    rid = file(client, key)
+    eid = f"urn:ngsi-ld:Open311_ServiceRequest:astana:{rid}"
+    assigned = client.post(f"/api/v1/open311/astana/requests/{rid}/assign",
+                           json={"agency": "astana.roads"})  # fmt: skip
+    assert assigned.status_code == 200, assigned.text
+    closed = client.post(f"/api/v1/open311/astana/requests/{rid}/close", json={"template": "fixed"})
+    assert closed.status_code == 200, closed.text
+    normalized = client.get(f"/ngsi-ld/v1/entities/{eid}", headers={"NGSILD-Tenant": ASTANA})
+    entity = to_key_values(normalized.json())
+    assert entity["status"] == "closed" and entity["agency_responsible"] == "astana.roads"
+    models = SmartDataModels()
+    assert models.info("Open311_ServiceRequest").subject == "dataModel.IssueTracking"
+    assert models.validate("Open311_ServiceRequest", entity) == []
+    assert models.validate("Open311_ServiceRequest", {**entity, "status": "pending"}) != []
+
+
 def test_rate_limits_apply_per_address(client: TestClient) -> None:
     from qala.open311.office import Limits, Office
 

@@ -127,6 +127,19 @@ VALID: dict[str, dict[str, Any]] = {
         "location": POINT,
         "wheelChairAccessible": "0",
     },
+    "Open311_ServiceRequest": {
+        "id": "urn:ngsi-ld:Open311_ServiceRequest:astana:1201",
+        "type": "Open311_ServiceRequest",
+        "service_request_id": "1201",
+        "service_code": "POTHOLE",
+        "service_name": "Pothole",
+        "agency_responsible": "astana.roads",
+        "status": "open",
+        "description": "Яма у остановки",
+        "requested_datetime": AT,
+        "expected_datetime": "2026-01-19T18:00:00Z",
+        "location": POINT,
+    },
 }
 
 

@@ -47,7 +47,7 @@ EXTREMES = ("fillingLevel",)
 
 
 #: Citizen requests as the Open311 capability publishes them in the hub: one entity per
-#: request, of the documented type ``Open311_ServiceRequest`` (docs/open311.md), its terms
+#: request, of type ``Open311_ServiceRequest`` (docs/open311.md), its terms
 #: those of the NGSI-LD core @context and its default vocabulary. Indicators read them like any
 #: other client of the hub, through :meth:`Hub.find`, never the capability's own tables.
 REQUEST_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"

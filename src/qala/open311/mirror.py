@@ -1,8 +1,8 @@
 """Service requests mirrored into the hub: one NGSI-LD entity per request, in its city.
 
 The entity's type is ``Open311_ServiceRequest``, the name of the Smart Data Model of the
-IssueTracking subject (its schema is not shipped in ``qala.sdm``, so the hub does not validate
-it: the attributes below are this documented type). Terms are those of the NGSI-LD core
+IssueTracking subject; its schema ships in ``qala.sdm``, so a city with Smart Data Models
+validation on has every write of it checked. Terms are those of the NGSI-LD core
 @context (``status``, ``location``) and its default vocabulary for the rest, so a client using
 the core context reads them by these short names:
 

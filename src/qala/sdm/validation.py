@@ -228,6 +228,7 @@ _MODELS: dict[str, str] = {
     "EVChargingStation": "dataModel.Transportation",
     "GtfsStop": "dataModel.UrbanMobility",
     "PublicTransportStop": "dataModel.UrbanMobility",
+    "Open311_ServiceRequest": "dataModel.IssueTracking",
 }
 
 
