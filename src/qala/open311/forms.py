@@ -86,6 +86,10 @@ def parse_form(body: bytes) -> list[tuple[str, str]]:
         raise _bad(f"the request body has more than {MAX_BODY_FIELDS} fields") from None
 
 
+def _printable(name: str) -> str:
+    return repr(name.replace("\x00", "")[:60])
+
+
 @dataclass(slots=True)
 class _Fields:
     """Pairs grouped by name, empty values dropped (an empty optional parameter is absent)."""
@@ -96,6 +100,8 @@ class _Fields:
     def of(cls, pairs: Pairs) -> _Fields:
         values: dict[str, list[str]] = {}
         for name, value in pairs:
+            if "\x00" in name or "\x00" in value:  # no text column of either store holds one
+                raise _bad(f"{_printable(name)} contains a NUL character")
             if value.strip() == "":
                 continue
             values.setdefault(name, []).append(value)
