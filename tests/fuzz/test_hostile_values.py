@@ -91,7 +91,7 @@ HOSTILE_BODIES = [
 
 #: Not swept here: the dashboard's live stream never ends (its errors are tested in
 #: tests/dashboard), and form-encoded Open311 bodies, which these JSON variants do not fit
-#: (tests/open311 sends hostile forms).
+#: (tests/open311/test_hostile_forms.py sweeps those).
 NOT_SWEPT = {
     ("get", "/api/v1/dashboard/events"),
     ("post", "/open311/v2/requests.json"),
