@@ -1,6 +1,6 @@
 """Programme verification: evaluating deliverables against the hub's data.
 
-On a fresh SQLite database, in-process (``start_services``):
+For each backend (SQLite, PostgreSQL), on a fresh database, in-process (``start_services``):
 
 1. The demo programme: the deliverable types of the five demo cities loaded as ``qala demo``
    seeds them, then every deliverable of the demo programme (10) verified through the live
@@ -12,23 +12,23 @@ On a fresh SQLite database, in-process (``start_services``):
 
 Ceiling, measured in the same run: the same counts (matching, and reporting by the newest
 ``observedAt`` within the window) computed directly in SQL on the ``entities`` table, one
-query per deliverable. Best of ``--runs``; figures are printed, nothing is asserted.
+query per deliverable, with the backend's own driver (sqlite3, asyncpg). Best of ``--runs``;
+figures are printed, nothing is asserted.
 
     python bench/bench_programme.py [--cities 100] [--per-city 1000] [--runs 3]
+                                    [--backends sqlite,postgresql]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import sqlite3
-import tempfile
 import time
 from datetime import timedelta
 from typing import Any
 
+from common import database, machine, postgres_available
 from qala.app import start_services, stop_services
 from qala.config import Settings
 from qala.demo.generate import (
@@ -60,14 +60,21 @@ async def _load(svc: Services, tenant: str, entities: list[dict[str, Any]]) -> N
         assert not outcome.errors, outcome.errors[:1]
 
 
-def _ceiling(path: str, deliverables: list[tuple[str, str, str | None, str, int]]) -> float:
+Deliverable = tuple[str, str, str | None, str, int]
+
+
+def _window(window: int) -> tuple[str, str]:
+    since = (AT - timedelta(seconds=window)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return since, AT.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ceiling_sqlite(path: str, deliverables: list[Deliverable]) -> float:
     """The same counts in SQL: (tenant, type IRI, q attribute IRI, q value, window seconds)."""
     conn = sqlite3.connect(path)
     tenants = dict(conn.execute("SELECT name, id FROM tenants"))
     started = time.perf_counter()
     for tenant, type_iri, attr, value, window in deliverables:
-        since = (AT - timedelta(seconds=window)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        until = AT.strftime("%Y-%m-%dT%H:%M:%SZ")
+        since, until = _window(window)
         sql = (
             "SELECT count(*), coalesce(sum(last > ? AND last <= ?), 0) FROM ("
             "SELECT (SELECT max(json_extract(a.value, '$.observedAt')) FROM json_each(e.data) a)"
@@ -84,7 +91,41 @@ def _ceiling(path: str, deliverables: list[tuple[str, str, str | None, str, int]
     return elapsed
 
 
-def _plan(svc_ctx: Any, state: Any) -> list[tuple[str, str, str | None, str, int]]:
+async def _ceiling_postgresql(url: str, deliverables: list[Deliverable]) -> float:
+    """The same counts on PostgreSQL (JSONB), with asyncpg."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        tenants = dict(await conn.fetch("SELECT name, id FROM tenants"))
+        started = time.perf_counter()
+        for tenant, type_iri, attr, value, window in deliverables:
+            since, until = _window(window)
+            sql = (
+                "SELECT count(*), coalesce(sum(CASE WHEN last > $1 AND last <= $2 THEN 1 END), 0)"
+                " FROM (SELECT (SELECT max(a.value->>'observedAt') FROM jsonb_each(e.data) a)"
+                " AS last FROM entity_types t JOIN entities e ON e.pk = t.entity_pk"
+                " WHERE t.tenant_id = $3 AND t.type = $4"
+            )
+            args: list[Any] = [since, until, tenants[tenant], type_iri]
+            if attr is not None:
+                sql += " AND e.data->$5->>'value' = $6"
+                args += [attr, value]
+            await conn.fetch(sql + ") s", *args)
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+async def _ceiling(url: str, deliverables: list[Deliverable], runs: int) -> float:
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        return min(_ceiling_sqlite(path, deliverables) for _ in range(runs))
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    return min([await _ceiling_postgresql(dsn, deliverables) for _ in range(runs)])
+
+
+def _plan(svc_ctx: Any, state: Any) -> list[Deliverable]:
     out = []
     for d in sorted(state.deliverables.values(), key=lambda x: x.id):
         attr = value = None
@@ -140,10 +181,8 @@ def _scale_revisions(cities: list[str]) -> list[Revision]:
     return revs
 
 
-async def run(args: argparse.Namespace) -> None:
-    folder = tempfile.mkdtemp(prefix="qala-bench-programme-")
-    path = os.path.join(folder, "bench.db")
-    settings = Settings(database_url=f"sqlite:///{path}", mqtt_url="", programme_verify_interval=0)
+async def run(args: argparse.Namespace, backend: str, url: str) -> None:
+    settings = Settings(database_url=url, mqtt_url="", programme_verify_interval=0)
     svc = await start_services(settings)
     try:
         ctx = await svc.contexts.compile(list(CONTEXT))
@@ -161,9 +200,9 @@ async def run(args: argparse.Namespace) -> None:
         state = await repo.state(demo.PROGRAMME_ID)
         took, count = await _time_verify(svc, demo.PROGRAMME_ID, args.runs)
         plan = _plan(ctx, state)
-        ceiling = min(_ceiling(path, plan) for _ in range(args.runs))
+        ceiling = await _ceiling(url, plan, args.runs)
         print(
-            f"demo programme: {count} deliverables over {loaded} entities verified in "
+            f"{backend}: demo programme: {count} deliverables over {loaded} entities verified in "
             f"{took * 1000:.0f} ms ({took / count * 1000:.1f} ms each); SQL ceiling "
             f"{ceiling * 1000:.0f} ms; ratio {ceiling / took:.2f}"
         )
@@ -177,25 +216,21 @@ async def run(args: argparse.Namespace) -> None:
             await _load(svc, city, entities)
             total += len(entities)
         print(
-            f"loaded {total} entities in {len(cities)} cities "
+            f"{backend}: loaded {total} entities in {len(cities)} cities "
             f"in {time.perf_counter() - started:.0f} s"
         )
         await repo.append("bench-scale", _scale_revisions(cities))
         state = await repo.state("bench-scale")
         took, count = await _time_verify(svc, "bench-scale", args.runs)
         plan = _plan(ctx, state)
-        ceiling = min(_ceiling(path, plan) for _ in range(args.runs))
+        ceiling = await _ceiling(url, plan, args.runs)
         print(
-            f"{len(state.projects)} projects: {count} deliverables over {total} entities verified "
-            f"in {took:.2f} s ({took / count * 1000:.1f} ms each); SQL ceiling {ceiling:.2f} s; "
-            f"ratio {ceiling / took:.2f}"
+            f"{backend}: {len(state.projects)} projects: {count} deliverables over {total} "
+            f"entities verified in {took:.2f} s ({took / count * 1000:.1f} ms each); "
+            f"SQL ceiling {ceiling:.2f} s; ratio {ceiling / took:.2f}"
         )
     finally:
         await stop_services(svc)
-    print(
-        f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
-        f"SQLite {sqlite3.sqlite_version} · {time.strftime('%Y-%m-%d', time.gmtime())}"
-    )
 
 
 def main() -> None:
@@ -203,7 +238,15 @@ def main() -> None:
     parser.add_argument("--cities", type=int, default=100)
     parser.add_argument("--per-city", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    for backend in args.backends.split(","):
+        if backend == "postgresql" and not postgres_available():
+            print("postgresql: not reachable (QALA_BENCH_POSTGRES_URL), skipped")
+            continue
+        with database(backend) as url:
+            asyncio.run(run(args, backend, url))
+    print(f"{machine()} · SQLite {sqlite3.sqlite_version} · {time.strftime('%Y-%m-%d')}")
 
 
 if __name__ == "__main__":
