@@ -60,7 +60,10 @@ def test_assets_outside_the_bundle_are_not_served(client: TestClient) -> None:
 def live_server(tmp_path: Path) -> Iterator[str]:
     """A Qala server on a free port, in this process; its base URL."""
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'docs.db'}", mqtt_url="")
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=0, log_level="warning",
+        timeout_graceful_shutdown=1,  # open live streams are cut, as `qala serve` does
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

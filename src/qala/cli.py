@@ -71,6 +71,12 @@ def _export(db: str | None, host: str | None = None, port: int | None = None) ->
         os.environ["QALA_PORT"] = str(port)
 
 
+#: Seconds a stopping server waits for requests still open before it cuts them: a dashboard's
+#: live stream lasts up to a minute, and without a limit a stop would wait for every one of them
+#: (the page reconnects on its own, to this server once it is back or to another worker).
+SHUTDOWN_GRACE = 5
+
+
 def _serve(workers: int = 1) -> None:
     import uvicorn
 
@@ -87,6 +93,7 @@ def _serve(workers: int = 1) -> None:
         workers=workers,
         log_level=settings.log_level,
         access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
 
 

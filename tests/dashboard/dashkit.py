@@ -66,7 +66,10 @@ class Seeded:
 
 
 def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=0, log_level="warning",
+        timeout_graceful_shutdown=1,  # open live streams are cut, as `qala serve` does
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

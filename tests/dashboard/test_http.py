@@ -3,6 +3,7 @@ formats, the street basemap's Range requests, and the live stream's access rules
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -222,6 +223,11 @@ class Stream:
         self.thread.start()
 
     def _read(self, base: str, headers: dict[str, str]) -> None:
+        # the server stops at the module's end and cuts the stream
+        with contextlib.suppress(httpx.RemoteProtocolError):
+            self._follow(base, headers)
+
+    def _follow(self, base: str, headers: dict[str, str]) -> None:
         with (
             httpx.Client(base_url=base, timeout=30) as client,
             client.stream("GET", "/api/v1/dashboard/events", headers=headers) as response,
