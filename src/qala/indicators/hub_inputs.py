@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -40,8 +40,8 @@ from qala.temporal import HistoryReader
 
 #: The context calculators' short terms are Smart Data Models terms of.
 SDM_CONTEXT = "https://smartdatamodels.org/context.jsonld"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_point = HourlyPoint._make
+
+
 #: Attributes whose hourly maximum and minimum are read besides the mean.
 EXTREMES = ("fillingLevel",)
 
@@ -160,6 +160,7 @@ class HubInputs:
         self._reported: dict[str, dict[tuple[str, str], ReportedValue]] = {}
         self._series: dict[tuple[Any, ...], dict[str, list[HourlyPoint]]] = {}
         self._hours: dict[int, datetime] = {}
+        self._counts: dict[tuple[Any, ...], int] = {}
         self.queries: list[str] = []
 
     def expand_type(self, type: str) -> str:
@@ -253,21 +254,11 @@ class HubInputs:
         type_iri = self._type_of.get(entity_ids[0])
         iri = self.expand_attr(attr, type_iri)
         self.queries.append(f"hourly avg {tenant} {attr} of {len(entity_ids)} entities")
-        rows = await self.reader.hourly(
+        points: dict[str, list[HourlyPoint]] = await self.reader.hourly(
             tenant, self.actor, attr=iri, start=start, end=end, entity_ids=list(entity_ids),
-            extremes=attr in self.extremes,
+            extremes=attr in self.extremes, hours=self._hours, row=HourlyPoint,
         )  # fmt: skip
-        hours = self._hours  # one datetime per hour, shared by every series
-        out: dict[str, list[HourlyPoint]] = {}
-        for entity_id, series in rows.items():
-            points = []
-            for hour_us, mean, count, lowest, highest in series:
-                hour = hours.get(hour_us)
-                if hour is None:
-                    hour = hours[hour_us] = _EPOCH + timedelta(microseconds=hour_us)
-                points.append(_point((hour, mean, count, lowest, highest)))
-            out[entity_id] = points
-        return out
+        return points
 
     async def city_statistic(self, tenant: str, name: str, as_of: date) -> Statistic | None:
         if tenant not in self._statistics:
@@ -340,16 +331,18 @@ class HubInputs:
             }
             ids = [e.id for e in entities]
             for attr in attrs:
-                counts: dict[str, list[Any]] = {}
+                observations = 0
                 if ids and window_end > period.start:
-                    counts = await self.reader.aggregate(
-                        tenant, self.actor, attr=self.expand_attr(attr, self.expand_type(type)),
-                        start=period.start, end=window_end, per="year", method="count",
-                        entity_ids=ids, zone=self.zone,
-                    )
-                part[f"observations:{attr}"] = sum(
-                    b.count for buckets in counts.values() for b in buckets
-                )
+                    iri = self.expand_attr(attr, self.expand_type(type))
+                    key = (tenant, iri, period.start, window_end, tuple(ids))
+                    if key not in self._counts:  # several calculators read the same series
+                        counted = await self.reader.counts(
+                            tenant, self.actor, attr=iri, start=period.start, end=window_end,
+                            entity_ids=ids,
+                        )  # fmt: skip
+                        self._counts[key] = sum(counted.values())
+                    observations = self._counts[key]
+                part[f"observations:{attr}"] = observations
             parts[f"type:{type}"] = part
         for name in calculator.statistics_read:
             found = await self.city_statistic(tenant, name, date.max)
@@ -372,4 +365,3 @@ class HubInputs:
                 parts["requestsAsOf"] = now.astimezone(UTC).strftime("%Y-%m-%dT%H")
         digest = hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
         return digest[:32]
-

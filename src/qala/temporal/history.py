@@ -536,6 +536,32 @@ class History:
             out = {sid: [found[b] for b in sorted(found)] for sid, found in by_bucket.items()}
         return out, layout
 
+    async def counts(self, sids: Sequence[int], window: Window) -> dict[int, int]:
+        """Per series, the number of instances observed in ``window`` (numeric or not): the
+        raw instances and the hourly rollups kept beyond retention, as :meth:`aggregate`
+        counts them with ``needs={"n"}`` over one bucket — without a bucket per row."""
+        found: dict[int, int] = {}
+        for chunk in _chunks(list(sids)):
+            args: list[Any] = []
+            marks = _marks(chunk, args)
+            cond = window.sql("ts", args)
+            for sid, n in await self.store.fetch(
+                f"SELECT sid, count(*) FROM temporal_instances WHERE sid IN ({marks}) "
+                f"AND {cond} AND (k & {DELETED}) = 0 GROUP BY sid",
+                *args,
+            ):
+                found[sid] = int(n)
+            args = []
+            marks = _marks(chunk, args)
+            cond = window.sql("hour", args)
+            for sid, n in await self.store.fetch(
+                f"SELECT sid, sum(n) FROM temporal_hourly WHERE sid IN ({marks}) AND {cond} "
+                "GROUP BY sid",
+                *args,
+            ):
+                found[sid] = found.get(sid, 0) + int(n)
+        return found
+
     async def kinds(self, sids: Sequence[int]) -> dict[int, int]:
         """The attribute type code of each series (from one of its instances)."""
         found: dict[int, int] = {}

@@ -3,9 +3,11 @@ guideline, and monitoring stations per 100 km²."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from qala.indicators.calculators.base import (
@@ -52,13 +54,18 @@ class AirMean(Calculator):
             ctx.tenant, [e.id for e in entities], self.attr, ctx.period.start, ctx.window_end
         )
         station_days: dict[date, list[float]] = defaultdict(list)
+        days, starts = _day_starts(ctx)
+        least = max(1, self.params["min_hours_per_day"])
         for points in series.values():
-            by_day: dict[date, list[float]] = defaultdict(list)
-            for point in points:
-                by_day[ctx.period.local_day(point.hour)].append(point.mean)
-            for day, means in by_day.items():
-                if len(means) >= self.params["min_hours_per_day"]:
-                    station_days[day].append(sum(means) / len(means))
+            # points are in time order: each local day is one slice of them
+            hours = list(map(_HOUR, points))
+            means = list(map(_MEAN, points))
+            lo = bisect_left(hours, starts[0])
+            for k, day in enumerate(days):
+                hi = bisect_left(hours, starts[k + 1], lo)
+                if hi - lo >= least:
+                    station_days[day].append(sum(means[lo:hi]) / (hi - lo))
+                lo = hi
         city_days = {day: sum(v) / len(v) for day, v in sorted(station_days.items())}
         return entities, series, city_days, query
 
@@ -89,6 +96,18 @@ class AirMean(Calculator):
             )
         value = sum(days.values()) / len(days)
         return self.measured(ctx, round(value, 3), provenance, quality)
+
+
+_HOUR = attrgetter("hour")
+_MEAN = attrgetter("mean")
+
+
+def _day_starts(ctx: Context) -> tuple[list[date], list[datetime]]:
+    """The period's local days and the moment each starts, with the period's end last."""
+    days = ctx.period.days()
+    tz = ctx.period.start_local.tzinfo
+    starts = [datetime.combine(day, time.min, tz) for day in days]
+    return days, [*starts, ctx.period.end]
 
 
 def _day_notes(ctx: Context, days: Mapping[date, float]) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from qala.indicators.catalogue import Catalogue, load_catalogue
@@ -225,6 +226,9 @@ class SeriesStats:
     observations: int
 
 
+_COUNT = attrgetter("count")
+
+
 def series_stats(
     ctx: Context,
     entities: Sequence[EntitySnapshot],
@@ -240,7 +244,7 @@ def series_stats(
     for entity in entities:
         expected = expected_hours(ctx, entity, interval_hours)
         points = series.get(entity.id, [])
-        observations += sum(p.count for p in points)
+        observations += sum(map(_COUNT, points))
         if points:
             last = points[-1].hour
             newest = last if newest is None or last > newest else newest

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from datetime import timedelta
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from qala.indicators.calculators.base import (
@@ -49,12 +50,15 @@ class WasteFillSensing(Calculator):
             "entities type=WasteContainer; hourly means of fillingLevel over "
             f"[{iso(ctx.period.start)}, {iso(ctx.window_end)})",
             [b.id for b in bins],
-            sum(p.count for v in series.values() for p in v),
+            sum(sum(map(_COUNT, v)) for v in series.values()),
         )
         quality = self._quality(ctx, None, None, newest, silent)
         if not bins:
             return self.not_computable(ctx, "no WasteContainer entity in the city", provenance)
         return self.measured(ctx, round(100.0 * len(sensing) / len(bins), 4), provenance, quality)
+
+
+_COUNT = attrgetter("count")
 
 
 class WasteFillAtCollection(Calculator):
