@@ -356,6 +356,65 @@ def test_bulk_hourly_means_are_the_hourly_aggregates_in_epoch_hours(settings: Se
     run(settings, scenario)
 
 
+def test_bulk_counts_and_rows_of_the_callers_type(settings: Settings) -> None:
+    """``counts``: per entity, the total that ``aggregate(method="count")`` spreads over its
+    periods, rollups included; ``hourly(hours=, row=)``: the same rows as the caller's tuple
+    type, each hour one datetime shared through the caller's cache."""
+    from typing import NamedTuple
+
+    class Hour(NamedTuple):
+        hour: datetime
+        mean: float
+        count: int
+        minimum: float | None
+        maximum: float | None
+
+    old = [("2020-01-01T10:00:00Z", 1.0), ("2020-01-01T10:15:00Z", 3.0)]
+
+    async def scenario(hub: Hub, store: Storage) -> None:
+        await observe(hub, store, SENSOR, old + MARCH)
+        tenant = await hub.tenant(TENANT)
+        await compact_tenant(store, tenant, days=365, now=iso_to_us("2026-01-01T00:00:00Z"))
+        reader = HistoryReader(hub, store)
+        start, end = datetime(2020, 1, 1, tzinfo=UTC), SPRING[1]
+        counted = await reader.counts(
+            TENANT, CITY, attr=PM25, start=start, end=end, entity_ids=[SENSOR, "urn:x:none"]
+        )
+        per_year = await reader.aggregate(
+            TENANT, CITY, entity_ids=[SENSOR], attr=PM25, start=start, end=end, per="year",
+            method="count", zone="UTC",
+        )  # fmt: skip
+        total = len(old) + len(MARCH)
+        assert counted == {SENSOR: sum(b.count for b in per_year[SENSOR])} == {SENSOR: total}
+        later = await reader.counts(
+            TENANT, CITY, attr=PM25, start=datetime(2026, 3, 2, tzinfo=UTC), end=end,
+            entity_ids=[SENSOR],
+        )  # fmt: skip
+        assert later == {SENSOR: sum(1 for at, _ in MARCH if at >= "2026-03-02")}
+        plain = await reader.hourly(
+            TENANT, CITY, attr=PM25, start=start, end=end, entity_ids=[SENSOR], extremes=True
+        )
+        cache: dict[int, datetime] = {}
+        typed = await reader.hourly(
+            TENANT, CITY, attr=PM25, start=start, end=end, entity_ids=[SENSOR], extremes=True,
+            hours=cache, row=Hour,
+        )  # fmt: skip
+        assert all(isinstance(r, Hour) for r in typed[SENSOR])
+        assert [(iso_to_us(r.hour.isoformat()), *r[1:]) for r in typed[SENSOR]] == plain[SENSOR]
+        again = await reader.hourly(
+            TENANT, CITY, attr=PM25, start=start, end=end, entity_ids=[SENSOR], hours=cache,
+            row=Hour,
+        )  # fmt: skip
+        assert all(a.hour is b.hour for a, b in zip(again[SENSOR], typed[SENSOR], strict=True))
+        with pytest.raises(Forbidden):
+            await reader.counts(
+                TENANT, Actor(id="op", role="city-operator", tenant="almaty"), attr=PM25,
+                start=start, end=end, entity_ids=[SENSOR],
+            )
+
+    run(settings, scenario)
+
+
 def test_unclear_requests_are_refused_with_the_reason(settings: Settings) -> None:
     async def scenario(hub: Hub, store: Storage) -> None:
         reader = HistoryReader(hub, store)
