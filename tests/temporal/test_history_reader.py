@@ -415,6 +415,49 @@ def test_bulk_counts_and_rows_of_the_callers_type(settings: Settings) -> None:
     run(settings, scenario)
 
 
+def test_bulk_daily_means_are_the_means_of_each_local_days_hourly_means(
+    settings: Settings,
+) -> None:
+    """``daily`` (ISO 37120 8.6's rule, folded in SQL): per local day of the zone, the mean of
+    the hourly means — not of the instances — with the hours, the instances and the last hour;
+    the hourly rollups beyond retention count like raw hours."""
+    from datetime import date
+
+    old = [("2020-01-01T10:00:00Z", 1.0), ("2020-01-01T10:15:00Z", 3.0)]
+
+    async def scenario(hub: Hub, store: Storage) -> None:
+        await observe(hub, store, SENSOR, old + MARCH)
+        tenant = await hub.tenant(TENANT)
+        await compact_tenant(store, tenant, days=365, now=iso_to_us("2026-01-01T00:00:00Z"))
+        reader = HistoryReader(hub, store)
+        start, end = datetime(2020, 1, 1, tzinfo=UTC), SPRING[1]
+        days = await reader.daily(
+            TENANT, CITY, attr=PM25, start=start, end=end, entity_ids=[SENSOR], zone="Asia/Almaty"
+        )
+
+        def hour(text: str) -> datetime:
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+        assert days[SENSOR] == [
+            (date(2020, 1, 1), 2.0, 1, 2, hour("2020-01-01T10:00:00Z")),  # the rollup's hour
+            (date(2026, 3, 1), (15.0 + 30.0) / 2, 2, 3, hour("2026-03-01T18:00:00Z")),
+            (date(2026, 3, 2), (45.0 + 60.0) / 2, 2, 3, hour("2026-03-02T10:00:00Z")),
+            (date(2026, 4, 1), 100.0, 1, 1, hour("2026-03-31T19:00:00Z")),
+        ]
+        utc = await reader.daily(
+            TENANT, CITY, attr=PM25, start=start, end=end, entity_ids=[SENSOR], zone="UTC"
+        )
+        in_utc = [(d[0], d[2]) for d in utc[SENSOR]][1:3]  # 17:00, 18:00, 19:00; 10:00
+        assert in_utc == [(date(2026, 3, 1), 3), (date(2026, 3, 2), 1)]
+        with pytest.raises(Forbidden):
+            await reader.daily(
+                TENANT, Actor(id="op", role="city-operator", tenant="almaty"), attr=PM25,
+                start=start, end=end, entity_ids=[SENSOR],
+            )
+
+    run(settings, scenario)
+
+
 def test_unclear_requests_are_refused_with_the_reason(settings: Settings) -> None:
     async def scenario(hub: Hub, store: Storage) -> None:
         reader = HistoryReader(hub, store)

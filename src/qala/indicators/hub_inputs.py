@@ -31,7 +31,13 @@ import orjson
 from qala.hub import Actor, Entity, Hub, Tables, iso_to_us
 from qala.indicators import city_data
 from qala.indicators.calculators import Calculator
-from qala.indicators.inputs import EntitySnapshot, HourlyPoint, ServiceRequestRecord, Statistic
+from qala.indicators.inputs import (
+    DailyPoint,
+    EntitySnapshot,
+    HourlyPoint,
+    ServiceRequestRecord,
+    Statistic,
+)
 from qala.indicators.period import Period
 from qala.indicators.repository import IndicatorRepository, from_us
 from qala.indicators.values import ReportedValue
@@ -159,6 +165,7 @@ class HubInputs:
         self._statistics: dict[str, dict[str, list[Statistic]]] = {}
         self._reported: dict[str, dict[tuple[str, str], ReportedValue]] = {}
         self._series: dict[tuple[Any, ...], dict[str, list[HourlyPoint]]] = {}
+        self._days: dict[tuple[Any, ...], dict[str, list[DailyPoint]]] = {}
         self._hours: dict[int, datetime] = {}
         self._counts: dict[tuple[Any, ...], int] = {}
         self.queries: list[str] = []
@@ -259,6 +266,27 @@ class HubInputs:
             extremes=attr in self.extremes, hours=self._hours, row=HourlyPoint,
         )  # fmt: skip
         return points
+
+    async def daily_series(
+        self,
+        tenant: str,
+        entity_ids: Sequence[str],
+        attr: str,
+        start: datetime,
+        end: datetime,
+        zone: str,
+    ) -> dict[str, list[DailyPoint]]:
+        if not entity_ids or end <= start:
+            return {}
+        key = (tenant, attr, start, end, zone, tuple(entity_ids))
+        if key not in self._days:  # several calculators read the same days
+            type_iri = self._type_of.get(entity_ids[0])
+            self.queries.append(f"daily means {tenant} {attr} of {len(entity_ids)} entities")
+            self._days[key] = await self.reader.daily(
+                tenant, self.actor, attr=self.expand_attr(attr, type_iri), start=start,
+                end=end, entity_ids=list(entity_ids), zone=zone, row=DailyPoint,
+            )  # fmt: skip
+        return self._days[key]
 
     async def city_statistic(self, tenant: str, name: str, as_of: date) -> Statistic | None:
         if tenant not in self._statistics:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
 
 from qala.indicators.period import Period
 from qala.indicators.values import ReportedValue
@@ -39,6 +40,17 @@ class HourlyPoint(NamedTuple):
     count: int
     minimum: float | None = None
     maximum: float | None = None
+
+
+class DailyPoint(NamedTuple):
+    """One local day of one attribute of one entity, folded from its hourly means (ISO 37120
+    8.6: the daily mean is the mean of the hourly averages)."""
+
+    day: date  # the city's calendar day
+    mean: float  # the mean of the day's hourly means
+    hours: int  # hours with a mean
+    count: int  # the observations in those hours
+    newest: datetime  # the start of the last of those hours, UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +110,21 @@ class Inputs(Protocol):
 
         Entities without a numeric observation in the window are absent from the result.
         """
+        ...
+
+    async def daily_series(
+        self,
+        tenant: str,
+        entity_ids: Sequence[str],
+        attr: str,
+        start: datetime,
+        end: datetime,
+        zone: str,
+    ) -> dict[str, list[DailyPoint]]:
+        """The hourly means of ``attr`` folded by local day of ``zone``, per entity, days in
+        order: for each day with at least one hourly mean, the mean of those means, how many
+        there are, their observations and the last hour. Entities without a numeric
+        observation in the window are absent from the result."""
         ...
 
     async def city_statistic(self, tenant: str, name: str, as_of: date) -> Statistic | None:
@@ -220,6 +247,31 @@ class MemoryInputs:
                     HourlyPoint(hour, sum(v) / len(v), len(v), min(v), max(v))
                     for hour, v in sorted(buckets.items())
                 ]
+        return out
+
+    async def daily_series(
+        self,
+        tenant: str,
+        entity_ids: Sequence[str],
+        attr: str,
+        start: datetime,
+        end: datetime,
+        zone: str,
+    ) -> dict[str, list[DailyPoint]]:
+        """Folded from :meth:`hourly_series` by local day — the reference the hub's SQL fold is
+        tested against."""
+        tz = ZoneInfo(zone)
+        out: dict[str, list[DailyPoint]] = {}
+        hourly = await self.hourly_series(tenant, entity_ids, attr, start, end)
+        for entity_id, points in hourly.items():
+            days: dict[date, list[HourlyPoint]] = {}
+            for point in points:
+                days.setdefault(point.hour.astimezone(tz).date(), []).append(point)
+            out[entity_id] = [
+                DailyPoint(day, sum(p.mean for p in ps) / len(ps), len(ps),
+                           sum(p.count for p in ps), ps[-1].hour)
+                for day, ps in sorted(days.items())
+            ]  # fmt: skip
         return out
 
     async def city_statistic(self, tenant: str, name: str, as_of: date) -> Statistic | None:

@@ -536,6 +536,41 @@ class History:
             out = {sid: [found[b] for b in sorted(found)] for sid, found in by_bucket.items()}
         return out, layout
 
+    async def daily(
+        self, sids: Sequence[int], window: Window, days: Buckets
+    ) -> dict[int, list[tuple[int, float, int, int, int]]]:
+        """Per series and day (``days``: the calendar days of a zone), the mean of the day's
+        hourly means, in SQL: ``(day index, mean, hours with a mean, instances in those
+        hours, the last such hour as epoch hours)``, days in order. An hour's mean is that of
+        its numeric instances, raw ones and those of an hourly rollup together, as
+        :meth:`aggregate` merges them; hours without a numeric value do not count."""
+        out: dict[int, list[tuple[int, float, int, int, int]]] = {}
+        for chunk in _chunks(list(sids)):
+            args: list[Any] = []
+            raw = _marks(chunk, args)
+            raw_cond = window.sql("ts", args)
+            rolled = _marks(chunk, args)
+            rolled_cond = window.sql("hour", args)
+            day = days.sql(f"(h * {HOUR_US})", args)
+            rows = await self.store.fetch(
+                "SELECT sid, b, avg(m), count(*), sum(n), max(h) FROM ("
+                f"SELECT sid, h, {day} AS b, sum(s) / sum(c) AS m, sum(n) AS n FROM ("
+                "SELECT sid, h, sum(num) AS s, count(num) AS c, count(*) AS n "
+                f"FROM temporal_instances WHERE sid IN ({raw}) AND {raw_cond} "
+                f"AND (k & {DELETED}) = 0 GROUP BY sid, h "
+                f"UNION ALL SELECT sid, hour / {HOUR_US} AS h, sum, nnum, n FROM temporal_hourly "
+                f"WHERE sid IN ({rolled}) AND {rolled_cond}"
+                ") AS u GROUP BY sid, h HAVING sum(c) > 0"
+                ") AS d GROUP BY sid, b ORDER BY sid, b",
+                *args,
+            )
+            for sid, group in groupby(rows, key=itemgetter(0)):
+                out[sid] = [
+                    (int(b), float(mean), int(hours), int(n), int(last))
+                    for _, b, mean, hours, n, last in group
+                ]
+        return out
+
     async def counts(self, sids: Sequence[int], window: Window) -> dict[int, int]:
         """Per series, the number of instances observed in ``window`` (numeric or not): the
         raw instances and the hourly rollups kept beyond retention, as :meth:`aggregate`

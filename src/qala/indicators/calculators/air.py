@@ -3,11 +3,9 @@ guideline, and monitoring stations per 100 km²."""
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import date, datetime, time
-from operator import attrgetter
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from qala.indicators.calculators.base import (
@@ -18,7 +16,7 @@ from qala.indicators.calculators.base import (
     iso,
     series_stats,
 )
-from qala.indicators.inputs import EntitySnapshot, HourlyPoint
+from qala.indicators.inputs import DailyPoint, EntitySnapshot
 from qala.indicators.values import (
     Result,
 )
@@ -42,30 +40,25 @@ class AirMean(Calculator):
 
     async def city_days(
         self, ctx: Context
-    ) -> tuple[list[EntitySnapshot], dict[str, list[HourlyPoint]], dict[date, float], str]:
+    ) -> tuple[list[EntitySnapshot], dict[str, list[DailyPoint]], dict[date, float], str]:
         entities = existing(
             await ctx.inputs.entities(ctx.tenant, "AirQualityObserved", [self.attr]), ctx
         )
         query = (
-            f"entities type=AirQualityObserved attrs={self.attr}; hourly means of {self.attr} "
-            f"for {len(entities)} entities over [{iso(ctx.period.start)}, {iso(ctx.window_end)})"
+            f"entities type=AirQualityObserved attrs={self.attr}; daily means of the hourly "
+            f"means of {self.attr} for {len(entities)} entities over "
+            f"[{iso(ctx.period.start)}, {iso(ctx.window_end)}) in {ctx.period.zone}"
         )
-        series = await ctx.inputs.hourly_series(
-            ctx.tenant, [e.id for e in entities], self.attr, ctx.period.start, ctx.window_end
-        )
+        series = await ctx.inputs.daily_series(
+            ctx.tenant, [e.id for e in entities], self.attr, ctx.period.start, ctx.window_end,
+            ctx.period.zone,
+        )  # fmt: skip
         station_days: dict[date, list[float]] = defaultdict(list)
-        days, starts = _day_starts(ctx)
-        least = max(1, self.params["min_hours_per_day"])
-        for points in series.values():
-            # points are in time order: each local day is one slice of them
-            hours = list(map(_HOUR, points))
-            means = list(map(_MEAN, points))
-            lo = bisect_left(hours, starts[0])
-            for k, day in enumerate(days):
-                hi = bisect_left(hours, starts[k + 1], lo)
-                if hi - lo >= least:
-                    station_days[day].append(sum(means[lo:hi]) / (hi - lo))
-                lo = hi
+        least = self.params["min_hours_per_day"]
+        for days in series.values():
+            for day in days:
+                if day.hours >= least:
+                    station_days[day.day].append(day.mean)
         city_days = {day: sum(v) / len(v) for day, v in sorted(station_days.items())}
         return entities, series, city_days, query
 
@@ -96,18 +89,6 @@ class AirMean(Calculator):
             )
         value = sum(days.values()) / len(days)
         return self.measured(ctx, round(value, 3), provenance, quality)
-
-
-_HOUR = attrgetter("hour")
-_MEAN = attrgetter("mean")
-
-
-def _day_starts(ctx: Context) -> tuple[list[date], list[datetime]]:
-    """The period's local days and the moment each starts, with the period's end last."""
-    days = ctx.period.days()
-    tz = ctx.period.start_local.tzinfo
-    starts = [datetime.combine(day, time.min, tz) for day in days]
-    return days, [*starts, ctx.period.end]
 
 
 def _day_notes(ctx: Context, days: Mapping[date, float]) -> tuple[str, ...]:
@@ -183,9 +164,10 @@ class StationsReporting(Calculator):
         entities = existing(
             await ctx.inputs.entities(ctx.tenant, "AirQualityObserved", [attr]), ctx
         )
-        series = await ctx.inputs.hourly_series(
-            ctx.tenant, [e.id for e in entities], attr, ctx.period.start, ctx.window_end
-        )
+        series = await ctx.inputs.daily_series(
+            ctx.tenant, [e.id for e in entities], attr, ctx.period.start, ctx.window_end,
+            ctx.period.zone,
+        )  # fmt: skip
         area, notes = await self._statistic(ctx, "area_km2")
         query = (
             f"entities type=AirQualityObserved; stations with an hourly mean of {attr} in "

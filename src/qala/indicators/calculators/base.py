@@ -11,7 +11,7 @@ from operator import attrgetter
 from typing import Any, ClassVar
 
 from qala.indicators.catalogue import Catalogue, load_catalogue
-from qala.indicators.inputs import EntitySnapshot, HourlyPoint, Inputs
+from qala.indicators.inputs import DailyPoint, EntitySnapshot, HourlyPoint, Inputs
 from qala.indicators.period import Period
 from qala.indicators.values import (
     DEFAULT_COVERAGE_THRESHOLD,
@@ -227,14 +227,17 @@ class SeriesStats:
 
 
 _COUNT = attrgetter("count")
+_HOURS = attrgetter("hours")
 
 
 def series_stats(
     ctx: Context,
     entities: Sequence[EntitySnapshot],
-    series: Mapping[str, list[HourlyPoint]],
+    series: Mapping[str, list[HourlyPoint]] | Mapping[str, list[DailyPoint]],
     interval_hours: float,
 ) -> SeriesStats:
+    """Coverage and freshness of each device from its hourly means, or from its days
+    (:class:`DailyPoint`: the hours and observations each day holds)."""
     by_device: dict[str, float] = {}
     silent: list[str] = []
     present_total = 0.0
@@ -245,12 +248,18 @@ def series_stats(
         expected = expected_hours(ctx, entity, interval_hours)
         points = series.get(entity.id, [])
         observations += sum(map(_COUNT, points))
+        hours = len(points)
         if points:
-            last = points[-1].hour
+            final = points[-1]
+            if isinstance(final, DailyPoint):
+                hours = sum(map(_HOURS, points))
+                last = final.newest
+            else:
+                last = final.hour
             newest = last if newest is None or last > newest else newest
         if expected <= 0:
             continue
-        present = min(float(len(points)), expected)
+        present = min(float(hours), expected)
         by_device[entity.id] = present / expected
         present_total += present
         expected_total += expected
