@@ -231,6 +231,29 @@ def sign_in(page: Any, seeded_server: Seeded, key: str) -> None:
     page.wait_for_selector("#signed-in:visible")
 
 
+def test_a_city_operator_on_another_citys_page_is_told_and_asks_nothing_refused(
+    browsing: Browsing, seeded_server: Seeded
+) -> None:
+    """Astana's operator opening Almaty's page: every API of Almaty would refuse the key, so the
+    page draws no layer and says why, without one failed request (the fixture fails the test
+    on any error in the console)."""
+    page = browsing.page()
+    sign_in(page, seeded_server, "operator")
+    refused: list[str] = []
+    page.on("response", lambda r: refused.append(r.url) if r.status in (401, 403) else None)
+    page.goto(f"{seeded_server.url}/dashboard/city/almaty?lang=en")
+    ready(page)
+    page.wait_for_selector("html[data-sections=true]", state="attached")
+    assert page.locator("#map-note").inner_text() == "This city's data is not shared with you."
+    assert page.locator("#layers").is_hidden()
+    assert page.locator(".qm, .cluster").count() == 0
+    assert refused == []
+    page.goto(f"{seeded_server.url}/dashboard/city/astana?lang=en")  # its own city: the map
+    ready(page)
+    assert page.locator("#layers").is_visible() and page.locator("#map-note").inner_text() == ""
+    assert refused == []
+
+
 def open_station(page: Any, entity_id: str) -> None:
     """Opens the popup of one point, zooming into its cluster until it is shown."""
     marker = page.locator(f'.qm [data-id="{entity_id}"]')

@@ -250,7 +250,8 @@ _SECTIONS_SCHEMA = {
         "sections": {
             "type": "object",
             "description": (
-                "Per section (assessment, indicators, programme, requests): state 'absent' "
+                "Per section (hub — the city map —, assessment, indicators, programme, "
+                "requests): state 'absent' "
                 "(the capability does not run here), 'refused' (the caller's role reads none "
                 "of it) or 'open', with the view the page uses, the cities it may read "
                 "(null: every city) and, for the indicators, whether the caller may compute "

@@ -60,9 +60,12 @@ def _open311_cities(svc: Services, actor: Actor) -> list[str]:
 
 
 def section_states(svc: Services, actor: Actor) -> dict[str, dict[str, Any]]:
-    """Each section's state for ``actor`` (see the module's description)."""
+    """Each section's state for ``actor`` (see the module's description). ``hub`` is the city
+    map's: the hub itself always runs, and an actor bound to a city reads that city only (the
+    others' APIs refuse it), so the page of another city draws no layer."""
     names = running(svc)
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, Any]] = {"hub": {"state": "open", "view": "ngsi-ld",
+                                              "tenants": _bound(actor)}}  # fmt: skip
     for key, capability in CAPABILITY.items():
         if capability not in names:
             out[key] = {"state": "absent"}

@@ -482,18 +482,27 @@
     }
     await outlines();
     const sections = await Qala.sections();
-    const requests = sections.requests || {};
-    if (requests.state === "open" && requests.tenants.includes(tenant)) LAYERS.push(REQUESTS);
-    setupLayers();
-    await Promise.all(LAYERS.filter((l) => l.on).map(load));
-    performance.mark("qala-ready");
-    document.documentElement.dataset.ready = "true";
-    let moving = null;
-    map.on("moveend", () => {
-      clearTimeout(moving);
-      moving = setTimeout(() => LAYERS.filter((l) => l.checkbox.checked && !l.custom).forEach(load), 250);
-    });
-    live();
+    const hub = sections.hub || { state: "open", tenants: null };
+    if (hub.tenants && !hub.tenants.includes(tenant)) {
+      /* signed in for another city: its hub refuses this user, so no layer is asked for */
+      document.getElementById("map-note").textContent = t("This city's data is not shared with you.");
+      document.getElementById("layers").hidden = true;
+      performance.mark("qala-ready");
+      document.documentElement.dataset.ready = "true";
+    } else {
+      const requests = sections.requests || {};
+      if (requests.state === "open" && requests.tenants.includes(tenant)) LAYERS.push(REQUESTS);
+      setupLayers();
+      await Promise.all(LAYERS.filter((l) => l.on).map(load));
+      performance.mark("qala-ready");
+      document.documentElement.dataset.ready = "true";
+      let moving = null;
+      map.on("moveend", () => {
+        clearTimeout(moving);
+        moving = setTimeout(() => LAYERS.filter((l) => l.checkbox.checked && !l.custom).forEach(load), 250);
+      });
+      live();
+    }
     Qala.fillSections({
       requests: fillRequests, indicators: CityIndicators.fillIndicators, assessment: CityIndicators.fillAssessment,
     });
