@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,6 +32,9 @@ class GeoFilter:
     attr: str  # expanded IRI of the GeoProperty
     matches_geometry: Callable[[dict[str, Any]], bool]
     bbox: tuple[float, float, float, float] | None  # minx, miny, maxx, maxy; None: no prefilter
+    #: The same test for many points at once (longitudes, latitudes -> verdicts), where the
+    #: relation allows it: what a store decides from its spatial index's point boxes.
+    matches_points: Callable[[Sequence[float], Sequence[float]], list[bool]] | None = None
 
     def matches(self, entity: Entity) -> bool:
         for instance in entity.instances(self.attr):

@@ -97,6 +97,7 @@ def geo_filter_from(query: geo.GeoQuery, ctx: CompiledContext) -> GeoFilter:
         attr=ctx.expand(query.geoproperty),
         matches_geometry=geo.compile_geo_matcher(query),
         bbox=geo.query_bbox(query),
+        matches_points=geo.compile_points_matcher(query),
     )
 
 

@@ -196,13 +196,27 @@ class GeoPlan:
             boxes.setdefault(pk, []).append((minx, miny, maxx, maxy))
         matched: list[int] = []
         unknown: list[int] = []
-        test = self.query.geo.matches_geometry  # type: ignore[union-attr]
+        geo = self.query.geo
+        assert geo is not None
+        test = geo.matches_geometry
+        many = geo.matches_points  # every candidate point in one call, where it can
+        points: list[int] = []
+        xs: list[float] = []
+        ys: list[float] = []
         for pk, found in boxes.items():
             if all(b[0] == b[2] and b[1] == b[3] for b in found):
-                if any(test({"type": "Point", "coordinates": [b[0], b[1]]}) for b in found):
+                if many is not None:
+                    for b in found:
+                        points.append(pk)
+                        xs.append(b[0])
+                        ys.append(b[1])
+                elif any(test({"type": "Point", "coordinates": [b[0], b[1]]}) for b in found):
                     matched.append(pk)
             else:
                 unknown.append(pk)
+        if many is not None and points:
+            hit = {pk for pk, ok in zip(points, many(xs, ys), strict=True) if ok}
+            matched = [pk for pk in boxes if pk in hit]  # entity order, as the rows came
         return matched, unknown
 
     def page(self, matched: list[int]) -> list[int]:

@@ -527,3 +527,45 @@ class TestEtsiConformanceCases:
         match = compile_geo_matcher(query)
         assert match(point([-8.503, 41.202]))  # 1.4 km away, in Porto
         assert not match(point(ASTANA))
+
+
+# -- many points at once: the store's decision from its spatial index -------------------------
+
+SQUARE = "[[[71.0,51.0],[72.0,51.0],[72.0,52.0],[71.0,52.0],[71.0,51.0]]]"
+NOTCHED = "[[[71.0,51.0],[72.0,51.0],[72.0,52.0],[71.5,51.5],[71.0,52.0],[71.0,51.0]]]"
+
+
+@pytest.mark.parametrize("georel", ["within", "intersects", "disjoint"])
+@pytest.mark.parametrize("polygon", [SQUARE, NOTCHED])
+def test_many_points_get_the_verdicts_each_point_gets(georel: str, polygon: str) -> None:
+    import random
+
+    from qala.ngsild.geo import compile_points_matcher
+
+    query = parse_geoquery(georel, "Polygon", polygon)
+    one = compile_geo_matcher(query)
+    many = compile_points_matcher(query)
+    assert many is not None
+    rng = random.Random(3)
+    xs = [round(rng.uniform(70.8, 72.2), 2) for _ in range(2000)]
+    ys = [round(rng.uniform(50.8, 52.2), 2) for _ in range(2000)]
+    # vertices, edges and the notch's sides: where within and intersects differ
+    xs += [71.0, 72.0, 71.5, 71.25, 71.0, 71.75]
+    ys += [51.0, 52.0, 51.5, 51.75, 51.5, 51.75]
+    expected = [one({"type": "Point", "coordinates": [x, y]}) for x, y in zip(xs, ys, strict=True)]
+    assert many(xs, ys) == expected
+    assert True in expected and False in expected
+    assert many([], []) == []
+
+
+@pytest.mark.parametrize(
+    ("georel", "geometry", "coordinates"),
+    [("near;maxDistance==500", "Point", "[71.4,51.1]"), ("contains", "Point", "[71.4,51.1]"),
+     ("equals", "Point", "[71.4,51.1]"), ("overlaps", "Polygon", SQUARE)],
+)  # fmt: skip
+def test_other_relations_are_tested_point_by_point(
+    georel: str, geometry: str, coordinates: str
+) -> None:
+    from qala.ngsild.geo import compile_points_matcher
+
+    assert compile_points_matcher(parse_geoquery(georel, geometry, coordinates)) is None

@@ -10,7 +10,13 @@
 from .bbox import bboxes_intersect, geometry_bbox, query_bbox, query_bboxes
 from .distance import EARTH_RADIUS_M, distance_m, geometry_distance_m, haversine_m
 from .geometry import BBox, Geometry, InvalidGeometry, parse_geojson
-from .predicates import GeoMatcher, compile_geo_matcher, compile_geometry_predicate
+from .predicates import (
+    GeoMatcher,
+    PointsMatcher,
+    compile_geo_matcher,
+    compile_geometry_predicate,
+    compile_points_matcher,
+)
 from .query import GeoQuery, InvalidGeoQuery, geoquery_from_json, parse_geoquery
 
 __all__ = [
@@ -21,9 +27,11 @@ __all__ = [
     "Geometry",
     "InvalidGeoQuery",
     "InvalidGeometry",
+    "PointsMatcher",
     "bboxes_intersect",
     "compile_geo_matcher",
     "compile_geometry_predicate",
+    "compile_points_matcher",
     "distance_m",
     "geometry_bbox",
     "geometry_distance_m",
