@@ -147,7 +147,9 @@
         known.band = band;
         known.marker.setIcon(icon(layer, id, band));
       }
-      known.marker.setLatLng([lat, lon]);
+      /* moving a clustered marker takes it out of its cluster and puts it back: only when it moved */
+      const was = known.marker.getLatLng();
+      if (was.lat !== lat || was.lng !== lon) known.marker.setLatLng([lat, lon]);
       return;
     }
     const marker = L.marker([lat, lon], { icon: icon(layer, id, band), title: title(layer, id, props), keyboard: true });
