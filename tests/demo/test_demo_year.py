@@ -216,3 +216,35 @@ def test_a_reduced_demo_seeds_a_year_that_the_hub_serves(settings: Settings) -> 
         instances = recent.json()["pm25"]
         assert 40 <= len(instances) <= 49  # the last two days hourly, and the current value
         assert instances[-1]["unitCode"] == "GQ"
+
+
+def test_the_demos_devices_came_into_service_with_their_history(settings: Settings) -> None:
+    """The demo loads each device with its past: the indicators count a station from its
+    first observation (its first record in the history), not from the seeding — a month
+    before the seeding has its stations, their coverage and the one installed later."""
+    from qala.app import start_services, stop_services
+    from qala.hub import Actor
+    from qala.indicators.calculators import Context, default_registry
+    from qala.indicators.period import Period
+    from qala.indicators.service import IndicatorService
+
+    asyncio.run(_seed(settings))
+
+    async def compute() -> object:
+        svc = await start_services(settings)
+        try:
+            service = svc.state.get(IndicatorService)
+            inputs = await service.inputs(Actor(id="test", role="admin"))
+            ctx = Context("almaty", Period.parse("2025-06"), inputs, ANCHOR)
+            return await default_registry().get("air.pm25").compute(ctx)
+        finally:
+            await stop_services(svc)
+
+    result = asyncio.run(compute())
+    assert result.kind == "measured", result.to_dict()  # type: ignore[attr-defined]
+    quality = result.quality  # type: ignore[attr-defined]
+    stations = [e for e in generate_city("almaty", 3, 0.1, ANCHOR)
+                if e["type"] == "AirQualityObserved"]  # fmt: skip
+    covered = dict(quality.coverage_by_device)
+    assert 0 < len(covered) <= len(stations)
+    assert 0.5 < quality.coverage <= 1.0

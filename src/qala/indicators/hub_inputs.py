@@ -168,6 +168,7 @@ class HubInputs:
         self._days: dict[tuple[Any, ...], dict[str, list[DailyPoint]]] = {}
         self._hours: dict[int, datetime] = {}
         self._counts: dict[tuple[Any, ...], int] = {}
+        self._history_created: dict[str, datetime] = {}
         self.queries: list[str] = []
 
     def expand_type(self, type: str) -> str:
@@ -187,13 +188,21 @@ class HubInputs:
             self._entities[key] = found
             for entity in found:
                 self._type_of[entity.id] = iri
+            if found:
+                self._history_created.update(
+                    await self.reader.created(tenant, self.actor, entity_ids=[e.id for e in found])
+                )
         return self._entities[key]
 
     def _created(self, entity: Entity) -> datetime | None:
-        """When the device came into service: its ``dateCreated`` (Smart Data Models: the
-        entity's creation in its source system) when that is earlier than its creation in this
-        hub — a device whose past history was loaded with it — else its creation here."""
+        """When the device came into service: the earliest of its creation in this hub, its
+        first record in the history (a device loaded with its past history — the demo's, an
+        import — is recorded there at its first observation) and its ``dateCreated`` (Smart
+        Data Models: the entity's creation in its source system)."""
         here = from_us(entity.created_at) if entity.created_at else None
+        recorded = self._history_created.get(entity.id)
+        if recorded is not None and (here is None or recorded < here):
+            here = recorded
         declared = entity.attrs.get(self.ctx.expand("dateCreated"))
         moment = simplified(declared, self.ctx) if declared is not None else None
         if isinstance(moment, dict):

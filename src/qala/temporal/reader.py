@@ -375,6 +375,18 @@ class HistoryReader:
                 out[s.entity_id] = out.get(s.entity_id, 0) + counted[s.sid]
         return out
 
+    async def created(
+        self, tenant: str | None, actor: Actor, *, entity_ids: Sequence[str]
+    ) -> dict[str, datetime]:
+        """When each entity came into being by its history: its first record there, in UTC. A
+        device loaded together with its past (the demo's, an import) is recorded at its first
+        observation, earlier than its creation in the hub. Entities without a history, or that
+        the actor may not read, are left out."""
+        ten, scope = await self.hub.reader(tenant, actor)
+        infos = await self.history.entities(ten.id, list(entity_ids))
+        infos = await visible_entities(self.hub, tenant, actor, scope, infos)
+        return {i.id: _EPOCH + timedelta(microseconds=i.created_at) for i in infos}
+
     async def _series(
         self,
         tenant: str | None,
