@@ -38,7 +38,7 @@ lint: install
 test: install $(INTEROP)/.installed
 	@bash tools/ensure-chromium.sh
 	$(BIN)/ruff check src tests bench
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 bench: install
 	$(BIN)/python bench/run_all.py

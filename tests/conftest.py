@@ -131,3 +131,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("backend") == "postgresql":
             item.add_marker(pytest.mark.postgres)
+        if item.get_closest_marker("mqtt") is not None:
+            # One broker serves every test, and an ingestor subscribes to every device topic:
+            # tests that use it run one after the other on one worker (``--dist loadgroup``),
+            # so no test's server sees another test's devices (it counts them as rejected).
+            item.add_marker(pytest.mark.xdist_group("mqtt"))
