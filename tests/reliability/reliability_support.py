@@ -48,7 +48,10 @@ def create_admin_key(database_url: str) -> str:
 class ServerProcess:
     """A Qala server in its own process (uvicorn), which a test may SIGKILL and restart."""
 
-    def __init__(self, database_url: str, log_path: Path, key: str, **settings: str) -> None:
+    def __init__(
+        self, database_url: str, log_path: Path, key: str, *, cli: bool = False, **settings: str
+    ) -> None:
+        self.cli = cli  # run `qala serve` (the CLI's uvicorn options) instead of bare uvicorn
         self.port = free_port()
         self.database_url = database_url
         self.log_path = log_path
@@ -74,25 +77,17 @@ class ServerProcess:
             "QALA_ALLOW_LOCAL_ENDPOINTS": "true",
             **{f"QALA_{k.upper()}": v for k, v in self.settings.items()},
         }
+        command = (
+            [sys.executable, "-c", "from qala.cli import main; main()", "serve", "--port",
+             str(self.port)]
+            if self.cli
+            else [sys.executable, "-m", "uvicorn", "--factory", "qala.app:create_app", "--host",
+                  "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                  "--no-access-log"]
+        )  # fmt: skip
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "--factory",
-                    "qala.app:create_app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                command, env=env, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -312,16 +312,23 @@ def test_history_beyond_retention_is_read_from_the_hourly_aggregates(settings: S
     run(settings, scenario)
 
 
+#: Two instances of one hour in 2020, beyond retention once compacted: an hourly rollup.
+ROLLED = [("2020-01-01T10:00:00Z", 1.0), ("2020-01-01T10:15:00Z", 3.0)]
+
+
+async def with_a_rolled_up_hour(hub: Hub, store: Storage) -> HistoryReader:
+    """The sensor with ``ROLLED`` (compacted to its hourly rollup) and ``MARCH`` (raw)."""
+    await observe(hub, store, SENSOR, ROLLED + MARCH)
+    tenant = await hub.tenant(TENANT)
+    await compact_tenant(store, tenant, days=365, now=iso_to_us("2026-01-01T00:00:00Z"))
+    return HistoryReader(hub, store)
+
+
 def test_bulk_hourly_means_are_the_hourly_aggregates_in_epoch_hours(settings: Settings) -> None:
     """``hourly`` (the indicators' reader): the same hours, means and counts as
     ``aggregate(per="hour")``, with the hour's extremes, rollups beyond retention included."""
-    old = [("2020-01-01T10:00:00Z", 1.0), ("2020-01-01T10:15:00Z", 3.0)]
-
     async def scenario(hub: Hub, store: Storage) -> None:
-        await observe(hub, store, SENSOR, old + MARCH)
-        tenant = await hub.tenant(TENANT)
-        await compact_tenant(store, tenant, days=365, now=iso_to_us("2026-01-01T00:00:00Z"))
-        reader = HistoryReader(hub, store)
+        reader = await with_a_rolled_up_hour(hub, store)
         start, end = datetime(2020, 1, 1, tzinfo=UTC), SPRING[1]
         rows = await reader.hourly(
             TENANT, CITY, attr=PM25, start=start, end=end, entity_ids=[SENSOR], extremes=True
@@ -369,13 +376,8 @@ def test_bulk_counts_and_rows_of_the_callers_type(settings: Settings) -> None:
         minimum: float | None
         maximum: float | None
 
-    old = [("2020-01-01T10:00:00Z", 1.0), ("2020-01-01T10:15:00Z", 3.0)]
-
     async def scenario(hub: Hub, store: Storage) -> None:
-        await observe(hub, store, SENSOR, old + MARCH)
-        tenant = await hub.tenant(TENANT)
-        await compact_tenant(store, tenant, days=365, now=iso_to_us("2026-01-01T00:00:00Z"))
-        reader = HistoryReader(hub, store)
+        reader = await with_a_rolled_up_hour(hub, store)
         start, end = datetime(2020, 1, 1, tzinfo=UTC), SPRING[1]
         counted = await reader.counts(
             TENANT, CITY, attr=PM25, start=start, end=end, entity_ids=[SENSOR, "urn:x:none"]
@@ -384,7 +386,7 @@ def test_bulk_counts_and_rows_of_the_callers_type(settings: Settings) -> None:
             TENANT, CITY, entity_ids=[SENSOR], attr=PM25, start=start, end=end, per="year",
             method="count", zone="UTC",
         )  # fmt: skip
-        total = len(old) + len(MARCH)
+        total = len(ROLLED) + len(MARCH)
         assert counted == {SENSOR: sum(b.count for b in per_year[SENSOR])} == {SENSOR: total}
         later = await reader.counts(
             TENANT, CITY, attr=PM25, start=datetime(2026, 3, 2, tzinfo=UTC), end=end,
@@ -423,13 +425,8 @@ def test_bulk_daily_means_are_the_means_of_each_local_days_hourly_means(
     the hourly rollups beyond retention count like raw hours."""
     from datetime import date
 
-    old = [("2020-01-01T10:00:00Z", 1.0), ("2020-01-01T10:15:00Z", 3.0)]
-
     async def scenario(hub: Hub, store: Storage) -> None:
-        await observe(hub, store, SENSOR, old + MARCH)
-        tenant = await hub.tenant(TENANT)
-        await compact_tenant(store, tenant, days=365, now=iso_to_us("2026-01-01T00:00:00Z"))
-        reader = HistoryReader(hub, store)
+        reader = await with_a_rolled_up_hour(hub, store)
         start, end = datetime(2020, 1, 1, tzinfo=UTC), SPRING[1]
         days = await reader.daily(
             TENANT, CITY, attr=PM25, start=start, end=end, entity_ids=[SENSOR], zone="Asia/Almaty"

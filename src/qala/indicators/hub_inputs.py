@@ -256,25 +256,14 @@ class HubInputs:
             return {}
         key = (tenant, attr, start, end, tuple(entity_ids))
         if key not in self._series:  # several calculators read the same series
-            self._series[key] = await self._hourly(tenant, entity_ids, attr, start, end)
+            type_iri = self._type_of.get(entity_ids[0])
+            self.queries.append(f"hourly avg {tenant} {attr} of {len(entity_ids)} entities")
+            self._series[key] = await self.reader.hourly(
+                tenant, self.actor, attr=self.expand_attr(attr, type_iri), start=start,
+                end=end, entity_ids=list(entity_ids), extremes=attr in self.extremes,
+                hours=self._hours, row=HourlyPoint,
+            )  # fmt: skip
         return self._series[key]
-
-    async def _hourly(
-        self,
-        tenant: str,
-        entity_ids: Sequence[str],
-        attr: str,
-        start: datetime,
-        end: datetime,
-    ) -> dict[str, list[HourlyPoint]]:
-        type_iri = self._type_of.get(entity_ids[0])
-        iri = self.expand_attr(attr, type_iri)
-        self.queries.append(f"hourly avg {tenant} {attr} of {len(entity_ids)} entities")
-        points: dict[str, list[HourlyPoint]] = await self.reader.hourly(
-            tenant, self.actor, attr=iri, start=start, end=end, entity_ids=list(entity_ids),
-            extremes=attr in self.extremes, hours=self._hours, row=HourlyPoint,
-        )  # fmt: skip
-        return points
 
     async def daily_series(
         self,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from itertools import pairwise
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -50,7 +50,6 @@ from qala.temporal.schema import HOUR_US
 
 Per = Literal["hour", "day", "month", "year"]
 Method = Literal["avg", "min", "max", "sum", "count"]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The city's time zone: calendar days, months and years start at its midnight.
 CITY_ZONE = "Asia/Almaty"
 #: Most instances :meth:`HistoryReader.series` returns per entity (ask for a shorter period).
@@ -292,7 +291,7 @@ class HistoryReader:
                     else:
                         when = hours.get(moment)
                         if when is None:
-                            when = hours[moment] = _EPOCH + timedelta(microseconds=moment)
+                            when = hours[moment] = _datetime(moment, UTC)
                         stamp[b] = when
                 if extremes:
                     rows = [
@@ -347,7 +346,7 @@ class HistoryReader:
             if found:
                 out[s.entity_id] = [
                     new(row, (date.fromordinal(first + b), mean, hours, n,
-                              _EPOCH + timedelta(microseconds=last * HOUR_US)))
+                              _datetime(last * HOUR_US, UTC)))
                     for b, mean, hours, n, last in found
                 ]  # fmt: skip
         return out
@@ -385,7 +384,7 @@ class HistoryReader:
         ten, scope = await self.hub.reader(tenant, actor)
         infos = await self.history.entities(ten.id, list(entity_ids))
         infos = await visible_entities(self.hub, tenant, actor, scope, infos)
-        return {i.id: _EPOCH + timedelta(microseconds=i.created_at) for i in infos}
+        return {i.id: _datetime(i.created_at, UTC) for i in infos}
 
     async def _series(
         self,
