@@ -126,6 +126,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -136,3 +137,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             # tests that use it run one after the other on one worker (``--dist loadgroup``),
             # so no test's server sees another test's devices (it counts them as rejected).
             item.add_marker(pytest.mark.xdist_group("mqtt"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under ``--dist loadgroup`` a grouped test's id ends in ``@group`` (pytest-xdist renames it
+    on the worker). If a pytest or pytest-xdist release stops doing so, the MQTT tests would run
+    side by side on the shared broker again and fail now and then: fail at once instead."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    for item in session.items:
+        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid:
+            raise pytest.UsageError(
+                f"pytest-xdist did not group {item.nodeid}: this pytest and pytest-xdist do not "
+                "work together for --dist loadgroup (see pyproject.toml)"
+            )
