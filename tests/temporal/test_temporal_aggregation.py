@@ -218,3 +218,27 @@ def test_periods_of_whole_hours_add_up_hourly_groups(client: TestClient) -> None
     )["pm25"]
     assert firsts(hourly["avg"]) == [3.0, 4.0, 5.0, 8.0]
     assert hourly["avg"][3][1:] == ["2026-03-01T03:00:00Z", "2026-03-01T04:00:00Z"]
+
+
+def test_without_time_at_periods_start_at_the_first_instance(client: TestClient) -> None:
+    # As ETSI's TPs 020_11: instances from 12:03, PT1H periods are 12:03–13:03, 13:03–14:03, …
+    _post_instances(
+        client,
+        [(at(12, 3), 67), (at(13, 5), 53), (at(14, 7), 40), (at(12, 5), 80)],
+    )
+    got = history(client, options="aggregatedValues", aggrMethods="avg", aggrPeriodDuration="PT1H")
+    assert got["pm25"]["avg"] == [
+        [73.5, "2026-03-01T12:03:00Z", "2026-03-01T13:03:00Z"],
+        [53.0, "2026-03-01T13:03:00Z", "2026-03-01T14:03:00Z"],
+        [40.0, "2026-03-01T14:03:00Z", "2026-03-01T15:03:00Z"],
+    ]
+    # timerel=before has no start either: still from the first instance in the window
+    before = history(
+        client,
+        options="aggregatedValues",
+        aggrMethods="totalCount",
+        aggrPeriodDuration="P1D",
+        timerel="before",
+        timeAt=at(14),
+    )
+    assert before["pm25"]["totalCount"] == [[3, "2026-03-01T12:03:00Z", "2026-03-02T12:03:00Z"]]

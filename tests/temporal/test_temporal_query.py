@@ -165,10 +165,25 @@ def test_query_by_type(client: TestClient) -> None:
 
 def test_query_by_id_and_id_pattern(client: TestClient) -> None:
     ids = _three(client)
-    got = query(client, id=f"{ids[0]},{ids[2]}").json()
+    got = query(client, id=f"{ids[0]},{ids[2]}", type="*").json()
     assert [e["id"] for e in got] == [ids[0], ids[2]]
+    # As GET /entities, ids alone select nothing: they narrow a selection (ETSI 021_24)
+    problem(query(client, id=ids[0]), 400, "BadRequestData")
+    problem(query(client, idPattern=".*"), 400, "BadRequestData")
     got = query(client, idPattern=".*:[23]$", type="AirQualityObserved").json()
     assert [e["id"] for e in got] == ids[1:]
+
+
+def test_entities_without_an_instance_in_the_window_are_left_out(client: TestClient) -> None:
+    ids = _three(client)
+    create(client, sensor(ids[0].replace(":1", ":4"), pm25=prop(40, observedAt=at(9))))
+    response = query(client, type="AirQualityObserved", timerel="after", timeAt=at(5), count="true")
+    assert [e["id"] for e in response.json()] == [ids[0].replace(":1", ":4")]
+    assert response.headers["NGSILD-Results-Count"] == "1"
+    # without a window, every entity of the type; one entity alone is still answered
+    assert len(query(client, type="AirQualityObserved").json()) == 4
+    lonely = temporal(client, ids[0], timerel="after", timeAt=at(5))
+    assert lonely.json() == {"id": ids[0], "type": "AirQualityObserved"}
 
 
 def test_query_by_attrs_selects_entities_having_them(client: TestClient) -> None:

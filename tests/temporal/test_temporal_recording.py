@@ -177,7 +177,10 @@ def test_geo_and_language_properties_are_recorded_with_their_kind(client: TestCl
     assert simplified["location"]["type"] == "GeoProperty"
     assert simplified["location"]["values"][0][0] == {"type": "Point", "coordinates": [71.4, 51.1]}
     assert simplified["name"]["type"] == "LanguageProperty"
-    assert simplified["name"]["languageMaps"][0][0] == {"kk": "Бекет", "en": "Station"}
+    # wrapped in its member, as ETSI's TP 020_12_02 has it (so are json and vocab values)
+    assert simplified["name"]["languageMaps"][0][0] == {
+        "languageMap": {"kk": "Бекет", "en": "Station"}
+    }
 
 
 def test_sub_attributes_are_part_of_the_recorded_instance(client: TestClient) -> None:

@@ -30,6 +30,32 @@ def test_post_creates_a_temporal_entity_then_adds_to_it(client: TestClient) -> N
     assert [v for v, _ in values(client)] == [1, 2, 3]
 
 
+def test_an_update_replaces_the_instances_observed_at_the_same_instant(
+    client: TestClient,
+) -> None:
+    # ETSI 008_01_01: POST of an existing temporal entity is an update of its instances
+    client.post(URL, json=temporal_entity((at(0), 1), (at(1), 2)), headers=h())
+    body = temporal_entity((at(0), 10), (at(2), 3), (at(2), 30))
+    body["pm25"].append(prop(5, observedAt=at(0), datasetId="urn:ngsi-ld:Dataset:b"))
+    assert client.post(URL, json=body, headers=h()).status_code == 204
+
+    def by_dataset() -> dict[str | None, list[Any]]:
+        parts = history(client, options="temporalValues")["pm25"]
+        parts = parts if isinstance(parts, list) else [parts]
+        return {p.get("datasetId"): sorted(p["values"], key=lambda v: v[1]) for p in parts}
+
+    # 00:00 replaced, 01:00 kept, 02:00 once (the last in the body wins); another datasetId
+    # at 00:00 is an instance of its own
+    assert by_dataset() == {
+        None: [[10, at(0)], [2, at(1)], [30, at(2)]],
+        "urn:ngsi-ld:Dataset:b": [[5, at(0)]],
+    }
+    # adding to the attributes (POST …/attrs) adds, as before
+    more = {"pm25": [prop(11, observedAt=at(0))]}
+    assert client.post(f"{URL}/{SENSOR}/attrs", json=more, headers=h()).status_code == 204
+    assert sorted(v for v, _ in by_dataset()[None]) == [2, 10, 11, 30]
+
+
 def test_temporal_writes_do_not_change_the_current_state(client: TestClient) -> None:
     client.post(URL, json=temporal_entity((at(0), 1)), headers=h())
     problem(client.get(f"{BASE}/entities/{SENSOR}", headers=h()), 404, "ResourceNotFound")
@@ -139,9 +165,16 @@ def test_urls_with_an_empty_entity_id_or_attribute_name_are_400(client: TestClie
     problem(client.post(f"{URL}//attrs", json=body, headers=h()), 400, "BadRequestData")
     problem(client.delete(f"{URL}//attrs/pm25", headers=h()), 400, "BadRequestData")
     for method in ("PATCH", "DELETE"):
-        for url in (f"{URL}//attrs/pm25/{instance}", f"{URL}/{SENSOR}/attrs//{instance}"):
-            response = client.request(method, url, json={"value": 3}, headers=h())
-            problem(response, 400, "BadRequestData")
+        response = client.request(
+            method, f"{URL}//attrs/pm25/{instance}", json={"value": 3}, headers=h()
+        )
+        problem(response, 400, "BadRequestData")
+    no_attribute = f"{URL}/{SENSOR}/attrs//{instance}"
+    problem(client.delete(no_attribute, headers=h()), 400, "BadRequestData")
+    # Without its attribute the URL reads as …/attrs/{attrId}, which has no PATCH (ETSI 016_02_06)
+    response = client.patch(no_attribute, json={"value": 3}, headers=h())
+    problem(response, 405, "OperationNotSupported")
+    assert response.headers["Allow"] == "DELETE"
     assert [v for v, _ in values(client)] == [1.0]
 
 

@@ -74,6 +74,10 @@ _SIMPLIFIED_MEMBER = {
     "ListProperty": "valueLists",
     "ListRelationship": "objectLists",
 }
+#: In temporalValues, the value of these kinds is wrapped in its member
+#: (``[{"languageMap": {…}}, t]``), as ETSI's TPs 020_12_02, 020_15_02 and 020_16_02 read GS CIM
+#: 009 4.5.9; other kinds' values are given bare (``[21.5, t]``, ``["urn:…", t]``).
+_WRAPPED = {"LanguageProperty": "languageMap", "JsonProperty": "json", "VocabProperty": "vocab"}
 #: Most buckets one aggregated query may produce per attribute (calendar periods).
 MAX_BUCKETS = 100_000
 _ALL = 10_000_000
@@ -237,12 +241,11 @@ def build_query(
     params: TemporalParams, ctx: CompiledContext, svc: Services, *, selection: bool = True
 ) -> TemporalQuery:
     """``selection``: the query selects entities (GET /temporal/entities, POST query), so it
-    needs at least one of type, id, idPattern, attrs, q, a geo-query or local=true."""
+    needs at least one of type, attrs, q, scopeQ, a geo-query or local=true — as ``GET
+    /entities``, ``id`` and ``idPattern`` only narrow a selection (ETSI 021_24, 019_03_05)."""
     if selection and not (
         params.local
         or params.type
-        or params.id
-        or params.id_pattern
         or params.attrs
         or params.q
         or params.scope_q
@@ -252,8 +255,8 @@ def build_query(
         or params.geo_json
     ):
         raise BadRequestData(
-            "a temporal query needs at least one of type, id, idPattern, attrs, q or a "
-            "geo-query (type=* or local=true selects every entity)"
+            "a temporal query needs at least one of type, attrs, q, scopeQ or a geo-query; "
+            "id and idPattern only narrow it (type=* or local=true selects every entity)"
         )
     window = parse_window(params.timerel, params.time_at, params.end_time_at)
     prop = params.timeproperty or "observedAt"
@@ -346,6 +349,13 @@ async def select_entities(
     if query.attrs is not None:
         having = await history.entities_with_attrs(tenant_id, query.attrs)
         infos = [i for i in infos if i.id in having]
+    window = query.window
+    if infos and (window.start is not None or window.end is not None):
+        # Entities without an instance in the time window are left out (ETSI 021_13).
+        series = await history.series(tenant_id, [i.id for i in infos], query.attrs)
+        live = await history.with_instances([s.sid for s in series], window, query.prop)
+        kept = {s.entity_id for s in series if s.sid in live}
+        infos = [i for i in infos if i.id in kept]
     return infos
 
 
@@ -366,7 +376,11 @@ async def run_query(
         by_entity.setdefault(s.entity_id, []).append(s)
     content_range = None
     if query.representation == "aggregatedValues":
-        buckets = _buckets(query)
+        origin = query.window.start
+        if origin is None and query.duration is not None and query.duration.is_fixed:
+            # Without timeAt the periods start at the first instance (ETSI 020_11)
+            origin = await history.first_time(sids, query.window, query.prop)
+        buckets = _buckets(query, origin)
         needs = frozenset(part for m in query.methods for part in _NEEDS[m])
         if buckets.period is None and buckets.bounds is None:
             needs |= {"first", "last"}
@@ -453,14 +467,15 @@ def _paginate(
     return last, edge, str(wanted)
 
 
-def _buckets(query: TemporalQuery) -> Buckets:
+def _buckets(query: TemporalQuery, origin: int | None) -> Buckets:
+    """The periods of an aggregated query; fixed ones start at ``origin`` (timeAt, or the
+    first instance), calendar ones (months, years) need a whole window."""
     duration = query.duration
     window = query.window
     if duration is None or duration.is_zero:
         return Buckets()
-    origin = window.start if window.start is not None else 0
     if duration.is_fixed:
-        return Buckets(origin=origin, period=duration.micros)
+        return Buckets(origin=origin or 0, period=duration.micros)
     if window.start is None or window.end is None:
         raise BadRequestData(
             "calendar periods (aggrPeriodDuration with years or months) need "
@@ -559,13 +574,14 @@ def render_instances(
                 if not series_rows:
                     continue
                 kind = schema.kind_of(series_rows[-1].k)
-                part: dict[str, Any] = {
-                    "type": kind,
-                    _SIMPLIFIED_MEMBER[kind]: [
-                        [_value(r, schema.kind_of(r.k), ctx), us_to_iso(r.time(query.prop))]
-                        for r in series_rows
-                    ],
-                }
+                pairs = []
+                for r in series_rows:
+                    row_kind = schema.kind_of(r.k)
+                    value = _value(r, row_kind, ctx)
+                    if row_kind in _WRAPPED and not r.k & schema.DELETED:
+                        value = {_WRAPPED[row_kind]: value}
+                    pairs.append([value, us_to_iso(r.time(query.prop))])
+                part: dict[str, Any] = {"type": kind, _SIMPLIFIED_MEMBER[kind]: pairs}
                 if s.dataset_id is not None:
                     part["datasetId"] = s.dataset_id
                 parts.append(part)

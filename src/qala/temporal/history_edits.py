@@ -59,13 +59,25 @@ class HistoryEdits:
         )
 
     def add_instances(
-        self, entity_id: str, attrs: dict[str, list[Instance]], known: set[int], now: int
+        self,
+        entity_id: str,
+        attrs: dict[str, list[Instance]],
+        known: set[int],
+        now: int,
+        *,
+        replaced: list[Statement] | None = None,
     ) -> list[RowBatch]:
         """Rows for the given instances of each attribute (expanded IRI → instances), and the
-        catalogue rows of the series not in ``known`` (series ids; updated in place)."""
+        catalogue rows of the series not in ``known`` (series ids; updated in place).
+
+        ``replaced``: a list to which the statements are added that remove the instances these
+        replace — those of the same attribute and datasetId observed at the same instant (an
+        update of a temporal entity, ETSI GS CIM 009 5.6.11). They run after the rows and
+        spare the new ones; within the body the last instance of an instant wins."""
         tid = self.tenant_id
         rows = []
         series = []
+        observed_at: dict[tuple[int, int], int] = {}  # (sid, ts) -> index of its row
         at = schema.millis(now)  # history times are milliseconds; the catalogue keeps µs
         for iri, instances in attrs.items():
             for inst in instances:
@@ -81,13 +93,45 @@ class HistoryEdits:
                     k |= schema.OBSERVED
                 else:
                     ts = at
-                rows.append(
-                    (sid, ts // schema.HOUR_US, ts, schema.new_iid(), k, num, val, doc, at, None)
-                )
+                row = (sid, ts // schema.HOUR_US, ts, schema.new_iid(), k, num, val, doc, at, None)
+                if replaced is not None and observed is not None:
+                    index = observed_at.get((sid, ts))
+                    if index is not None:  # the same instant twice in one body
+                        rows[index] = row
+                        continue
+                    observed_at[(sid, ts)] = len(rows)
+                rows.append(row)
+        if replaced is not None:
+            replaced.extend(self._replaced([rows[i] for i in observed_at.values()]))
         batches = [RowBatch(schema.INSTANCES, schema.INSTANCE_COLUMNS, rows)]
         if series:
             batches.append(RowBatch(schema.SERIES, schema.SERIES_COLUMNS, series))
         return batches
+
+    @staticmethod
+    def _replaced(rows: list[tuple[Any, ...]]) -> list[Statement]:
+        """Delete the observed instances at the instants of ``rows`` in their series, except
+        ``rows`` themselves."""
+        by_series: dict[int, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            by_series.setdefault(row[0], []).append(row)
+        statements: list[Statement] = []
+        for sid, group in by_series.items():
+            for start in range(0, len(group), 400):
+                chunk = group[start : start + 400]
+                args: list[Any] = [sid]
+                times = _marks(sorted({r[2] for r in chunk}), args)
+                hours = _marks(sorted({r[1] for r in chunk}), args)
+                spared = _marks([r[3] for r in chunk], args)
+                statements.append(
+                    (
+                        f"DELETE FROM temporal_instances WHERE sid = $1 AND h IN ({hours}) "
+                        f"AND ts IN ({times}) AND (k & {schema.OBSERVED}) != 0 "
+                        f"AND iid NOT IN ({spared})",
+                        args,
+                    )
+                )
+        return statements
 
     # -- correcting --------------------------------------------------------------------------
 

@@ -15,7 +15,15 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from qala import openapi
-from qala.hub import BadRequestData, Instance, NotFound, Transaction, UnknownTenant, access
+from qala.hub import (
+    BadRequestData,
+    Instance,
+    NotFound,
+    Statement,
+    Transaction,
+    UnknownTenant,
+    access,
+)
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild import http
 from qala.ngsild.parse import check_entity_id, check_name, is_uri, parse_instance
@@ -122,7 +130,9 @@ async def create_temporal(request: Request, tenant: TenantHeader = None) -> Resp
     def body(tx: Transaction) -> None:
         edits = HistoryEdits(tx.tenant.id)
         now = tx.context.now_us
-        tx.add_rows(*edits.add_instances(entity_id, attrs, known, now))
+        replaced: list[Statement] = []
+        tx.add_rows(*edits.add_instances(entity_id, attrs, known, now, replaced=replaced))
+        tx.add_statements(replaced)
         if not exists:
             tx.add_rows(edits.new_entity(entity_id, types, now))
 
@@ -396,8 +406,10 @@ async def temporal_attrs_without_entity(request: Request) -> Response:
     raise BadRequestData("the URL names no entity: use /temporal/entities/{entityId}/attrs")
 
 
+# PATCH here is a 405 (ETSI 016_02_06): without the attribute the URL reads as
+# ``…/attrs/{attrId}``, a resource that has no PATCH (DELETE says what is missing).
 @missing_segment_router.api_route(
-    "/temporal/entities/{entityId}/attrs//{instanceId}", methods=["PATCH", "DELETE"]
+    "/temporal/entities/{entityId}/attrs//{instanceId}", methods=["DELETE"]
 )
 async def temporal_instance_without_attribute(request: Request) -> Response:
     raise BadRequestData(
