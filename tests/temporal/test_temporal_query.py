@@ -488,3 +488,29 @@ def test_an_offset_past_the_maximum_is_a_bad_request(client: TestClient) -> None
     observe(client, HOURS[:1])
     for offset in ("1000000001", str(2**64)):
         problem(query(client, type="AirQualityObserved", offset=offset), 400, "BadRequestData")
+
+
+# -- pick and omit (GS CIM 009 4.21) ---------------------------------------------------------
+
+
+def test_pick_and_omit_project_attributes_and_entity_members(client: TestClient) -> None:
+    create(client, sensor(pm25=prop(1, observedAt=at(0)), no2=prop(2, observedAt=at(0))))
+    assert set(history(client, pick="pm25")) == {"pm25"}
+    assert set(history(client, pick="id,no2")) == {"id", "no2"}
+    assert set(history(client, omit="pm25")) == {"id", "type", "no2"}
+    assert set(history(client, omit="type,no2", options="temporalValues")) == {"id", "pm25"}
+    got = query(client, type="AirQualityObserved", pick="id").json()
+    assert got == [{"id": SENSOR}]
+    got = query(client, type="AirQualityObserved", omit="type,pm25").json()
+    assert set(got[0]) == {"id", "no2"}
+
+
+def test_pick_and_omit_errors(client: TestClient) -> None:
+    create(client, sensor(pm25=prop(1, observedAt=at(0))))
+    for params in ({"pick": "pm25", "omit": "pm25"}, {"pick": "pm25", "attrs": "pm25"},
+                   {"omit": "pm25", "attrs": "pm25"}, {"pick": "pm25{a}"}):  # fmt: skip
+        problem(temporal(client, **params), 400, "BadRequestData")
+        problem(query(client, type="AirQualityObserved", **params), 400, "BadRequestData")
+    # nothing left to return: as GET /entities/{id}, 404 (ETSI 020_23)
+    problem(temporal(client, pick="unknown"), 404, "ResourceNotFound")
+    problem(temporal(client, omit="id,type,pm25"), 404, "ResourceNotFound")

@@ -195,6 +195,18 @@ def render_options(
     )
 
 
+def flat_projection(
+    ctx: CompiledContext, pick: str | None, omit: str | None
+) -> tuple[frozenset[str] | None, frozenset[str] | None, frozenset[str] | None]:
+    """``pick``/``omit`` without linked entities (the temporal API): the attributes picked,
+    the attributes omitted and the entity members kept (expanded names; None: no limit)."""
+    pick_tree = parse_projection(pick, "pick") if pick is not None else None
+    omit_tree = parse_projection(omit, "omit") if omit is not None else None
+    if projection_depth(pick_tree) or projection_depth(omit_tree):
+        raise BadRequestData("pick and omit here name attributes and id, type or scope only")
+    return _projection(ctx, pick_tree, omit_tree)
+
+
 def _projection(
     ctx: CompiledContext, pick_tree: Projection | None, omit_tree: Projection | None
 ) -> tuple[frozenset[str] | None, frozenset[str] | None, frozenset[str] | None]:

@@ -39,6 +39,7 @@ from qala.jsonld.compiled import CompiledContext
 from qala.ngsild.params import (
     check_id_pattern,
     expand_attrs,
+    flat_projection,
     names_context,
     paging,
     parse_type_expression,
@@ -112,6 +113,8 @@ class TemporalParams:
     count: bool = False
     #: ``local=true``: every local entity may match (no other restriction needed).
     local: bool = False
+    pick: str | None = None
+    omit: str | None = None
 
 
 @dataclass(slots=True)
@@ -128,6 +131,11 @@ class TemporalQuery:
     limit: int
     offset: int
     count: bool
+    #: ``omit``: attributes (expanded) left out; ``members``: the entity members kept (id,
+    #: type, scope; None: all); ``no_attrs``: ``pick`` named entity members only.
+    omit: frozenset[str] | None = None
+    members: frozenset[str] | None = None
+    no_attrs: bool = False
 
     @property
     def needs_current_state(self) -> bool:
@@ -294,7 +302,17 @@ def build_query(
         raise BadRequestData("aggrMethods and aggrPeriodDuration need options=aggregatedValues")
     last_n = _last_n(params.last_n)
     entity_query = _entity_query(params, ctx, svc)
-    attrs = expand_attrs(params.attrs, names_context(params.type, ctx))
+    names = names_context(params.type, ctx)
+    attrs = expand_attrs(params.attrs, names)
+    omitted = members = None
+    no_attrs = False
+    if params.pick is not None or params.omit is not None:
+        if params.attrs is not None:
+            raise BadRequestData("attrs cannot be combined with pick or omit (pick replaces attrs)")
+        picked, omitted, members = flat_projection(names, params.pick, params.omit)
+        if picked is not None:
+            attrs = sorted(picked) or None
+            no_attrs = not picked
     return TemporalQuery(
         window=window,
         prop=prop,
@@ -308,6 +326,9 @@ def build_query(
         limit=entity_query.limit,
         offset=entity_query.offset,
         count=entity_query.count,
+        omit=omitted,
+        members=members,
+        no_attrs=no_attrs,
     )
 
 
@@ -370,6 +391,10 @@ async def run_query(
     if not infos:
         return [], None
     series = await history.series(tenant_id, [i.id for i in infos], query.attrs)
+    if query.no_attrs:
+        series = []
+    elif query.omit:
+        series = [s for s in series if s.attr not in query.omit]
     sids = [s.sid for s in series]
     by_entity: dict[str, list[Series]] = {}
     for s in series:
@@ -495,9 +520,15 @@ def _buckets(query: TemporalQuery, origin: int | None) -> Buckets:
 # -- representations -----------------------------------------------------------------------
 
 
-def _entity_head(info: EntityInfo, ctx: CompiledContext, sys_attrs: bool) -> dict[str, Any]:
-    types = [ctx.compact(t) for t in info.types]
-    out: dict[str, Any] = {"id": info.id, "type": types[0] if len(types) == 1 else types}
+def _entity_head(
+    info: EntityInfo, ctx: CompiledContext, sys_attrs: bool, members: frozenset[str] | None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if members is None or "id" in members:
+        out["id"] = info.id
+    if members is None or "type" in members:
+        types = [ctx.compact(t) for t in info.types]
+        out["type"] = types[0] if len(types) == 1 else types
     if sys_attrs:
         out["createdAt"] = us_to_iso(info.created_at)
     if info.deleted_at is not None:
@@ -561,7 +592,7 @@ def render_instances(
     query: TemporalQuery,
     ctx: CompiledContext,
 ) -> dict[str, Any]:
-    out = _entity_head(info, ctx, query.sys_attrs)
+    out = _entity_head(info, ctx, query.sys_attrs, query.members)
     names = ctx.for_types(info.types)
     by_attr: dict[str, list[Series]] = {}
     for s in series:
@@ -660,7 +691,7 @@ def render_aggregated(
     ctx: CompiledContext,
 ) -> dict[str, Any]:
     values = {m: method_value(m, bounds.layout) for m in query.methods}
-    out = _entity_head(info, ctx, query.sys_attrs)
+    out = _entity_head(info, ctx, query.sys_attrs, query.members)
     names = ctx.for_types(info.types)
     by_attr: dict[str, list[Series]] = {}
     for s in series:

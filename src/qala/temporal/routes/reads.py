@@ -102,6 +102,10 @@ async def query_temporal(
     id: Annotated[str | None, Q(description="Comma-separated entity ids")] = None,
     idPattern: Annotated[str | None, Q(description="Regular expression on ids")] = None,
     attrs: Annotated[str | None, Q(description="Comma-separated attribute names")] = None,
+    pick: Annotated[
+        str | None, Q(description="Attributes and entity members (id, type) to return")
+    ] = None,
+    omit: Annotated[str | None, Q(description="Attributes and entity members to leave out")] = None,
     q: Annotated[str | None, Q(description="NGSI-LD query (on the current state)")] = None,
     scopeQ: Annotated[str | None, Q(description="Scope query (on the current state)")] = None,
     georel: Annotated[str | None, Q(description="Geo-relationship")] = None,
@@ -153,6 +157,8 @@ async def query_temporal(
         limit=limit,
         offset=offset,
         count=count,
+        pick=pick,
+        omit=omit,
     )
     query = build_query(params, negotiated.ctx, svc)
     return await _run(request, svc, negotiated, query, tenant)
@@ -198,6 +204,10 @@ async def query_temporal_post(
     limit: Annotated[int | None, Q(ge=0, description="Entities per page")] = None,
     offset: Annotated[int | None, Q(ge=0, le=MAX_OFFSET, description="Page start")] = None,
     count: Annotated[bool, Q(description="Return NGSILD-Results-Count")] = False,
+    pick: Annotated[
+        str | None, Q(description="Attributes and entity members (id, type) to return")
+    ] = None,
+    omit: Annotated[str | None, Q(description="Attributes and entity members to leave out")] = None,
     tenant: TenantHeader = None,
 ) -> Response:
     svc = services(request)
@@ -247,6 +257,8 @@ async def query_temporal_post(
         limit=limit,
         offset=offset,
         count=count,
+        pick=pick,
+        omit=omit,
     )
     # Entity selectors in the body select by themselves.
     query = build_query(params, ctx, svc, selection=not selectors)
@@ -293,6 +305,10 @@ async def retrieve_temporal(
     request: Request,
     entityId: EntityIdPath,
     attrs: Annotated[str | None, Q(description="Comma-separated attribute names")] = None,
+    pick: Annotated[
+        str | None, Q(description="Attributes and entity members (id, type) to return")
+    ] = None,
+    omit: Annotated[str | None, Q(description="Attributes and entity members to leave out")] = None,
     timerel: Annotated[str | None, Q(description="before, after or between")] = None,
     timeAt: Annotated[str | None, Q(description="ISO 8601 date-time", **openapi.DATE_TIME)] = None,
     endTimeAt: Annotated[
@@ -322,6 +338,8 @@ async def retrieve_temporal(
         aggr_period=aggrPeriodDuration,
         options=_options(options),
         format=format,
+        pick=pick,
+        omit=omit,
     )
     query = build_query(params, negotiated.ctx, svc, selection=False)
     tenant_id, scope = await _reader(request, svc, tenant)
@@ -337,4 +355,7 @@ async def retrieve_temporal(
         if not await History(svc.store).series(tenant_id, [entityId], list(query.attrs)):
             raise NotFound(f"entity {entityId!r} has no history of any of the attributes {attrs!r}")
     bodies, content_range = await run_query(svc, tenant_id, [info], query, negotiated.ctx)
+    if (pick is not None or omit is not None) and not bodies[0]:
+        # as GET /entities/{id}: a projection that leaves nothing names nothing there (020_23)
+        raise NotFound(f"nothing of entity {entityId!r} is left by pick/omit")
     return _response(request, negotiated, bodies[0], tenant, content_range)
