@@ -372,6 +372,26 @@ def test_the_page_is_cut_at_one_instant_for_every_attribute(capped: TestClient) 
     assert times(body["no2"]["values"]) == ["00:00"]  # 04:00 is after the range
 
 
+def test_an_attribute_the_page_cuts_entirely_is_given_empty(capped: TestClient) -> None:
+    # ETSI 020_14: pm25 fills the page (00:00–02:00); no2 starts later, so it is [] here
+    observe(capped, HOURS)
+    late = {"no2": [prop(7, observedAt=at(9)), prop(8, observedAt=at(10))]}
+    assert capped.post(f"{BASE}/temporal/entities/{SENSOR}/attrs", json=late, headers=h()).is_success
+    response = temporal(capped)
+    assert response.status_code == 206
+    assert len(response.json()["pm25"]) == 3 and response.json()["no2"] == []
+    simplified = temporal(capped, options="temporalValues").json()
+    assert simplified["no2"] == {"type": "Property", "values": []}
+    # a query leaves out an entity with nothing in the page's range (ETSI 021_15)
+    other = "urn:ngsi-ld:AirQualityObserved:astana:late"
+    create(capped, sensor(other, pm25=prop(1, observedAt=at(20))))
+    page = query(capped, type="AirQualityObserved")
+    assert page.status_code == 206
+    assert [e["id"] for e in page.json()] == [SENSOR]
+    rest = query(capped, type="AirQualityObserved", timerel="after", timeAt=at(10))
+    assert [e["id"] for e in rest.json()] == [other]
+
+
 # -- errors ----------------------------------------------------------------------------------
 
 
@@ -417,7 +437,7 @@ def test_unknown_query_parameters_are_an_invalid_request(client: TestClient) -> 
     observe(client, HOURS[:1])
     body = problem(temporal(client, invalidParams="x"), 400, "InvalidRequest")
     assert "invalidParams" in body["detail"]
-    problem(query(client, type="AirQualityObserved", pick="pm25"), 400, "InvalidRequest")
+    problem(query(client, type="AirQualityObserved", join="flat"), 400, "InvalidRequest")
 
 
 def test_an_unknown_format_is_an_invalid_request_as_for_entities(client: TestClient) -> None:

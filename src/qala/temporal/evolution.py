@@ -386,7 +386,11 @@ async def run_query(
     infos: list[EntityInfo],
     query: TemporalQuery,
     ctx: CompiledContext,
+    *,
+    many: bool = True,
 ) -> tuple[list[dict[str, Any]], tuple[int, int, str] | None]:
+    """The bodies of ``infos``' temporal evolutions and the Content-Range of a cut answer.
+    ``many``: a query (GET /temporal/entities), not the retrieval of one entity."""
     history = History(svc.store)
     if not infos:
         return [], None
@@ -428,9 +432,17 @@ async def run_query(
     rows = await history.instances(
         sids, query.window, query.prop, fetch, newest=query.last_n is not None
     )
+    had = {sid: schema.kind_of(r[-1].k) for sid, r in rows.items() if r}
     content_range = _paginate(rows, query, wanted, cap)
+    if content_range is None:
+        had = {}
+    elif many:
+        # A cut page is complete up to its range: an entity without an instance in it is left
+        # out, as one without an instance in the window (it comes in a later page).
+        infos = [i for i in infos if any(rows.get(s.sid) for s in by_entity.get(i.id, []))]
     bodies = [
-        render_instances(info, by_entity.get(info.id, []), rows, query, ctx) for info in infos
+        render_instances(info, by_entity.get(info.id, []), rows, query, ctx, had)
+        for info in infos
     ]
     return bodies, content_range
 
@@ -591,7 +603,12 @@ def render_instances(
     rows: dict[int, list[Row]],
     query: TemporalQuery,
     ctx: CompiledContext,
+    cut: dict[int, str] | None = None,
 ) -> dict[str, Any]:
+    """``cut``: series whose instances in the window a 206 page left out entirely; their
+    attributes are given empty, so that the client sees they continue in the next page (the
+    values: the series' kind)."""
+    cut = cut or {}
     out = _entity_head(info, ctx, query.sys_attrs, query.members)
     names = ctx.for_types(info.types)
     by_attr: dict[str, list[Series]] = {}
@@ -603,6 +620,8 @@ def render_instances(
             for s in attr_series:
                 series_rows = rows.get(s.sid, [])
                 if not series_rows:
+                    if s.sid in cut:
+                        parts.append({"type": cut[s.sid], _SIMPLIFIED_MEMBER[cut[s.sid]]: []})
                     continue
                 kind = schema.kind_of(series_rows[-1].k)
                 pairs = []
@@ -624,7 +643,7 @@ def render_instances(
             for s in attr_series
             for r in rows.get(s.sid, [])
         ]
-        if instances:
+        if instances or any(s.sid in cut for s in attr_series):
             out[names.compact(attr)] = instances
     return out
 
