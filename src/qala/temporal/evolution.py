@@ -386,11 +386,9 @@ async def run_query(
     infos: list[EntityInfo],
     query: TemporalQuery,
     ctx: CompiledContext,
-    *,
-    many: bool = True,
 ) -> tuple[list[dict[str, Any]], tuple[int, int, str] | None]:
-    """The bodies of ``infos``' temporal evolutions and the Content-Range of a cut answer.
-    ``many``: a query (GET /temporal/entities), not the retrieval of one entity."""
+    """The bodies of ``infos``' temporal evolutions and the Content-Range of a cut answer (in
+    which an attribute whose instances in the window all fall after the range is ``[]``)."""
     history = History(svc.store)
     if not infos:
         return [], None
@@ -436,10 +434,6 @@ async def run_query(
     content_range = _paginate(rows, query, wanted, cap)
     if content_range is None:
         had = {}
-    elif many:
-        # A cut page is complete up to its range: an entity without an instance in it is left
-        # out, as one without an instance in the window (it comes in a later page).
-        infos = [i for i in infos if any(rows.get(s.sid) for s in by_entity.get(i.id, []))]
     bodies = [
         render_instances(info, by_entity.get(info.id, []), rows, query, ctx, had)
         for info in infos

@@ -354,9 +354,7 @@ async def retrieve_temporal(
         # As GET /entities/{id}: attrs naming none of the entity's attributes is a 404.
         if not await History(svc.store).series(tenant_id, [entityId], list(query.attrs)):
             raise NotFound(f"entity {entityId!r} has no history of any of the attributes {attrs!r}")
-    bodies, content_range = await run_query(
-        svc, tenant_id, [info], query, negotiated.ctx, many=False
-    )
+    bodies, content_range = await run_query(svc, tenant_id, [info], query, negotiated.ctx)
     if (pick is not None or omit is not None) and not bodies[0]:
         # as GET /entities/{id}: a projection that leaves nothing names nothing there (020_23)
         raise NotFound(f"nothing of entity {entityId!r} is left by pick/omit")
