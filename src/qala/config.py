@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         description="Most instances per attribute in one temporal response; more gives 206 "
         "Partial Content with a Content-Range to continue from",
     )
+    temporal_max_q_rows: int = Field(
+        200_000,
+        description="Most instances a temporal query's q or geo-query may test (they are "
+        "evaluated on the history in the time window); more is 403 TooManyResults",
+    )
     temporal_retention_days: int = Field(
         400,
         description="Days of raw history kept per tenant (tenant setting temporalRetentionDays "

@@ -192,13 +192,39 @@ def test_query_by_attrs_selects_entities_having_them(client: TestClient) -> None
     assert [e["id"] for e in got] == ["urn:ngsi-ld:Streetlight:1"]
 
 
-def test_q_is_evaluated_on_the_current_state(client: TestClient) -> None:
-    ids = _three(client)
-    # Current pm25: 11, 21, 31. Sensor 1 had 10 < 15 in the past but is 11 now.
+def test_q_is_evaluated_on_the_history_in_the_window(client: TestClient) -> None:
+    ids = _three(client)  # pm25: 10 then 11, 20 then 21, 30 then 31 (00:00, 01:00)
     got = query(client, type="AirQualityObserved", q="pm25>15").json()
     assert [e["id"] for e in got] == ids[1:]
-    # The history returned is the whole history of the selected entities.
+    # The history returned is the whole history (in the window) of the selected entities.
     assert len(got[0]["pm25"]) == 2
+    # An entity matches if it matched at some instant of the window (GS CIM 009 5.7.4.4):
+    # sensor 1 was 10 at 00:00 and is 11 now.
+    got = query(client, type="AirQualityObserved", q="pm25<=10").json()
+    assert [e["id"] for e in got] == ids[:1]
+    assert query(client, type="AirQualityObserved", q="pm25<=10", timerel="after",
+                 timeAt=at(0)).json() == []  # fmt: skip
+    # A history without a current state (created with the temporal API) is matched too,
+    # and a query on two attributes tests them at the same instant.
+    archive = {
+        "id": "urn:ngsi-ld:AirQualityObserved:astana:archive",
+        "type": "AirQualityObserved",
+        "pm25": [prop(50, observedAt=at(0)), prop(5, observedAt=at(2))],
+        "no2": [prop(1, observedAt=at(1)), prop(90, observedAt=at(3))],
+    }
+    assert client.post(f"{BASE}/temporal/entities", json=archive, headers=h()).status_code == 201
+    got = query(client, type="AirQualityObserved", q="pm25>40;no2<10").json()
+    assert [e["id"] for e in got] == [archive["id"]]  # at 01:00: pm25 50, no2 1
+    assert query(client, type="AirQualityObserved", q="pm25>40;no2>50").json() == []
+
+
+def test_too_much_history_for_q_is_403(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"temporal_max_q_rows": 3}))
+    with TestClient(app, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as small:
+        observe(small, HOURS)
+        problem(query(small, type="AirQualityObserved", q="pm25>1"), 403, "TooManyResults")
+        got = query(small, type="AirQualityObserved", q="pm25>1", timerel="after", timeAt=at(3))
+        assert got.status_code == 200, got.text
 
 
 def test_scope_q_selects_on_the_current_scope(client: TestClient) -> None:
@@ -222,7 +248,7 @@ def test_scope_q_selects_on_the_current_scope(client: TestClient) -> None:
     assert [e["id"] for e in got] == ["urn:ngsi-ld:AirQualityObserved:astana:esil"]
 
 
-def test_geo_queries_select_on_the_current_location(client: TestClient) -> None:
+def test_geo_queries_select_on_the_locations_in_the_window(client: TestClient) -> None:
     create(
         client,
         sensor(
@@ -254,6 +280,22 @@ def test_geo_queries_select_on_the_current_location(client: TestClient) -> None:
     )
     assert response.status_code == 200, response.text
     assert [e["id"] for e in response.json()] == ["urn:ngsi-ld:AirQualityObserved:astana:near"]
+    # "far" was near on 1 March (a past position loaded into its history): in a window
+    # holding only that, it is the one that matches
+    point = {"type": "Point", "coordinates": [71.431, 51.131]}
+    past = {"location": [{"type": "GeoProperty", "observedAt": at(0), "value": point}]}
+    far = "urn:ngsi-ld:AirQualityObserved:astana:far"
+    assert client.post(f"{BASE}/temporal/entities/{far}/attrs", json=past, headers=h()).is_success
+    response = query(
+        client,
+        type="AirQualityObserved",
+        georel="near;maxDistance==5000",
+        geometry="Point",
+        coordinates="[71.43,51.13]",
+        timerel="before",
+        timeAt=at(1),
+    )
+    assert [e["id"] for e in response.json()] == [far]
 
 
 def test_deleted_entities_are_found_by_type(client: TestClient) -> None:
@@ -376,7 +418,8 @@ def test_an_attribute_the_page_cuts_entirely_is_given_empty(capped: TestClient) 
     # ETSI 020_14: pm25 fills the page (00:00–02:00); no2 starts later, so it is [] here
     observe(capped, HOURS)
     late = {"no2": [prop(7, observedAt=at(9)), prop(8, observedAt=at(10))]}
-    assert capped.post(f"{BASE}/temporal/entities/{SENSOR}/attrs", json=late, headers=h()).is_success
+    added = capped.post(f"{BASE}/temporal/entities/{SENSOR}/attrs", json=late, headers=h())
+    assert added.is_success
     response = temporal(capped)
     assert response.status_code == 206
     assert len(response.json()["pm25"]) == 3 and response.json()["no2"] == []

@@ -22,6 +22,7 @@ from qala.ngsild.query import (
     QueryTooComplex,
     compile_matcher,
     compile_sql,
+    iter_terms,
     parse_query,
 )
 
@@ -45,6 +46,10 @@ class QFilter:
 
     def matches_attrs(self, attrs: dict[str, Any]) -> bool:
         return self._match(attrs)
+
+    def attributes(self) -> set[str]:
+        """The attributes (expanded IRIs) the query tests."""
+        return {self._expand(term.path.attribute) for term in iter_terms(self.ast)}
 
     def sql(self, dialect: str, param: Param) -> tuple[str, bool] | None:
         if dialect not in ("sqlite", "postgresql"):

@@ -7,8 +7,8 @@ Semantics (ETSI GS CIM 009 v1.8, clause 4.11 and 5.7.3/5.7.4; see docs/temporal.
   no ``timerel``: the whole history. ``timeproperty`` picks t: observedAt (default; an instance
   without observedAt sits at the time it was written), createdAt or modifiedAt.
 * ``type``/``id``/``idPattern`` select among the entities the history knows (also deleted
-  ones). ``q`` and geo-queries are evaluated on the entities' *current* state, as Orion-LD with
-  Mintaka and Stellio do, so they select live entities only.
+  ones). ``q`` and geo-queries are evaluated on the history in the window (5.7.4.4): an entity
+  matches if they held at some instant of it; ``scopeQ`` on the current scope.
 * ``attrs`` limits the attributes (and the entities to those having one of them).
 * ``lastN``: the last N instances of each attribute (of each datasetId) in the window.
 * Entities are paged with ``limit``/``offset`` (Link headers, ``NGSILD-Results-Count`` with
@@ -32,6 +32,7 @@ from qala.hub import (
     InvalidRequest,
     NotFound,
     Selector,
+    TooManyResults,
     iso_to_us,
     us_to_iso,
 )
@@ -354,12 +355,15 @@ def _selected(info: EntityInfo, selectors: list[Selector]) -> bool:
 async def select_entities(
     svc: Services, tenant_id: int, tenant: str | None, query: TemporalQuery
 ) -> list[EntityInfo]:
+    from qala.ngsild.filters import QFilter
+
     history = History(svc.store)
     eq = query.entity_query
-    if query.needs_current_state:
+    on_history = [f for f in eq.filters if isinstance(f, QFilter)]
+    on_current = [f for f in eq.filters if not isinstance(f, QFilter)]  # scopeQ
+    if on_current:
         current = await svc.hub.query(
-            tenant,
-            EntityQuery(selectors=eq.selectors, filters=eq.filters, geo=eq.geo, limit=_ALL),
+            tenant, EntityQuery(selectors=eq.selectors, filters=on_current, limit=_ALL)
         )
         infos = await history.entities(tenant_id, [e.id for e in current.entities])
     else:
@@ -370,6 +374,10 @@ async def select_entities(
     if query.attrs is not None:
         having = await history.entities_with_attrs(tenant_id, query.attrs)
         infos = [i for i in infos if i.id in having]
+    if infos and (on_history or eq.geo is not None):
+        infos = await _matching_history(
+            history, tenant_id, infos, on_history, eq.geo, query, svc.settings.temporal_max_q_rows
+        )
     window = query.window
     if infos and (window.start is not None or window.end is not None):
         # Entities without an instance in the time window are left out (ETSI 021_13).
@@ -378,6 +386,67 @@ async def select_entities(
         kept = {s.entity_id for s in series if s.sid in live}
         infos = [i for i in infos if i.id in kept]
     return infos
+
+
+async def _matching_history(
+    history: History,
+    tenant_id: int,
+    infos: list[EntityInfo],
+    filters: list[Any],
+    geo: Any,
+    query: TemporalQuery,
+    max_rows: int,
+) -> list[EntityInfo]:
+    """The entities whose history in the window matches ``q`` and the geo-query at some
+    instant (GS CIM 009 5.7.4.4): their attributes are replayed in time order, from the
+    instances in the window, and the filters tested on the state after each instant."""
+    from qala.temporal.history_edits import stored_instance
+
+    attrs: set[str] = set()
+    for f in filters:
+        attrs |= f.attributes()
+    if geo is not None:
+        attrs.add(geo.attr)
+    series = await history.series(tenant_id, [i.id for i in infos], sorted(attrs))
+    rows = await history.instances(
+        [s.sid for s in series], query.window, query.prop, max_rows + 1
+    )
+    if sum(map(len, rows.values())) > max_rows:
+        raise TooManyResults(
+            f"q and geo-queries test the history in the window, which holds more than "
+            f"{max_rows} instances of {', '.join(sorted(attrs))} here: narrow the window, "
+            "the type or the ids (QALA_TEMPORAL_MAX_Q_ROWS)"
+        )
+    by_entity: dict[str, list[Series]] = {}
+    for s in series:
+        by_entity.setdefault(s.entity_id, []).append(s)
+    prop = query.prop
+    kept = []
+    for info in infos:
+        events = sorted(
+            (r.time(prop), r.iid, s.attr, s.dataset_id, r)
+            for s in by_entity.get(info.id, [])
+            for r in rows.get(s.sid, [])
+        )
+        state: dict[str, dict[str | None, dict[str, Any]]] = {}
+        probe = Entity(id=info.id, types=info.types)
+        for index, (t, _iid, attr, dataset, row) in enumerate(events):
+            instances = state.setdefault(attr, {})
+            if row.k & schema.DELETED:
+                instances.pop(dataset, None)
+            else:
+                instances[dataset] = stored_instance(row)
+            if index + 1 < len(events) and events[index + 1][0] == t:
+                continue  # the state after every instance of this instant
+            probe.attrs = {
+                a: (list(d.values()) if len(d) > 1 else next(iter(d.values())))
+                for a, d in state.items()
+                if d
+            }
+            if all(f.matches(probe) for f in filters) and (geo is None or geo.matches(probe)):
+                kept.append(info)
+                break
+    return kept
 
 
 async def run_query(
