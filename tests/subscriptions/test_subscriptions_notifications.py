@@ -667,3 +667,57 @@ def test_notification_status_appears_with_the_first_attempt_and_is_active_only_a
     assert get_subscription(client, sub_id)["notification"]["status"] == "ok"
     client.patch(f"{BASE}/subscriptions/{sub_id}", json={"isActive": False})
     assert get_subscription(client, sub_id)["isActive"] is False
+
+
+# -- linked entities: notification.join (GS CIM 009 4.5.23, 5.8.6) ----------------------------
+
+CABINET = "urn:ngsi-ld:Cabinet:7"
+FEEDER = "urn:ngsi-ld:Feeder:1"
+
+
+def _linked_setup(client: TestClient) -> None:
+    create(client, {"id": FEEDER, "type": "Feeder", "voltage": prop(380)})
+    create(client, {"id": CABINET, "type": "Cabinet", "name": prop("Esil 7"),
+                    "feeds": rel(FEEDER)})  # fmt: skip
+
+
+def test_join_flat_notifies_the_linked_entities_after_the_entity(
+    client: TestClient, receiver: Receiver
+) -> None:
+    _linked_setup(client)
+    notification = {"join": "flat", "joinLevel": 2, "attributes": ["servedBy"]}
+    sub_id = subscribe(client, subscription(receiver.url(), notification=notification))
+    assert get_subscription(client, sub_id)["notification"]["join"] == "flat"
+    create(client, streetlight(1, servedBy=rel(CABINET)))
+    [received] = receiver.wait(1)
+    assert received.body["data"] == [
+        {"id": LIGHT, "type": "Streetlight", "servedBy": rel(CABINET)},
+        # the linked entities whole (attributes picks the light's only), two hops deep
+        {"id": CABINET, "type": "Cabinet", "name": prop("Esil 7"), "feeds": rel(FEEDER)},
+        {"id": FEEDER, "type": "Feeder", "voltage": prop(380)},
+    ]
+
+
+def test_join_inline_puts_the_linked_entity_in_its_relationship(
+    client: TestClient, receiver: Receiver
+) -> None:
+    _linked_setup(client)
+    subscribe(client, subscription(receiver.url(), notification={"join": "inline"}))
+    subscribe(client, subscription(receiver.url("/kv"),
+                                   notification={"join": "inline", "format": "keyValues"}))  # fmt: skip
+    create(client, streetlight(1, servedBy=rel(CABINET)))
+    [received] = receiver.wait(1)
+    cabinet = {"id": CABINET, "type": "Cabinet", "name": prop("Esil 7"), "feeds": rel(FEEDER)}
+    assert received.body["data"][0]["servedBy"] == {**rel(CABINET), "entity": cabinet}
+    [simple] = receiver.wait(1, "/kv")
+    assert simple.body["data"][0]["servedBy"] == {
+        "id": CABINET, "type": "Cabinet", "name": "Esil 7", "feeds": FEEDER
+    }
+
+
+def test_join_members_are_checked(client: TestClient, receiver: Receiver) -> None:
+    for notification in ({"join": "sideways"}, {"joinLevel": 2}, {"join": "flat", "joinLevel": 0},
+                         {"join": "flat", "joinLevel": "2"}):  # fmt: skip
+        body = subscription(receiver.url(), notification=notification)
+        response = client.post(f"{BASE}/subscriptions", json=body, headers=headers())
+        assert response.status_code == 400, (notification, response.text)

@@ -56,7 +56,7 @@ def _kept_instances(value: Any, opts: RenderOptions) -> list[dict[str, Any]]:
     return instances
 
 
-def _links(
+def links_of(
     entity: Entity, ctx: CompiledContext, opts: RenderOptions, body: dict[str, Any]
 ) -> list[tuple[str, str]]:
     """(compact attribute name, target id) of each shown Relationship of ``entity``."""
@@ -95,6 +95,44 @@ class Linker:
             for entity in result.entities:
                 self.entities[entity.id] = entity
 
+    async def join_rendered(
+        self,
+        items: list[dict[str, Any]],
+        links: list[list[tuple[str, str]]],
+        opts: RenderOptions,
+    ) -> list[dict[str, Any]]:
+        """``items``, already rendered with ``opts``, joined with the entities their
+        relationships ``links`` (per item: compact name, target) point to — for bodies
+        rendered where the entities could not be fetched (a notification's, in the write)."""
+        await self._fetch({target for found in links for _, target in found})
+        deeper = Linker(
+            self.hub, self.tenant, self.actor, self.ctx, Join(self.join.mode, self.join.level - 1)
+        )
+        deeper.entities = self.entities
+        out = list(items)
+        seen = {item.get("id") for item in items}
+        for item, found in zip(items, links, strict=True):
+            for key, target in found:
+                linked = self.entities.get(target)
+                if linked is None:
+                    continue
+                bodies = await deeper.render([linked], linked_options(opts, key, self.ctx))
+                if self.join.mode == "flat":
+                    for body in bodies:
+                        if body.get("id") not in seen:
+                            seen.add(body.get("id"))
+                            out.append(body)
+                    continue
+                rendered = item.get(key)
+                entries = rendered if isinstance(rendered, list) else [rendered]
+                for index, entry in enumerate(entries):
+                    if opts.format == "keyValues" and entry == target:
+                        entries[index] = bodies[0]  # the linked entity in place of its id
+                    elif isinstance(entry, dict) and entry.get("object") == target:
+                        entry["entity"] = bodies[0]
+                item[key] = entries if isinstance(rendered, list) else entries[0]
+        return out
+
     async def render(self, roots: list[Entity], opts: RenderOptions) -> list[dict[str, Any]]:
         """The rendered roots (inline) or roots followed by the linked entities (flat)."""
         # Breadth first: which entity is rendered with which options, level by level.
@@ -104,7 +142,7 @@ class Linker:
         for _ in range(self.join.level):
             wanted: list[tuple[str, RenderOptions]] = []
             for entity, entity_opts, body in plan[-1]:
-                for key, target in _links(entity, self.ctx, entity_opts, body):
+                for key, target in links_of(entity, self.ctx, entity_opts, body):
                     wanted.append((target, linked_options(entity_opts, key, self.ctx)))
             if not wanted:
                 break

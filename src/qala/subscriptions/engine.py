@@ -34,9 +34,17 @@ import orjson
 from qala.hub import Change, RowBatch, Tenant, WriteContext
 from qala.hub.model import now_us, us_to_iso
 from qala.hub.query import EntityQuery
+from qala.ngsild.linked import Linker
 from qala.ngsild.render import render_entity
 from qala.services import Services
-from qala.subscriptions.matching import TenantIndex, collapse, matches, notification_item
+from qala.subscriptions.matching import (
+    LINKS,
+    TenantIndex,
+    collapse,
+    matches,
+    notification_item,
+    with_links,
+)
 from qala.subscriptions.model import CompiledSubscription, compile_subscription
 from qala.subscriptions.repository import Repository
 from qala.subscriptions.senders import Outcome, Senders, notification_document, notification_id
@@ -381,10 +389,29 @@ class SubscriptionEngine:
     ) -> tuple[Outcome, list[int]]:
         """Send one notification made of the oldest rows; the outcome and the rows it took."""
         data, used = self._assemble(sub, rows)
+        data = await self._joined(sub, data)
         nid = notification_id(sub.id, used[0], used[-1])
         async with self._sem:
             body, headers = notification_document(sub, data, nid, us_to_iso(now_us()))
             return await self.senders.send(sub, body, headers), used
+
+    async def _joined(
+        self, sub: CompiledSubscription, data: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """``notification.join``: the entities the notified ones link to, as they are now,
+        inline or after them (flat). The links were found in the write (:data:`LINKS`)."""
+        links = [item.pop(LINKS, None) or [] for item in data]
+        if sub.join is None or not any(links):
+            return data
+        linker = Linker(
+            _TenantReader(self.svc, sub.tenant_id),  # type: ignore[arg-type]
+            sub.tenant_name,
+            None,  # type: ignore[arg-type]
+            sub.notify_ctx,
+            sub.join,
+        )
+        pairs = [[(str(key), str(target)) for key, target in found] for found in links]
+        return await linker.join_rendered(data, pairs, sub.render)
 
     async def _failed(self, sub: CompiledSubscription, reason: str, now: int) -> int:
         """Record a failed attempt; when to try again."""
@@ -462,7 +489,10 @@ class SubscriptionEngine:
                 offset=offset,
             )
             result = await self.svc.store.query(sub.tenant_id, query)
-            data.extend(render_entity(e, sub.notify_ctx, sub.render) for e in result.entities)
+            data.extend(
+                with_links(sub, e, render_entity(e, sub.notify_ctx, sub.render))
+                for e in result.entities
+            )
             if len(result.entities) < page:
                 break
             offset += page
@@ -475,6 +505,18 @@ class SubscriptionEngine:
         ]
         await self.repo.enqueue(rows)
         self.wake(sub.key)
+
+
+class _TenantReader:
+    """What :class:`~qala.ngsild.linked.Linker` reads linked entities with: the tenant's
+    entities as a notification sees them (as periodic notifications read them)."""
+
+    def __init__(self, svc: Services, tenant_id: int) -> None:
+        self.svc = svc
+        self.tenant_id = tenant_id
+
+    async def query(self, tenant: str | None, query: EntityQuery, actor: Any = None) -> Any:
+        return await self.svc.store.query(self.tenant_id, query)
 
 
 def _dead_local_owner(owner: str, me: str) -> bool:

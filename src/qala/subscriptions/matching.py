@@ -13,6 +13,7 @@ from typing import Any
 
 from qala.hub import Change
 from qala.hub.model import Entity, Instance, instances_of, us_to_iso
+from qala.ngsild.linked import links_of
 from qala.ngsild.render import render_entity
 from qala.subscriptions.model import NULL, CompiledSubscription
 
@@ -170,7 +171,23 @@ def notification_item(sub: CompiledSubscription, change: Change, now: int) -> di
     entity = change.after
     if sub.show_changes or change.deleted:
         entity = _with_changes(sub, change, now)
-    return render_entity(entity, sub.notify_ctx, sub.render)
+    return with_links(sub, entity, render_entity(entity, sub.notify_ctx, sub.render))
+
+
+#: The member of an outbox item that lists the relationships to follow (``notification.join``):
+#: ``[[compact name, target id], …]``. No attribute name holds a NUL; it is taken out before
+#: the notification is sent, when the linked entities are fetched.
+LINKS = "\u0000links"
+
+
+def with_links(sub: CompiledSubscription, entity: Entity, item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` (the rendered ``entity``) with the relationships a joined notification
+    follows, found here from the entity itself: rendered keyValues no longer tell them."""
+    if sub.join is not None:
+        found = links_of(entity, sub.notify_ctx, sub.render, item)
+        if found:
+            item[LINKS] = found
+    return item
 
 
 def _with_changes(sub: CompiledSubscription, change: Change, now: int) -> Entity:

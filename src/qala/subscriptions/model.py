@@ -19,6 +19,7 @@ from qala.hub.model import Entity, iso_to_us, now_us
 from qala.hub.query import GeoFilter, Selector
 from qala.jsonld.compiled import CompiledContext
 from qala.ngsild.filters import QFilter, ScopeFilter, geo_filter_json, q_filter, scope_filter
+from qala.ngsild.linked import Join, parse_join
 from qala.ngsild.params import check_id_pattern, parse_type_expression
 from qala.ngsild.parse import check_entity_id, check_name, is_uri
 from qala.ngsild.render import Format, RenderOptions
@@ -68,7 +69,9 @@ _TOP_MEMBERS = frozenset(
 )
 #: Members the broker reports; accepted in requests (a GET body sent back) and ignored.
 _TOP_READ_ONLY = frozenset({"status", "createdAt", "modifiedAt", "@context"})
-_NOTIFICATION_MEMBERS = frozenset({"attributes", "format", "showChanges", "sysAttrs", "endpoint"})
+_NOTIFICATION_MEMBERS = frozenset(
+    {"attributes", "format", "showChanges", "sysAttrs", "endpoint", "join", "joinLevel"}
+)
 _NOTIFICATION_READ_ONLY = frozenset(
     {
         "status",
@@ -234,6 +237,17 @@ def _notification(value: Any) -> dict[str, Any]:
     for flag in ("showChanges", "sysAttrs"):
         if flag in value:
             out[flag] = _bool(value[flag], f"notification.{flag}")
+    if "join" in value or "joinLevel" in value:
+        join, level = value.get("join"), value.get("joinLevel")
+        if join is not None and not isinstance(join, str):
+            raise _fail("notification.join must be flat, inline or @none")
+        if level is not None and (isinstance(level, bool) or not isinstance(level, int)):
+            raise _fail("notification.joinLevel must be a whole number")
+        try:
+            parse_join(join, level)
+        except BadRequestData as exc:
+            raise _fail(f"notification.{exc.detail}") from None
+        out.update({k: value[k] for k in ("join", "joinLevel") if k in value})
     endpoint = value.get("endpoint")
     if not isinstance(endpoint, dict):
         raise _fail("notification.endpoint is required: an object with the uri to notify")
@@ -447,6 +461,8 @@ class CompiledSubscription:
     geo: GeoFilter | None = None
     scope: ScopeFilter | None = None
     render: RenderOptions = field(default_factory=RenderOptions)
+    #: ``notification.join``/``joinLevel``: the linked entities notified with each entity.
+    join: Join | None = None
     show_changes: bool = False
     is_active: bool = True
     expires_at: int | None = None
@@ -531,6 +547,7 @@ def compile_subscription(
         pick=frozenset(ctx.expand(n) for n in attrs) if attrs else None,
         lang=doc.get("lang"),
     )
+    sub.join = parse_join(notification.get("join"), notification.get("joinLevel"))
     sub.show_changes = bool(notification.get("showChanges", False))
     sub.is_active = bool(doc.get("isActive", True))
     if "expiresAt" in doc:
