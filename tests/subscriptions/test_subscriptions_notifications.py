@@ -83,6 +83,29 @@ def test_ld_json_endpoints_get_the_context_in_the_body_and_receiver_info_headers
     assert "link" not in received.headers
     assert "ngsild-tenant" not in received.headers  # the default tenant
     assert received.body["@context"] == CORE
+    # each entity is a JSON-LD entity too (ETSI 046_14_01)
+    assert received.body["data"][0]["@context"] == CORE
+
+
+def test_a_dataset_id_member_keeps_only_those_instances(
+    client: TestClient, receiver: Receiver
+) -> None:
+    # GS CIM 009 v1.8 4.5.5 (ETSI 028_06, 046_19): the notified attributes' instances are those
+    # of the datasetIds named; @none names the default instance
+    sub = subscription(receiver.url(), datasetId=["urn:ngsi-ld:Dataset:night"])
+    sub_id = subscribe(client, sub)
+    assert get_subscription(client, sub_id)["datasetId"] == ["urn:ngsi-ld:Dataset:night"]
+    subscribe(client, subscription(receiver.url("/default"), datasetId=["@none"]))
+    night = prop("dim", datasetId="urn:ngsi-ld:Dataset:night")
+    create(client, {**streetlight(1), "status": [prop("ok"), night]})
+    [received] = receiver.wait(1)
+    assert received.body["data"][0]["status"] == night
+    [default] = receiver.wait(1, "/default")
+    assert default.body["data"][0]["status"] == prop("ok")
+    for bad in ([], ["not a uri"], [3]):
+        response = client.post(f"{BASE}/subscriptions", headers=headers(),
+                               json=subscription(receiver.url(), datasetId=bad))  # fmt: skip
+        assert response.status_code == 400, (bad, response.text)
 
 
 def test_notifications_use_the_subscriptions_context(

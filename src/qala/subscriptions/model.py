@@ -65,6 +65,7 @@ _TOP_MEMBERS = frozenset(
         "throttling",
         "lang",
         "jsonldContext",
+        "datasetId",
     }
 )
 #: Members the broker reports; accepted in requests (a GET body sent back) and ignored.
@@ -361,6 +362,19 @@ def validate(body: Any, ctx: CompiledContext, *, max_terms: int, creating: bool)
         doc["expiresAt"] = body["expiresAt"]
     if "lang" in body:
         doc["lang"] = _text(body["lang"], "lang")
+    if "datasetId" in body:
+        datasets = body["datasetId"]
+        if isinstance(datasets, str):
+            datasets = [datasets]
+        if not isinstance(datasets, list) or not datasets:
+            raise _fail("datasetId must be a non-empty array of datasetIds (or @none)")
+        for dataset in datasets:
+            if dataset != "@none":
+                try:
+                    check_entity_id(dataset, "datasetId")
+                except BadRequestData as exc:
+                    raise _fail(exc.detail) from None
+        doc["datasetId"] = list(dict.fromkeys(datasets))
     if "jsonldContext" in body:
         value = body["jsonldContext"]
         if not isinstance(value, str) or not value.startswith(("http://", "https://")):
@@ -546,6 +560,7 @@ def compile_subscription(
         sys_attrs=bool(notification.get("sysAttrs", False)),
         pick=frozenset(ctx.expand(n) for n in attrs) if attrs else None,
         lang=doc.get("lang"),
+        datasets=frozenset(doc["datasetId"]) if "datasetId" in doc else None,
     )
     sub.join = parse_join(notification.get("join"), notification.get("joinLevel"))
     sub.show_changes = bool(notification.get("showChanges", False))

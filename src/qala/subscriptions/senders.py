@@ -47,11 +47,14 @@ def notification_document(
     }
     headers: dict[str, str] = {}
     if sub.accept == JSONLD:
-        body["@context"] = (
+        context = (
             [sub.doc["jsonldContext"]]
             if "jsonldContext" in sub.doc
             else sub.notify_ctx.response_context()
         )
+        body["@context"] = context
+        # each entity of data too, as a JSON-LD entity is sent (ETSI 046_14_01, 046_19)
+        body["data"] = [{**item, "@context": context} for item in data]
         headers["Content-Type"] = JSONLD
     else:
         headers["Content-Type"] = "application/json"
