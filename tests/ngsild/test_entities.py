@@ -269,19 +269,28 @@ def test_append_adds_and_overwrites_unless_no_overwrite(client: TestClient) -> N
     assert body["status"]["value"] == "dimmed" and body["lux"]["value"] == 5
 
 
-def test_update_attrs_touches_only_existing_attributes(client: TestClient) -> None:
+def test_update_attrs_updates_existing_and_appends_missing_attributes(client: TestClient) -> None:
+    # GS CIM 009 5.6.2 as ETSI's TPs read it (011_01_03, 046_23…046_30, 046_41_01)
     create(client, streetlight(1))
     response = client.patch(
         f"{BASE}/entities/urn:ngsi-ld:Streetlight:1/attrs",
         json={"status": prop("broken"), "missing": prop(1)},
     )
+    assert response.status_code == 204, response.text
+    body = client.get(f"{BASE}/entities/urn:ngsi-ld:Streetlight:1").json()
+    assert body["status"]["value"] == "broken" and body["missing"]["value"] == 1
+    # deleting (null) what is not there is still reported
+    response = client.patch(
+        f"{BASE}/entities/urn:ngsi-ld:Streetlight:1/attrs",
+        json={"status": prop("ok"), "absent": prop("urn:ngsi-ld:null")},
+    )
     assert response.status_code == 207
-    assert response.json()["notUpdated"][0]["attributeName"] == "missing"
-    assert (
-        client.patch(
-            f"{BASE}/entities/urn:ngsi-ld:Streetlight:1/attrs", json={"status": prop("ok")}
-        ).status_code
-        == 204
+    assert response.json()["notUpdated"][0]["attributeName"] == "absent"
+    # one attribute by name (…/attrs/{attrId}) must exist
+    problem(
+        client.patch(f"{BASE}/entities/urn:ngsi-ld:Streetlight:1/attrs/nothere", json=prop(2)),
+        404,
+        "ResourceNotFound",
     )
 
 

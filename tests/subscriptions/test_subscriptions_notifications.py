@@ -726,8 +726,8 @@ def test_join_inline_puts_the_linked_entity_in_its_relationship(
 ) -> None:
     _linked_setup(client)
     subscribe(client, subscription(receiver.url(), notification={"join": "inline"}))
-    subscribe(client, subscription(receiver.url("/kv"),
-                                   notification={"join": "inline", "format": "keyValues"}))  # fmt: skip
+    simplified = {"join": "inline", "format": "keyValues"}
+    subscribe(client, subscription(receiver.url("/kv"), notification=simplified))
     create(client, streetlight(1, servedBy=rel(CABINET)))
     [received] = receiver.wait(1)
     cabinet = {"id": CABINET, "type": "Cabinet", "name": prop("Esil 7"), "feeds": rel(FEEDER)}

@@ -316,15 +316,20 @@ class Hub:
         )
 
     async def update_attributes(
-        self, tenant: str | None, fragment: Entity, actor: Actor
+        self, tenant: str | None, fragment: Entity, actor: Actor, *, append_missing: bool = False
     ) -> AttributeOutcome:
-        """PATCH /entities/{id}/attrs: replace existing attributes only."""
+        """PATCH /entities/{id}/attrs/{attr}: replace existing attributes only;
+        ``append_missing`` (PATCH /entities/{id}/attrs, GS CIM 009 5.6.2 as ETSI's TPs read it):
+        attributes the entity does not have are appended. The scope is replaced only where
+        there is one either way."""
         return await self.transact(
             tenant,
             actor,
             operation="attrs.update",
             entity_ids=[fragment.id],
-            body=lambda tx: tx.append(fragment, existing_only=True),
+            body=lambda tx: tx.append(
+                fragment, existing_only=not append_missing, existing_scope_only=True
+            ),
             create_tenant=False,
         )
 

@@ -174,19 +174,28 @@ class Transaction:
         return self._record(self._update_change(before, after, updated, deleted, created))
 
     def append(
-        self, fragment: Entity, *, no_overwrite: bool = False, existing_only: bool = False
+        self,
+        fragment: Entity,
+        *,
+        no_overwrite: bool = False,
+        existing_only: bool = False,
+        existing_scope_only: bool | None = None,
     ) -> AttributeOutcome:
         """Add or replace attribute instances (``no_overwrite``: keep existing ones;
-        ``existing_only``: replace existing ones only). Types are always added (4.16)."""
+        ``existing_only``: replace existing ones only; ``existing_scope_only``: replace the
+        scope only where there is one, by default as ``existing_only``). Types are always
+        added (4.16)."""
+        if existing_scope_only is None:
+            existing_scope_only = existing_only
         before = self.existing(fragment.id)
         now_iso = self.context.now_iso
         outcome = AttributeOutcome()
         after = self._touched(before, fragment)
         if fragment.scope is not None:
             # Append replaces the scope (noOverwrite: adds to it); update only replaces one.
-            if existing_only and before.scope is None:
+            if existing_scope_only and before.scope is None:
                 outcome.not_updated.append(("scope", "the entity has no scope to update"))
-            elif no_overwrite and not existing_only:
+            elif no_overwrite and not existing_scope_only:
                 after.scope = list(dict.fromkeys([*(before.scope or []), *fragment.scope]))
             else:
                 after.scope = fragment.scope

@@ -503,7 +503,7 @@ async def append_attributes(
 @router.patch(
     "/entities/{entityId:entity_id}/attrs",
     status_code=204,
-    summary="Update existing attributes",
+    summary="Update attributes (those the entity lacks are appended)",
     openapi_extra=_ATTRS_BODY,
     responses={**openapi.no_content("Updated"), **_PARTLY, **_WRITE_ERRORS},
 )
@@ -521,7 +521,9 @@ async def update_attributes(
     if not fragment.attrs and not fragment.types and fragment.scope is None:
         raise BadRequestData("the request body has no attributes to update")
     await check_type_gate(request, tenant, entityId, type, ctx)
-    outcome = await svc.hub.update_attributes(tenant, fragment, actor_of(request))
+    outcome = await svc.hub.update_attributes(
+        tenant, fragment, actor_of(request), append_missing=True
+    )
     return outcome_response(outcome, ctx, tenant)
 
 
