@@ -744,3 +744,29 @@ def test_join_members_are_checked(client: TestClient, receiver: Receiver) -> Non
         body = subscription(receiver.url(), notification=notification)
         response = client.post(f"{BASE}/subscriptions", json=body, headers=headers())
         assert response.status_code == 400, (notification, response.text)
+
+
+def test_a_subscription_with_several_contexts_gets_an_implicitly_created_one(
+    client: TestClient, receiver: Receiver
+) -> None:
+    # GS CIM 009 5.13 (ETSI 050_03, 052_06): the @context is kept as a context of its own,
+    # which the notifications name in their Link header
+    inline = {"lamp": "https://example.org/lighting/lamp"}
+    body = {**subscription(receiver.url()), "@context": [inline, CORE]}
+    ld_json = {**headers(), "Content-Type": "application/ld+json"}
+    response = client.post(f"{BASE}/subscriptions", json=body, headers=ld_json)
+    assert response.status_code == 201, response.text
+    sub_id = response.headers["location"].rsplit("/", 1)[1]
+    url = get_subscription(client, sub_id)["jsonldContext"]
+    assert "/ngsi-ld/v1/jsonldContexts/" in url
+    listed = client.get(f"{BASE}/jsonldContexts", params={"kind": "ImplicitlyCreated",
+                                                           "details": "true"}).json()  # fmt: skip
+    assert [c["URL"] for c in listed] == [url] and listed[0]["kind"] == "ImplicitlyCreated"
+    local = url.split("/ngsi-ld/v1")[1]
+    assert client.get(f"{BASE}{local}").json() == {"@context": [inline]}  # the core is implied
+    create(client, streetlight(1))
+    [received] = receiver.wait(1)
+    assert received.headers["link"] == link(url)
+    # one URL needs no context of its own
+    plain = subscribe(client, subscription(receiver.url("/plain")))
+    assert "jsonldContext" not in get_subscription(client, plain)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated, Any
 
@@ -14,10 +15,12 @@ from qala.hub import access
 from qala.hub.errors import AlreadyExists, BadRequestData, Conflict, Forbidden, NotFound
 from qala.hub.model import iso_to_us, now_us, us_to_iso
 from qala.jsonld.compiled import CompiledContext
+from qala.jsonld.resolver import StoredContext
 from qala.netguard import RefusedAddress, check_url
 from qala.ngsild import http
 from qala.ngsild.params import MAX_OFFSET, paging
 from qala.ngsild.parse import check_entity_id
+from qala.ngsild.routes.contexts import HOSTED_PREFIX
 from qala.ngsild.routing import StrictRoute
 from qala.services import Services, services
 from qala.subscriptions.engine import SubscriptionEngine
@@ -131,6 +134,10 @@ async def create_subscription(request: Request, tenant: TenantHeader = None) -> 
     sub_id = doc.get("id") or f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
     doc["id"] = sub_id
     doc["@context"] = ctx.source or None
+    implicit = _implicit_context(request, ctx.source) if "jsonldContext" not in doc else None
+    if implicit is not None:
+        doc["jsonldContext"] = implicit.url
+        await svc.store.save_context(implicit)
     compiled = await engine.compile(0, name, doc)
     await check_endpoint(svc, compiled)
     ten = await svc.store.ensure_tenant(name)
@@ -144,6 +151,20 @@ async def create_subscription(request: Request, tenant: TenantHeader = None) -> 
         engine.kick()
     headers = {"Location": location(sub_id), **tenant_headers(tenant)}
     return Response(status_code=201, headers=headers)
+
+
+def _implicit_context(request: Request, source: Any) -> StoredContext | None:
+    """GS CIM 009 5.13: a subscription whose @context is not one URL (several, or inline
+    definitions) gets an ImplicitlyCreated context holding it, served at
+    ``/ngsi-ld/v1/jsonldContexts/{id}``, and that URL as its ``jsonldContext``: what its
+    notifications name in their ``Link`` header."""
+    if not source or isinstance(source, str):
+        return None  # the core context alone, or one URL
+    if isinstance(source, list) and len(source) == 1 and isinstance(source[0], str):
+        return None
+    local_id = uuid.uuid4().hex
+    url = f"{str(request.base_url).rstrip('/')}{HOSTED_PREFIX}/{local_id}"
+    return StoredContext(local_id, url, "ImplicitlyCreated", {"@context": source}, time.time())
 
 
 @router.get(
