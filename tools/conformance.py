@@ -97,12 +97,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def contexts_dir(suite: Path, work: Path) -> Path:
+def contexts_dir(suite: Path, work: Path, stand_ins: list[str]) -> Path:
+    """The suite's @context documents to preload, and ``URL=FILE`` stand-ins for documents
+    on the internet (``--stand-in``: to see what else a TP checks; not a conformance result)."""
     target = work / "contexts"
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(suite / "resources" / "jsonld-contexts", target / "suite")
-    (target / "index.json").write_text(json.dumps({CONTEXT_PREFIX: "suite"}))
+    index = {CONTEXT_PREFIX: "suite"}
+    for number, item in enumerate(stand_ins):
+        url, _, file = item.partition("=")
+        name = f"stand-in-{number}.jsonld"
+        shutil.copyfile(file, target / name)
+        index[url] = name
+    (target / "index.json").write_text(json.dumps(index))
     return target
 
 
@@ -293,6 +301,13 @@ def main() -> None:
     parser.add_argument("--groups", nargs="+", default=["core"])
     parser.add_argument("--out", type=Path, default=Path("/tmp/conformance/results"))
     parser.add_argument("--verbose", action="store_true", help="show robot's output")
+    parser.add_argument(
+        "--stand-in",
+        action="append",
+        default=[],
+        metavar="URL=FILE",
+        help="serve FILE for an @context URL this machine cannot fetch (not for results)",
+    )
     args = parser.parse_args()
     args.suite = args.suite.resolve()
     groups: list[str] = []
@@ -300,7 +315,7 @@ def main() -> None:
         groups.extend(GROUPS.get(name, [name]))
     args.out.mkdir(parents=True, exist_ok=True)
     etsi = etsi_files(args.suite)
-    contexts = contexts_dir(args.suite, args.out)
+    contexts = contexts_dir(args.suite, args.out, args.stand_in)
     results = []
     for group in groups:
         started = time.monotonic()
