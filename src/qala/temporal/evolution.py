@@ -138,10 +138,6 @@ class TemporalQuery:
     members: frozenset[str] | None = None
     no_attrs: bool = False
 
-    @property
-    def needs_current_state(self) -> bool:
-        return bool(self.entity_query.filters) or self.entity_query.geo is not None
-
 
 def _time(raw: str, name: str) -> int:
     try:
