@@ -35,7 +35,8 @@ MAX_REDIRECTS = 3
 #: The largest context document read.
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 
-#: A context the broker hosts itself: ``…/ngsi-ld/v1/jsonldContexts/{localId}``.
+#: Where the broker serves the contexts it hosts: ``…/ngsi-ld/v1/jsonldContexts/{localId}``.
+HOSTED_PREFIX = "/ngsi-ld/v1/jsonldContexts"
 HOSTED_PATH = re.compile(r"/ngsi-ld/v1/jsonldContexts/([^/?#]+)$")
 
 

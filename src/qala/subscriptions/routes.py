@@ -15,12 +15,11 @@ from qala.hub import access
 from qala.hub.errors import AlreadyExists, BadRequestData, Conflict, Forbidden, NotFound
 from qala.hub.model import iso_to_us, now_us, us_to_iso
 from qala.jsonld.compiled import CompiledContext
-from qala.jsonld.resolver import StoredContext
+from qala.jsonld.resolver import HOSTED_PREFIX, StoredContext
 from qala.netguard import RefusedAddress, check_url
 from qala.ngsild import http
 from qala.ngsild.params import MAX_OFFSET, paging
 from qala.ngsild.parse import check_entity_id
-from qala.ngsild.routes.contexts import HOSTED_PREFIX
 from qala.ngsild.routing import StrictRoute
 from qala.services import Services, services
 from qala.subscriptions.engine import SubscriptionEngine

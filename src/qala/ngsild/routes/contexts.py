@@ -13,7 +13,7 @@ from starlette.responses import Response
 from qala import openapi
 from qala.hub.errors import BadRequestData, InvalidRequest, NotFound, UnsupportedMediaType
 from qala.hub.model import us_to_iso
-from qala.jsonld.resolver import HOSTED_PATH, StoredContext, use_key
+from qala.jsonld.resolver import HOSTED_PATH, HOSTED_PREFIX, StoredContext, use_key
 from qala.ngsild import http
 from qala.ngsild.routing import FastRoute
 from qala.services import services
@@ -31,7 +31,6 @@ register_url_convertor("context_id", ContextIdConvertor())
 router = APIRouter(tags=["JSON-LD contexts"], route_class=FastRoute)
 _KINDS = {"hosted": "Hosted", "cached": "Cached", "implicitlycreated": "ImplicitlyCreated"}
 _BUILTIN_PREFIX = "builtin-"
-HOSTED_PREFIX = "/ngsi-ld/v1/jsonldContexts"
 
 
 def _iso(seconds: float | None) -> str | None:
