@@ -16,6 +16,9 @@ from subscriptions_support import (
 )
 
 from ngsi import BASE, CORE, headers, link, point, prop, rel, streetlight
+from qala.app import create_app
+from qala.config import Settings
+from testkit import ADMIN_KEY
 
 LIGHT = "urn:ngsi-ld:Streetlight:1"
 
@@ -568,6 +571,24 @@ def test_a_deleted_subscription_stops_notifying(client: TestClient, receiver: Re
     assert client.delete(f"{BASE}/subscriptions/{sub_id}").status_code == 204
     patch_attrs(client, LIGHT, {"status": prop("broken")})
     assert len(receiver.quiet_items(seconds=0.4)) == 1
+
+
+def test_a_subscription_deleted_while_its_notification_waits_sends_nothing(
+    settings: Settings, receiver: Receiver
+) -> None:
+    # One sending slot, held by a slow endpoint: the other subscription's notification waits
+    # for it, and the subscription is deleted meanwhile. Once DELETE has answered, nothing of
+    # it starts (it used to be sent when the slot came free).
+    receiver.delay["/slow"] = 1.0
+    app = create_app(settings.model_copy(update={"notification_concurrency": 1}))
+    with TestClient(app, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as one_slot:
+        subscribe(one_slot, subscription(receiver.url("/slow")))
+        doomed = subscribe(one_slot, subscription(receiver.url("/doomed")))
+        create(one_slot, streetlight(1))
+        wait_for(lambda: receiver.attempts.get("/slow"), what="the slow delivery to start")
+        assert one_slot.delete(f"{BASE}/subscriptions/{doomed}").status_code == 204
+        receiver.wait(1, "/slow", timeout=5)
+        assert receiver.quiet("/doomed", seconds=0.5) == []
 
 
 # -- failures ----------------------------------------------------------------------------------

@@ -392,6 +392,12 @@ class SubscriptionEngine:
         data = await self._joined(sub, data)
         nid = notification_id(sub.id, used[0], used[-1])
         async with self._sem:
+            index = self.indexes.get(sub.tenant_id)
+            if index is None or sub.id not in index.subs:
+                # Deleted while this notification waited (for a sending slot, for its linked
+                # entities): once DELETE has answered, no notification of it starts. Its rows
+                # are done with; the next round finds the subscription gone.
+                return Outcome(ok=True), used
             body, headers = notification_document(sub, data, nid, us_to_iso(now_us()))
             return await self.senders.send(sub, body, headers), used
 
