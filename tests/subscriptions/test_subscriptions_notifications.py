@@ -791,3 +791,19 @@ def test_a_subscription_with_several_contexts_gets_an_implicitly_created_one(
     # one URL needs no context of its own
     plain = subscribe(client, subscription(receiver.url("/plain")))
     assert "jsonldContext" not in get_subscription(client, plain)
+
+
+def test_deleting_subscriptions_while_they_notify_never_fails(
+    client: TestClient, receiver: Receiver
+) -> None:
+    # A delivery records its success (the subscription's row, the sent outbox rows) while a
+    # DELETE removes both: the two took the rows in opposite orders and deadlocked on
+    # PostgreSQL, a 500 to the DELETE (seen in the ETSI run, 046_22_09_02's teardown).
+    create(client, streetlight(1))
+    for round_ in range(6):
+        subs = [subscribe(client, subscription(receiver.url())) for _ in range(8)]
+        for n in range(4):
+            patch_attrs(client, LIGHT, {"status": prop(f"r{round_}-{n}")})
+        for sub_id in subs:
+            response = client.delete(f"{BASE}/subscriptions/{sub_id}")
+            assert response.status_code == 204, response.text
