@@ -583,11 +583,12 @@ def test_a_subscription_deleted_while_its_notification_waits_sends_nothing(
     app = create_app(settings.model_copy(update={"notification_concurrency": 1}))
     with TestClient(app, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as one_slot:
         subscribe(one_slot, subscription(receiver.url("/slow")))
-        doomed = subscribe(one_slot, subscription(receiver.url("/doomed")))
         create(one_slot, streetlight(1))
         wait_for(lambda: receiver.attempts.get("/slow"), what="the slow delivery to start")
+        doomed = subscribe(one_slot, subscription(receiver.url("/doomed")))
+        patch_attrs(one_slot, LIGHT, {"status": prop("broken")})  # queued behind the slow one
         assert one_slot.delete(f"{BASE}/subscriptions/{doomed}").status_code == 204
-        receiver.wait(1, "/slow", timeout=5)
+        receiver.wait(2, "/slow", timeout=5)
         assert receiver.quiet("/doomed", seconds=0.5) == []
 
 
