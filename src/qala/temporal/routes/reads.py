@@ -106,7 +106,9 @@ async def query_temporal(
         str | None, Q(description="Attributes and entity members (id, type) to return")
     ] = None,
     omit: Annotated[str | None, Q(description="Attributes and entity members to leave out")] = None,
-    q: Annotated[str | None, Q(description="NGSI-LD query (on the current state)")] = None,
+    q: Annotated[
+        str | None, Q(description="NGSI-LD query (held at an instant of the window)")
+    ] = None,
     scopeQ: Annotated[str | None, Q(description="Scope query (on the current state)")] = None,
     georel: Annotated[str | None, Q(description="Geo-relationship")] = None,
     geometry: Annotated[str | None, Q(description="Point, Polygon, …")] = None,
