@@ -271,13 +271,8 @@ def test_geo_queries_select_on_the_locations_in_the_window(client: TestClient) -
             pm25=prop(2, observedAt=at(0)),
         ),
     )
-    response = query(
-        client,
-        type="AirQualityObserved",
-        georel="near;maxDistance==5000",
-        geometry="Point",
-        coordinates="[71.43,51.13]",
-    )
+    near = {"georel": "near;maxDistance==5000", "geometry": "Point", "coordinates": "[71.43,51.13]"}
+    response = query(client, type="AirQualityObserved", **near)
     assert response.status_code == 200, response.text
     assert [e["id"] for e in response.json()] == ["urn:ngsi-ld:AirQualityObserved:astana:near"]
     # "far" was near on 1 March (a past position loaded into its history): in a window
@@ -286,15 +281,7 @@ def test_geo_queries_select_on_the_locations_in_the_window(client: TestClient) -
     past = {"location": [{"type": "GeoProperty", "observedAt": at(0), "value": point}]}
     far = "urn:ngsi-ld:AirQualityObserved:astana:far"
     assert client.post(f"{BASE}/temporal/entities/{far}/attrs", json=past, headers=h()).is_success
-    response = query(
-        client,
-        type="AirQualityObserved",
-        georel="near;maxDistance==5000",
-        geometry="Point",
-        coordinates="[71.43,51.13]",
-        timerel="before",
-        timeAt=at(1),
-    )
+    response = query(client, type="AirQualityObserved", **near, timerel="before", timeAt=at(1))
     assert [e["id"] for e in response.json()] == [far]
 
 

@@ -361,8 +361,9 @@ async def select_entities(
     if infos and (window.start is not None or window.end is not None):
         # Entities without an instance in the time window are left out (ETSI 021_13).
         series = await history.series(tenant_id, [i.id for i in infos], query.attrs)
-        live = await history.with_instances([s.sid for s in series], window, query.prop)
-        kept = {s.entity_id for s in series if s.sid in live}
+        # one instance per series is enough to know it has any (the index probe of paging)
+        found = await history.instances([s.sid for s in series], window, query.prop, 1)
+        kept = {s.entity_id for s in series if found[s.sid]}
         infos = [i for i in infos if i.id in kept]
     return infos
 

@@ -597,30 +597,6 @@ class History:
                 found[sid] = found.get(sid, 0) + int(n)
         return found
 
-    async def with_instances(self, sids: Sequence[int], window: Window, prop: str) -> set[int]:
-        """Those of ``sids`` that have at least one instance in ``window`` (an index probe per
-        series: no instance is read beyond the first)."""
-        column = TIME_COLUMN[prop]
-        keys = ["h", "ts"] if column == "ts" else [column]
-        found: set[int] = set()
-        tables = [("temporal_instances", column, ", ".join(keys))]
-        if prop == "observedAt":
-            tables.append(("temporal_hourly", "hour", "hour"))
-        for table, time_column, order in tables:
-            for chunk in _chunks([sid for sid in sids if sid not in found], 200):
-                args: list[Any] = []
-                parts = []
-                for index, sid in enumerate(chunk):
-                    args.append(sid)
-                    mark = f"${len(args)}"
-                    cond = window.sql(time_column, args)
-                    parts.append(
-                        f"SELECT * FROM (SELECT sid FROM {table} WHERE sid = {mark} AND {cond} "
-                        f"ORDER BY {order} LIMIT 1) AS e{index}"
-                    )
-                found.update(r[0] for r in await self.store.fetch(" UNION ALL ".join(parts), *args))
-        return found
-
     async def first_time(self, sids: Sequence[int], window: Window, prop: str) -> int | None:
         """The time (on ``prop``) of the earliest instance of any of ``sids`` in ``window``,
         deletions left out; None when there is none."""

@@ -104,6 +104,14 @@ def instance_body(
     return out
 
 
+def _by_attr(series: list[Series]) -> dict[str, list[Series]]:
+    """An entity's series by attribute (several for an attribute with datasetIds)."""
+    by_attr: dict[str, list[Series]] = {}
+    for s in series:
+        by_attr.setdefault(s.attr, []).append(s)
+    return by_attr
+
+
 def render_instances(
     info: EntityInfo,
     series: list[Series],
@@ -118,10 +126,7 @@ def render_instances(
     cut = cut or {}
     out = _entity_head(info, ctx, query.sys_attrs, query.members)
     names = ctx.for_types(info.types)
-    by_attr: dict[str, list[Series]] = {}
-    for s in series:
-        by_attr.setdefault(s.attr, []).append(s)
-    for attr, attr_series in by_attr.items():
+    for attr, attr_series in _by_attr(series).items():
         if query.representation == "temporalValues":
             parts = []
             for s in attr_series:
@@ -209,10 +214,7 @@ def render_aggregated(
     values = {m: method_value(m, bounds.layout) for m in query.methods}
     out = _entity_head(info, ctx, query.sys_attrs, query.members)
     names = ctx.for_types(info.types)
-    by_attr: dict[str, list[Series]] = {}
-    for s in series:
-        by_attr.setdefault(s.attr, []).append(s)
-    for attr, attr_series in by_attr.items():
+    for attr, attr_series in _by_attr(series).items():
         parts = []
         for s in attr_series:
             rows = aggregates.get(s.sid)
