@@ -141,7 +141,6 @@ async def upsert_rates(url: str, entities: int, rounds: int = 2) -> dict[str, An
     caps = [c for c in load_capabilities() if c.name in ("ngsi-ld", "temporal")]
     svc = await start_services(settings_for(url), caps)
     recorder = next(p for p in svc.hub.participants if isinstance(p, HistoryRecorder))
-    others = [p for p in svc.hub.participants if p is not recorder]
     best: dict[tuple[bool, str], float] = {}
     recorded = 0
     try:
@@ -149,7 +148,10 @@ async def upsert_rates(url: str, entities: int, rounds: int = 2) -> dict[str, An
         rng = random.Random(7)
 
         async def run(with_history: bool, phase: str, first: int, observed: str) -> None:
-            svc.hub.participants[:] = [*others, recorder] if with_history else others
+            if with_history:
+                svc.hub.add_participant(recorder)
+            else:
+                svc.hub.remove_participant(recorder)
             bodies = [air_quality(first + n, observed, rng) for n in range(entities)]
             batches = [
                 [parse_entity(b, ctx) for b in bodies[i : i + 1000]]
@@ -174,7 +176,7 @@ async def upsert_rates(url: str, entities: int, rounds: int = 2) -> dict[str, An
         rows = (await svc.store.fetch("SELECT count(*) FROM temporal_instances"))[0][0]
         size = await table_bytes(svc, "temporal_instances")
     finally:
-        svc.hub.participants[:] = [*others, recorder]
+        svc.hub.add_participant(recorder)
         await stop_services(svc)
     return {
         "without": {"create": best[(False, "create")], "update": best[(False, "update")]},
